@@ -1,0 +1,84 @@
+# vmanjl: a Unix filter over JSON Lines for the VMAN API.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+PROVE ?= prove
+
+# Deferred (=), so that they are read after `deps` has run.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl yajl)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs libcurl yajl)
+YAJL_CFLAGS = $(shell $(PKG_CONFIG) --cflags yajl)
+YAJL_LIBS = $(shell $(PKG_CONFIG) --libs yajl)
+ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+	-Wall -Wextra $(CFLAGS)
+
+OBJS = vmanjl.o buf.o chat.o input.o json.o out.o sse.o
+TOOLS = t/mockvman t/sse-test
+
+all: vmanjl
+
+vmanjl: $(OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+
+$(OBJS): vmanjl.h | deps
+
+.c.o:
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+t/mockvman: t/mockvman.c | deps
+	$(CC) $(ALL_CFLAGS) $(YAJL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
+		t/mockvman.c $(YAJL_LIBS)
+
+t/sse-test: t/sse-test.c sse.c buf.c vmanjl.h | deps
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
+		t/sse-test.c sse.c buf.c
+
+# The headers of libcurl and yajl, installed with apt-get where we can.
+deps:
+	@if ! $(PKG_CONFIG) --exists libcurl yajl 2>/dev/null; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing libcurl4-openssl-dev libyajl-dev pkg-config"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	      libcurl4-openssl-dev libyajl-dev pkg-config >/dev/null || \
+	    { apt-get update -q >/dev/null && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	      libcurl4-openssl-dev libyajl-dev pkg-config >/dev/null; }; \
+	  fi; \
+	fi; \
+	if ! $(PKG_CONFIG) --exists libcurl yajl 2>/dev/null; then \
+	  echo "vmanjl needs the libcurl and yajl headers and pkg-config:"; \
+	  echo "  Debian/Ubuntu: apt-get install libcurl4-openssl-dev libyajl-dev pkg-config"; \
+	  echo "  Fedora:        dnf install libcurl-devel yajl-devel pkgconf-pkg-config"; \
+	  echo "  Alpine:        apk add curl-dev yajl-dev pkgconf"; \
+	  echo "  Homebrew:      brew install curl yajl pkg-config"; \
+	  exit 1; \
+	fi
+
+check: vmanjl $(TOOLS)
+	$(PROVE) t/*.t
+
+# Start the local VMAN server, send the example requests, stop it.
+demo: vmanjl t/mockvman
+	@dir=$$(mktemp -d) && \
+	t/mockvman -f "$$dir/port" >/dev/null & pid=$$!; \
+	for i in 1 2 3 4 5 6 7 8 9 10; do \
+	  [ -s "$$dir/port" ] && break; sleep 0.1; done; \
+	VMAN_BASE_URL=http://127.0.0.1:$$(cat "$$dir/port") \
+	VMAN_API_KEY=sk-demo ./vmanjl examples/chat.jsonl; st=$$?; \
+	kill $$pid; wait $$pid 2>/dev/null; rm -rf "$$dir"; exit $$st
+
+install: vmanjl
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	cp vmanjl $(DESTDIR)$(BINDIR)/vmanjl
+	cp man1/vmanjl.1 $(DESTDIR)$(MANDIR)/man1/vmanjl.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vmanjl $(DESTDIR)$(MANDIR)/man1/vmanjl.1
+
+clean:
+	rm -f vmanjl $(OBJS) $(TOOLS)
+
+.PHONY: all check clean demo deps install uninstall

@@ -1,0 +1,800 @@
+/*
+ * chat.c: reading a chat or completion stream, chunk by chunk.
+ *
+ * Each SSE data payload is fed to one yajl parser as its bytes arrive
+ * (yajl_allow_multiple_values lets one parser take the chunks one after
+ * another).  The callbacks follow the few paths that matter, hand every
+ * piece of content to the caller as a delta, and assemble the answer the
+ * server would have given without streaming.
+ */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+
+#include "vmanjl.h"
+
+#define MAXD 16		/* deeper than any path we follow */
+#define MAXCHOICE 4096	/* a bound on a server's choice and tool indices */
+
+enum {
+	CK_OTHER, CK_ID, CK_OBJECT, CK_CREATED, CK_MODEL, CK_FP,
+	CK_CHOICES, CK_USAGE, CK_ERROR, CK_INDEX, CK_DELTA, CK_TEXT,
+	CK_FINISH, CK_ROLE, CK_CONTENT, CK_REASONING, CK_TOOL_CALLS,
+	CK_TYPE, CK_FUNCTION, CK_NAME, CK_ARGS
+};
+
+static const struct {
+	const char *name;
+	int key;
+} known_keys[] = {
+	{ "id", CK_ID }, { "object", CK_OBJECT }, { "created", CK_CREATED },
+	{ "model", CK_MODEL }, { "system_fingerprint", CK_FP },
+	{ "choices", CK_CHOICES }, { "usage", CK_USAGE },
+	{ "error", CK_ERROR }, { "index", CK_INDEX }, { "delta", CK_DELTA },
+	{ "text", CK_TEXT }, { "finish_reason", CK_FINISH },
+	{ "role", CK_ROLE }, { "content", CK_CONTENT },
+	{ "reasoning_content", CK_REASONING }, { "reasoning", CK_REASONING },
+	{ "tool_calls", CK_TOOL_CALLS }, { "type", CK_TYPE },
+	{ "function", CK_FUNCTION }, { "name", CK_NAME },
+	{ "arguments", CK_ARGS },
+};
+
+struct tool {
+	long index;
+	struct buf id, type, name, args;
+};
+
+/* One choice as assembled over the whole stream. */
+struct choice {
+	int seen;
+	int has_content;
+	struct buf content, reasoning, finish;
+	struct tool *tools;
+	size_t ntools;
+};
+
+struct chat {
+	yajl_handle h;
+	void (*on_delta)(void *, const struct delta *);
+	void *ctx;
+
+	int depth;
+	int key[MAXD + 1];
+	int bad;		/* this event is not a JSON object */
+	int values;		/* objects completed in this event */
+	int started;		/* this event's first byte has been seen */
+
+	yajl_gen cap;		/* capture of a raw value */
+	int capdepth;		/* -1 when idle */
+	struct buf *capto;
+
+	/* The choice being read in the current chunk. */
+	long cur_index;
+	int cur_has_content, cur_has_reasoning, cur_has_tools;
+	struct buf cur_content, cur_reasoning, cur_tools, cur_finish;
+	struct tool *cur_tc;	/* tool-call fragments of this choice */
+	size_t cur_ntc, cur_atc;
+
+	/* The assembled answer. */
+	struct buf id, object, created, model, fp, usage, error;
+	struct choice *ch;
+	size_t nch;
+	int done;
+};
+
+static int
+lookup(const unsigned char *k, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
+		if (strlen(known_keys[i].name) == n &&
+		    memcmp(known_keys[i].name, k, n) == 0)
+			return known_keys[i].key;
+	return CK_OTHER;
+}
+
+/* Where are we?  Helpers over the key stack. */
+#define AT(d, k) (c->depth == (d) && c->key[d] == (k))
+#define IN_CHOICE (c->depth >= 3 && c->key[1] == CK_CHOICES)
+#define IN_DELTA (IN_CHOICE && c->depth >= 4 && c->key[3] == CK_DELTA)
+#define IN_TOOL (IN_DELTA && c->depth >= 6 && c->key[4] == CK_TOOL_CALLS)
+
+static void
+tool_free(struct tool *t)
+{
+	buf_free(&t->id);
+	buf_free(&t->type);
+	buf_free(&t->name);
+	buf_free(&t->args);
+}
+
+static void
+choice_free(struct choice *ch)
+{
+	size_t i;
+
+	buf_free(&ch->content);
+	buf_free(&ch->reasoning);
+	buf_free(&ch->finish);
+	for (i = 0; i < ch->ntools; i++)
+		tool_free(&ch->tools[i]);
+	free(ch->tools);
+	memset(ch, 0, sizeof *ch);
+}
+
+/* Grow an array of n elements of size sz to hold index i; returns the
+ * new array or NULL (the old one untouched) when it cannot. */
+static void *
+grow_to(void *a, size_t *n, size_t sz, size_t i)
+{
+	size_t m = *n ? *n : 1;
+	char *p;
+
+	if (i < *n)
+		return a;
+	while (m <= i)
+		m *= 2;
+	if (!(p = realloc(a, m * sz)))
+		return NULL;
+	memset(p + *n * sz, 0, (m - *n) * sz);
+	*n = m;
+	return p;
+}
+
+/* Start capturing the value that begins now into *to. */
+static void
+cap_start(struct chat *c, struct buf *to)
+{
+	if (c->capdepth >= 0)
+		return;
+	yajl_gen_clear(c->cap);
+	yajl_gen_reset(c->cap, NULL);
+	buf_reset(to);
+	c->capto = to;
+	c->capdepth = 0;
+}
+
+static void
+cap_end(struct chat *c, int close)
+{
+	const unsigned char *p;
+	size_t n;
+
+	if (c->capdepth < 0)
+		return;
+	c->capdepth -= close;
+	if (c->capdepth == 0) {
+		yajl_gen_get_buf(c->cap, &p, &n);
+		buf_put(c->capto, p, n);
+		c->capdepth = -1;
+	}
+}
+
+/* The current tool-call fragment. */
+static struct tool *
+cur_tool(struct chat *c)
+{
+	return c->cur_ntc ? &c->cur_tc[c->cur_ntc - 1] : NULL;
+}
+
+/* A scalar at the current place; type 's' string, 'n' number, '0' null,
+ * 'b' boolean, with its JSON text in json. */
+static void
+scalar(struct chat *c, int type, const char *s, size_t n,
+    const char *json, size_t jn)
+{
+	struct tool *t;
+	struct buf *top = NULL;
+	char num[32];
+
+	if (type == 'n') {
+		/* yajl's number text is not NUL-terminated. */
+		snprintf(num, sizeof num, "%.*s", (int)(jn < 31 ? jn : 31),
+		    json);
+		s = num;
+	}
+
+	if (c->depth == 1) {
+		switch (c->key[1]) {
+		case CK_ID: top = &c->id; break;
+		case CK_OBJECT: top = &c->object; break;
+		case CK_CREATED: top = &c->created; break;
+		case CK_MODEL: top = &c->model; break;
+		case CK_FP: top = &c->fp; break;
+		}
+		if (top && !top->len && type != '0')
+			buf_put(top, json, jn);
+		return;
+	}
+	if (c->depth == 3 && c->key[1] == CK_CHOICES) {
+		if (c->key[3] == CK_INDEX && type == 'n') {
+			c->cur_index = strtol(s, NULL, 10);
+		} else if (c->key[3] == CK_TEXT && type == 's') {
+			buf_put(&c->cur_content, s, n);
+			c->cur_has_content = 1;
+		} else if (c->key[3] == CK_FINISH && type != '0') {
+			buf_reset(&c->cur_finish);
+			buf_put(&c->cur_finish, json, jn);
+		}
+		return;
+	}
+	if (c->depth == 4 && IN_DELTA && type == 's') {
+		if (c->key[4] == CK_CONTENT) {
+			buf_put(&c->cur_content, s, n);
+			c->cur_has_content = 1;
+		} else if (c->key[4] == CK_REASONING) {
+			buf_put(&c->cur_reasoning, s, n);
+			c->cur_has_reasoning = 1;
+		}
+		return;
+	}
+	if (!IN_TOOL || !(t = cur_tool(c)))
+		return;
+	if (c->depth == 6) {
+		if (c->key[6] == CK_INDEX && type == 'n')
+			t->index = strtol(s, NULL, 10);
+		else if (c->key[6] == CK_ID && type == 's')
+			buf_put(&t->id, s, n);
+		else if (c->key[6] == CK_TYPE && type == 's')
+			buf_put(&t->type, s, n);
+	} else if (c->depth == 7 && c->key[6] == CK_FUNCTION && type == 's') {
+		if (c->key[7] == CK_NAME)
+			buf_put(&t->name, s, n);
+		else if (c->key[7] == CK_ARGS)
+			buf_put(&t->args, s, n);
+	}
+}
+
+/* Where a value is about to begin: start the captures it needs. */
+static void
+value_start(struct chat *c)
+{
+	if (c->depth == 1 && c->key[1] == CK_USAGE)
+		cap_start(c, &c->usage);
+	else if (c->depth == 1 && c->key[1] == CK_ERROR)
+		cap_start(c, &c->error);
+	else if (c->depth == 4 && IN_DELTA && c->key[4] == CK_TOOL_CALLS) {
+		cap_start(c, &c->cur_tools);
+		c->cur_has_tools = 1;
+	}
+}
+
+#define CAP(call) do {							\
+	if (c->capdepth >= 0)						\
+		call;							\
+} while (0)
+
+static int
+cb_null(void *ctx)
+{
+	struct chat *c = ctx;
+
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	value_start(c);
+	CAP(yajl_gen_null(c->cap));
+	scalar(c, '0', NULL, 0, "null", 4);
+	cap_end(c, 0);
+	/* "usage": null is no usage. */
+	if (c->depth == 1 && c->key[1] == CK_USAGE)
+		buf_reset(&c->usage);
+	if (c->depth == 1 && c->key[1] == CK_ERROR)
+		buf_reset(&c->error);
+	return 1;
+}
+
+static int
+cb_bool(void *ctx, int v)
+{
+	struct chat *c = ctx;
+
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	value_start(c);
+	CAP(yajl_gen_bool(c->cap, v));
+	scalar(c, 'b', NULL, 0, v ? "true" : "false", v ? 4 : 5);
+	cap_end(c, 0);
+	return 1;
+}
+
+static int
+cb_number(void *ctx, const char *s, size_t n)
+{
+	struct chat *c = ctx;
+
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	value_start(c);
+	CAP(yajl_gen_number(c->cap, s, n));
+	scalar(c, 'n', s, n, s, n);
+	cap_end(c, 0);
+	return 1;
+}
+
+static int
+cb_string(void *ctx, const unsigned char *s, size_t n)
+{
+	struct chat *c = ctx;
+	struct buf j = { 0 };
+
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	value_start(c);
+	CAP(yajl_gen_string(c->cap, s, n));
+	if (c->depth == 1 || (c->depth == 3 && c->key[3] == CK_FINISH)) {
+		json_str(&j, (const char *)s, n);
+		scalar(c, 's', (const char *)s, n, j.p, j.len);
+		buf_free(&j);
+	} else
+		scalar(c, 's', (const char *)s, n, NULL, 0);
+	cap_end(c, 0);
+	return 1;
+}
+
+static int
+cb_map_key(void *ctx, const unsigned char *k, size_t n)
+{
+	struct chat *c = ctx;
+
+	CAP(yajl_gen_string(c->cap, k, n));
+	if (c->depth <= MAXD)
+		c->key[c->depth] = lookup(k, n);
+	return 1;
+}
+
+static void
+open_container(struct chat *c)
+{
+	struct tool *t;
+
+	value_start(c);
+	if (c->capdepth >= 0)
+		c->capdepth++;
+	if (c->depth == 2 && c->key[1] == CK_CHOICES) {
+		/* A new choice in this chunk. */
+		c->cur_index = 0;
+		c->cur_has_content = c->cur_has_reasoning = 0;
+		c->cur_has_tools = 0;
+		buf_reset(&c->cur_content);
+		buf_reset(&c->cur_reasoning);
+		buf_reset(&c->cur_tools);
+		buf_reset(&c->cur_finish);
+		while (c->cur_ntc)
+			tool_free(&c->cur_tc[--c->cur_ntc]);
+	} else if (c->depth == 5 && IN_DELTA && c->key[4] == CK_TOOL_CALLS) {
+		t = grow_to(c->cur_tc, &c->cur_atc, sizeof *t, c->cur_ntc);
+		if (!t)
+			err(2, "out of memory");
+		c->cur_tc = t;
+		t = &c->cur_tc[c->cur_ntc++];
+		memset(t, 0, sizeof *t);
+		t->index = (long)c->cur_ntc - 1;
+	}
+	c->depth++;
+	if (c->depth <= MAXD)
+		c->key[c->depth] = CK_OTHER;
+}
+
+static int
+cb_start_map(void *ctx)
+{
+	struct chat *c = ctx;
+
+	open_container(c);
+	CAP(yajl_gen_map_open(c->cap));
+	return 1;
+}
+
+static int
+cb_start_array(void *ctx)
+{
+	struct chat *c = ctx;
+
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	open_container(c);
+	CAP(yajl_gen_array_open(c->cap));
+	return 1;
+}
+
+/* Fold one tool-call fragment into the choice's assembled calls. */
+static int
+tool_apply(struct choice *ch, const struct tool *f)
+{
+	struct tool *t;
+	size_t i;
+
+	for (i = 0; i < ch->ntools; i++)
+		if (ch->tools[i].index == f->index)
+			break;
+	if (i == ch->ntools) {
+		if (ch->ntools >= MAXCHOICE)
+			return -1;
+		t = realloc(ch->tools, (ch->ntools + 1) * sizeof *t);
+		if (!t)
+			err(2, "out of memory");
+		ch->tools = t;
+		t = &ch->tools[ch->ntools++];
+		memset(t, 0, sizeof *t);
+		t->index = f->index;
+	}
+	t = &ch->tools[i];
+	if (!t->id.len)
+		buf_put(&t->id, f->id.p, f->id.len);
+	if (!t->type.len)
+		buf_put(&t->type, f->type.p, f->type.len);
+	if (!t->name.len)
+		buf_put(&t->name, f->name.p, f->name.len);
+	buf_put(&t->args, f->args.p, f->args.len);
+	return 0;
+}
+
+/* The end of one choice of one chunk: report the delta, assemble. */
+static int
+choice_end(struct chat *c)
+{
+	struct choice *ch;
+	struct delta d;
+	size_t i;
+
+	if (c->cur_index < 0 || c->cur_index >= MAXCHOICE)
+		return 0;
+	ch = grow_to(c->ch, &c->nch, sizeof *ch, (size_t)c->cur_index);
+	if (!ch)
+		err(2, "out of memory");
+	c->ch = ch;
+	ch = &c->ch[c->cur_index];
+	ch->seen = 1;
+	if (c->cur_has_content) {
+		buf_put(&ch->content, c->cur_content.p, c->cur_content.len);
+		ch->has_content = 1;
+	}
+	buf_put(&ch->reasoning, c->cur_reasoning.p, c->cur_reasoning.len);
+	if (c->cur_finish.len) {
+		buf_reset(&ch->finish);
+		buf_put(&ch->finish, c->cur_finish.p, c->cur_finish.len);
+	}
+	for (i = 0; i < c->cur_ntc; i++)
+		if (tool_apply(ch, &c->cur_tc[i]) < 0)
+			return 0;
+	if (c->cur_content.len || c->cur_reasoning.len ||
+	    (c->cur_has_tools && c->cur_ntc)) {
+		memset(&d, 0, sizeof d);
+		d.index = c->cur_index;
+		if (c->cur_content.len) {
+			d.content = c->cur_content.p;
+			d.content_len = c->cur_content.len;
+		}
+		if (c->cur_reasoning.len) {
+			d.reasoning = c->cur_reasoning.p;
+			d.reasoning_len = c->cur_reasoning.len;
+		}
+		if (c->cur_has_tools && c->cur_ntc) {
+			d.tool_calls = c->cur_tools.p;
+			d.tool_calls_len = c->cur_tools.len;
+		}
+		c->on_delta(c->ctx, &d);
+	}
+	return 1;
+}
+
+static int
+close_container(struct chat *c)
+{
+	int ok = 1;
+
+	c->depth--;
+	if (c->depth == 2 && c->key[1] == CK_CHOICES)
+		ok = choice_end(c);
+	if (c->depth == 0)
+		c->values++;
+	cap_end(c, 1);
+	return ok;
+}
+
+static int
+cb_end_map(void *ctx)
+{
+	struct chat *c = ctx;
+
+	CAP(yajl_gen_map_close(c->cap));
+	return close_container(c);
+}
+
+static int
+cb_end_array(void *ctx)
+{
+	struct chat *c = ctx;
+
+	CAP(yajl_gen_array_close(c->cap));
+	return close_container(c);
+}
+
+static const yajl_callbacks chat_callbacks = {
+	cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
+	cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array
+};
+
+struct chat *
+chat_new(void (*on_delta)(void *, const struct delta *), void *ctx)
+{
+	struct chat *c = xcalloc(1, sizeof *c);
+
+	c->on_delta = on_delta;
+	c->ctx = ctx;
+	if (!(c->cap = yajl_gen_alloc(NULL)))
+		err(2, "out of memory");
+	c->capdepth = -1;
+	return c;
+}
+
+/* Forget everything: a new attempt starts a new stream. */
+void
+chat_reset(struct chat *c)
+{
+	size_t i;
+
+	if (c->h)
+		yajl_free(c->h);
+	c->h = NULL;
+	c->depth = c->bad = c->values = c->started = 0;
+	c->capdepth = -1;
+	while (c->cur_ntc)
+		tool_free(&c->cur_tc[--c->cur_ntc]);
+	buf_reset(&c->cur_content);
+	buf_reset(&c->cur_reasoning);
+	buf_reset(&c->cur_tools);
+	buf_reset(&c->cur_finish);
+	buf_reset(&c->id);
+	buf_reset(&c->object);
+	buf_reset(&c->created);
+	buf_reset(&c->model);
+	buf_reset(&c->fp);
+	buf_reset(&c->usage);
+	buf_reset(&c->error);
+	for (i = 0; i < c->nch; i++)
+		choice_free(&c->ch[i]);
+	c->done = 0;
+}
+
+void
+chat_free(struct chat *c)
+{
+	if (!c)
+		return;
+	chat_reset(c);
+	free(c->cur_tc);
+	free(c->ch);
+	buf_free(&c->cur_content);
+	buf_free(&c->cur_reasoning);
+	buf_free(&c->cur_tools);
+	buf_free(&c->cur_finish);
+	buf_free(&c->id);
+	buf_free(&c->object);
+	buf_free(&c->created);
+	buf_free(&c->model);
+	buf_free(&c->fp);
+	buf_free(&c->usage);
+	buf_free(&c->error);
+	yajl_gen_free(c->cap);
+	free(c);
+}
+
+/*
+ * Bytes of the current event's data payload, as they arrive.  A payload
+ * that does not start with '{' is not fed to the parser; chat_event()
+ * then judges it whole ([DONE] or malformed).
+ */
+int
+chat_data(struct chat *c, const char *p, size_t n)
+{
+	if (c->bad)
+		return 1;
+	if (!c->started) {
+		while (n && (*p == ' ' || *p == '\t' || *p == '\n'))
+			p++, n--;
+		if (!n)
+			return 1;
+		c->started = 1;
+		if (*p != '{') {
+			c->bad = 1;
+			return 1;
+		}
+	}
+	if (!c->h) {
+		c->h = yajl_alloc(&chat_callbacks, NULL, c);
+		if (!c->h)
+			err(2, "out of memory");
+		yajl_config(c->h, yajl_allow_multiple_values, 1);
+		c->depth = 0;
+	}
+	if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok) {
+		yajl_free(c->h);
+		c->h = NULL;
+		c->bad = 1;
+	}
+	return 1;
+}
+
+/*
+ * The event whose data is data[0..n) is complete.  Returns CHAT_MORE to
+ * go on, CHAT_DONE at [DONE], CHAT_ERROR for an error object (its JSON in
+ * chat_error()), or CHAT_BAD for a payload that is not one JSON object
+ * (described in msg).
+ */
+int
+chat_event(struct chat *c, const char *data, size_t n, struct buf *msg)
+{
+	int bad = c->bad, values = c->values, depth = c->depth;
+
+	c->bad = c->values = c->started = 0;
+	if (n == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		c->done = 1;
+		return CHAT_DONE;
+	}
+	if (!bad && values == 0 && depth == 0)
+		return CHAT_MORE;	/* an empty data line: nothing to read */
+	if (bad || values != 1 || depth != 0) {
+		struct buf why = { 0 };
+
+		if (c->h) {
+			yajl_free(c->h);
+			c->h = NULL;
+		}
+		c->depth = 0;
+		c->capdepth = -1;
+		buf_reset(msg);
+		buf_puts(msg, "malformed data line in stream: ");
+		if (values > 1)
+			buf_puts(msg, "more than one JSON value");
+		else if (json_compact(data, n, NULL, NULL, 0, &why) < 0)
+			buf_put(msg, why.p, why.len);
+		else
+			buf_puts(msg, "not a JSON object");
+		buf_free(&why);
+		return CHAT_BAD;
+	}
+	if (c->error.len)
+		return CHAT_ERROR;
+	return CHAT_MORE;
+}
+
+/* The JSON of a mid-stream error object. */
+const struct buf *
+chat_error(const struct chat *c)
+{
+	return &c->error;
+}
+
+int
+chat_done(const struct chat *c)
+{
+	return c->done;
+}
+
+static void
+put_or(struct buf *b, const struct buf *v, const char *dflt)
+{
+	if (v->len)
+		buf_put(b, v->p, v->len);
+	else
+		buf_puts(b, dflt);
+}
+
+/*
+ * Write the answer the server would have sent without streaming into r:
+ * a chat.completion (or text_completion) body, choice 0's content and
+ * finish_reason, and the usage if the stream carried it.
+ */
+void
+chat_result(const struct chat *c, struct result *r)
+{
+	int completion = c->object.len &&
+	    strstr(c->object.p, "text_completion") != NULL;
+	const struct choice *ch;
+	const struct tool *t;
+	size_t i, k;
+	int first = 1;
+
+	buf_reset(&r->body);
+	buf_puts(&r->body, "{\"id\":");
+	put_or(&r->body, &c->id, "null");
+	buf_puts(&r->body, completion ? ",\"object\":\"text_completion\"" :
+	    ",\"object\":\"chat.completion\"");
+	buf_puts(&r->body, ",\"created\":");
+	put_or(&r->body, &c->created, "null");
+	buf_puts(&r->body, ",\"model\":");
+	put_or(&r->body, &c->model, "null");
+	if (c->fp.len) {
+		buf_puts(&r->body, ",\"system_fingerprint\":");
+		buf_put(&r->body, c->fp.p, c->fp.len);
+	}
+	buf_puts(&r->body, ",\"choices\":[");
+	for (i = 0; i < c->nch; i++) {
+		ch = &c->ch[i];
+		if (!ch->seen)
+			continue;
+		if (!first)
+			buf_putc(&r->body, ',');
+		first = 0;
+		buf_puts(&r->body, "{\"index\":");
+		{
+			char num[24];
+
+			snprintf(num, sizeof num, "%zu", i);
+			buf_puts(&r->body, num);
+		}
+		if (completion) {
+			buf_puts(&r->body, ",\"text\":");
+			json_str(&r->body, ch->content.p, ch->content.len);
+		} else {
+			buf_puts(&r->body,
+			    ",\"message\":{\"role\":\"assistant\",\"content\":");
+			if (ch->has_content || !ch->ntools)
+				json_str(&r->body, ch->content.p,
+				    ch->content.len);
+			else
+				buf_puts(&r->body, "null");
+			if (ch->reasoning.len) {
+				buf_puts(&r->body, ",\"reasoning_content\":");
+				json_str(&r->body, ch->reasoning.p,
+				    ch->reasoning.len);
+			}
+			if (ch->ntools) {
+				buf_puts(&r->body, ",\"tool_calls\":[");
+				for (k = 0; k < ch->ntools; k++) {
+					t = &ch->tools[k];
+					if (k)
+						buf_putc(&r->body, ',');
+					buf_puts(&r->body, "{\"id\":");
+					json_str(&r->body, t->id.p, t->id.len);
+					buf_puts(&r->body, ",\"type\":");
+					if (t->type.len)
+						json_str(&r->body, t->type.p,
+						    t->type.len);
+					else
+						buf_puts(&r->body,
+						    "\"function\"");
+					buf_puts(&r->body,
+					    ",\"function\":{\"name\":");
+					json_str(&r->body, t->name.p,
+					    t->name.len);
+					buf_puts(&r->body, ",\"arguments\":");
+					json_str(&r->body, t->args.p,
+					    t->args.len);
+					buf_puts(&r->body, "}}");
+				}
+				buf_putc(&r->body, ']');
+			}
+			buf_putc(&r->body, '}');
+		}
+		buf_puts(&r->body, ",\"logprobs\":null,\"finish_reason\":");
+		put_or(&r->body, &ch->finish, "null");
+		buf_putc(&r->body, '}');
+	}
+	buf_putc(&r->body, ']');
+	if (c->usage.len) {
+		buf_puts(&r->body, ",\"usage\":");
+		buf_put(&r->body, c->usage.p, c->usage.len);
+	}
+	buf_putc(&r->body, '}');
+
+	buf_reset(&r->content);
+	buf_reset(&r->finish);
+	buf_reset(&r->usage);
+	if (c->nch && c->ch[0].seen) {
+		ch = &c->ch[0];
+		if (ch->has_content || !ch->ntools)
+			json_str(&r->content, ch->content.p, ch->content.len);
+		else
+			buf_puts(&r->content, "null");
+		put_or(&r->finish, &ch->finish, "null");
+	}
+	if (c->usage.len)
+		buf_put(&r->usage, c->usage.p, c->usage.len);
+}

@@ -1,0 +1,66 @@
+# t/lib.sh: the test library, after git's t/test-lib.sh.
+#
+# A test script sources this, runs test_expect_success 'title' 'body'
+# for each promise, and ends with test_done.  Bodies run in a subshell
+# in a fresh scratch directory; chain their commands with &&.
+
+T=$(cd "$(dirname "$0")" && pwd)
+VMANJL=$(dirname "$T")/vmanjl
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmanjl-t.XXXXXX") || exit 1
+cd "$TMP" || exit 1
+unset VMAN_BASE_URL VMAN_API_KEY
+test_count=0
+test_failed=0
+
+test_expect_success () {
+	test_count=$((test_count + 1))
+	if (eval "$2") >"$TMP/log" 2>&1; then
+		echo "ok $test_count - $1"
+	else
+		echo "not ok $test_count - $1"
+		sed 's/^/# /' "$TMP/log"
+		test_failed=$((test_failed + 1))
+	fi
+}
+
+# The command must fail, but not by crashing.
+test_must_fail () {
+	"$@"
+	st=$?
+	if [ $st -gt 128 ]; then
+		echo "test_must_fail: died by signal $((st - 128)): $*"
+		return 1
+	fi
+	[ $st -ne 0 ]
+}
+
+test_cmp () {
+	diff -u "$1" "$2"
+}
+
+# Start the local VMAN server on a port the kernel picks.
+start_mock () {
+	rm -f "$TMP/port"
+	"$T/mockvman" -f "$TMP/port" >/dev/null 2>"$TMP/mock.err" &
+	MOCK_PID=$!
+	i=0
+	while [ ! -s "$TMP/port" ] && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	PORT=$(cat "$TMP/port")
+	export VMAN_BASE_URL="http://127.0.0.1:$PORT"
+}
+
+# What the server has seen, as JSON.
+mock_stats () {
+	curl -s "$VMAN_BASE_URL/mock/stats"
+}
+
+test_done () {
+	[ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null &&
+		wait "$MOCK_PID" 2>/dev/null
+	echo "1..$test_count"
+	cd / && rm -rf "$TMP"
+	[ $test_failed -eq 0 ]
+}

@@ -1,0 +1,1475 @@
+/*
+ * vmanjl: send JSON Lines requests to the VMAN API, many at once, and
+ * write one JSON record per line for what comes back.
+ *
+ * main() reads the options; the pool loop admits input lines as
+ * requests while there is room, runs them on one libcurl multi handle,
+ * retries what may be retried, and hands every outcome to out.c.
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "vmanjl.h"
+
+#define MAX_LINE ((size_t)256 << 20)	/* longest input line we take */
+
+struct conf {
+	const char *base;	/* base URL, no trailing slash */
+	char *key;
+	const char *endpoint;
+	struct curl_slist *user_headers;
+	const char *cacert;
+	int insecure;
+	int jobs;
+	int keep;
+	size_t window;
+	int format;
+	int events;
+	int retries;
+	long backoff_ms;
+	long connect_ms, timeout_ms, idle_s;
+	size_t max_response;
+	int quiet, verbose, progress;
+};
+
+struct pool {
+	const struct conf *conf;
+	CURLM *multi;
+	struct out out;
+	struct curl_slist *common;	/* headers every request sends */
+	struct req *waitq;		/* retries, soonest first */
+	struct req *live;		/* every admitted, unfinished request */
+	size_t active;			/* requests in live */
+	CURL **spare;			/* easy handles for reuse */
+	size_t nspare;
+	struct result res;
+	struct buf msg;
+	unsigned long long rng;
+	unsigned long nreq, nok, nerr, nretry;
+	long long ptok, ctok;
+	long long start_ms, last_progress;
+	int shown_progress;
+};
+
+static volatile sig_atomic_t interrupted;
+static CURLM *wake;		/* for the SIGINT handler */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: vmanjl [-hkqVv] [-e path] [-H 'name: value'] [-j jobs]\n"
+"              [--backoff ms] [--base-url url] [--cacert file]\n"
+"              [--connect-timeout s] [--events] [--format vmanjl|batch]\n"
+"              [--idle-timeout s] [--insecure] [--key-file file]\n"
+"              [--max-response-size bytes] [--no-progress] [--progress]\n"
+"              [--retries n] [--timeout s] [--window n] [file ...]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf(
+"\nRead one API request per line (an envelope {\"custom_id\",\"method\",\"url\",\n"
+"\"body\",\"headers\"} or a bare request body), send them to $VMAN_BASE_URL,\n"
+"and write one JSON record per line: delta, retry, event, response, error.\n"
+"\n"
+"  -e, --endpoint path      endpoint for bare bodies (/v1/chat/completions)\n"
+"  -H, --header 'n: v'      add a header to every request\n"
+"  -h, --help               show this help\n"
+"  -j, --jobs n             requests in flight at once (8)\n"
+"  -k, --keep-order         write records in input order\n"
+"  -q, --quiet              no summary or progress on stderr\n"
+"  -V, --version            show the version\n"
+"  -v, --verbose            trace HTTP headers on stderr (key redacted)\n"
+"      --backoff ms         first retry wait, doubled each retry (500)\n"
+"      --base-url url       the API's base URL ($VMAN_BASE_URL)\n"
+"      --cacert file        trust the CA certificates in file\n"
+"      --connect-timeout s  limit on connecting (10)\n"
+"      --events             write raw SSE events instead of deltas\n"
+"      --format fmt         vmanjl (default) or batch (OpenAI Batch output)\n"
+"      --idle-timeout s     give up when no byte arrives for s seconds (120)\n"
+"      --insecure           do not verify the server's certificate\n"
+"      --key-file file      read the API key from file ($VMAN_API_KEY)\n"
+"      --max-response-size n  largest answer taken, k/M/G suffixes (64M)\n"
+"      --no-progress        no live progress line\n"
+"      --progress           a live progress line even when not a terminal\n"
+"      --retries n          retries after the first attempt (3)\n"
+"      --timeout s          limit on one whole attempt (600; 0: none)\n"
+"      --window n           -k: most requests waiting for their turn\n"
+"\nSee vmanjl(1).\n");
+}
+
+/* ---------------------------------------------------------------- */
+/* Time, randomness, numbers */
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned long long
+rnd(struct pool *p)
+{
+	p->rng ^= p->rng << 13;
+	p->rng ^= p->rng >> 7;
+	p->rng ^= p->rng << 17;
+	return p->rng;
+}
+
+/* A duration in seconds (decimals allowed) as milliseconds; -1 if bad. */
+static long
+parse_secs(const char *s)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno || end == s || *end || d < 0 || d > 1e9)
+		return -1;
+	return (long)(d * 1000 + 0.5);
+}
+
+static long long
+parse_num(const char *s, long long min, long long max, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		errx(2, "invalid %s '%s' (want %lld to %lld)", what, s, min,
+		    max);
+	return v;
+}
+
+static size_t
+parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!errno && end != s) {
+		switch (*end) {
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		}
+		if (!*end && v > 0 && v <= (SIZE_MAX >> 1) >> shift)
+			return (size_t)(v << shift);
+	}
+	errx(2, "invalid size '%s' (a number of bytes, k/M/G suffixes)", s);
+}
+
+/* ---------------------------------------------------------------- */
+/* Failures */
+
+/* Set f to a failure of our own description. */
+static void
+fail_set(struct failure *f, long status, const char *kind, int retryable,
+    const char *fmt, ...)
+{
+	char msg[CURL_ERROR_SIZE + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	f->status = status;
+	f->kind = kind;
+	f->retryable = retryable;
+	buf_reset(&f->message);
+	json_str(&f->message, msg, strlen(msg));
+	buf_reset(&f->type);
+	json_str(&f->type, kind, strlen(kind));
+	buf_reset(&f->code);
+	buf_reset(&f->body);
+}
+
+static void
+fail_free(struct failure *f)
+{
+	buf_free(&f->message);
+	buf_free(&f->type);
+	buf_free(&f->code);
+	buf_free(&f->body);
+}
+
+static int
+retryable_status(long s)
+{
+	return s == 408 || s == 409 || s == 429 || s == 500 || s == 502 ||
+	    s == 503 || s == 504;
+}
+
+/* The picks that find a server's message in the error shapes of
+ * vman-api.md section 2. */
+enum {
+	E_ERROR, E_ERROR_MESSAGE, E_ERROR_TYPE, E_ERROR_CODE, E_MESSAGE,
+	E_DESCRIPTION, E_DETAIL, E_ERRORS0, E_TYPE, E_CODE, E_N
+};
+
+/*
+ * Describe a non-2xx answer (or a mid-stream error object) in f: the
+ * server's own message, type and code where its body has them, else the
+ * body itself.
+ */
+static void
+fail_from_body(struct pool *p, struct failure *f, long status,
+    const char *body, size_t len, const char *kind)
+{
+	struct jpick pk[E_N] = {
+		{ .path = "error" }, { .path = "error.message" },
+		{ .path = "error.type" }, { .path = "error.code" },
+		{ .path = "message" }, { .path = "description" },
+		{ .path = "detail" }, { .path = "errors.0" },
+		{ .path = "type" }, { .path = "code" }
+	};
+	static const int msgs[] = {
+		E_ERROR_MESSAGE, E_ERROR, E_MESSAGE, E_DESCRIPTION, E_DETAIL,
+		E_ERRORS0
+	};
+	const struct buf *m = NULL;
+	size_t i, n;
+
+	fail_set(f, status, kind, retryable_status(status), "HTTP %ld", status);
+	buf_reset(&f->body);
+	if (json_compact(body, len, &f->body, pk, E_N, &p->msg) < 0 ||
+	    f->body.p[0] != '{') {
+		/* Not JSON: the body itself is the message. */
+		buf_reset(&f->body);
+		n = len;
+		while (n && (body[n - 1] == '\n' || body[n - 1] == '\r' ||
+		    body[n - 1] == ' '))
+			n--;
+		if (n > 2000)
+			n = 2000;
+		buf_reset(&f->message);
+		if (n) {
+			char pre[64];
+
+			buf_reset(&p->msg);
+			snprintf(pre, sizeof pre, "HTTP %ld: ", status);
+			buf_puts(&p->msg, pre);
+			buf_put(&p->msg, body, n);
+			json_str(&f->message, p->msg.p, p->msg.len);
+		} else {
+			char m0[64];
+
+			snprintf(m0, sizeof m0, "HTTP %ld with an empty body",
+			    status);
+			json_str(&f->message, m0, strlen(m0));
+		}
+		json_picks_free(pk, E_N);
+		return;
+	}
+	for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
+		if (pk[msgs[i]].val.len && pk[msgs[i]].val.p[0] == '"') {
+			m = &pk[msgs[i]].val;
+			break;
+		}
+	buf_reset(&f->message);
+	if (m)
+		buf_put(&f->message, m->p, m->len);
+	else
+		json_str(&f->message, f->body.p, f->body.len);
+	if (pk[E_ERROR_TYPE].val.len || pk[E_TYPE].val.len) {
+		buf_reset(&f->type);
+		m = pk[E_ERROR_TYPE].val.len ? &pk[E_ERROR_TYPE].val :
+		    &pk[E_TYPE].val;
+		buf_put(&f->type, m->p, m->len);
+	}
+	m = pk[E_ERROR_CODE].val.len ? &pk[E_ERROR_CODE].val : &pk[E_CODE].val;
+	buf_put(&f->code, m->p, m->len);
+	/* An exhausted quota does not come back by waiting. */
+	if ((f->code.len && strstr(f->code.p, "insufficient_quota")) ||
+	    strstr(f->type.p, "insufficient_quota"))
+		f->retryable = 0;
+	json_picks_free(pk, E_N);
+}
+
+/* ---------------------------------------------------------------- */
+/* Requests */
+
+static struct req *
+req_new(struct pool *p, unsigned long line)
+{
+	struct req *r = xcalloc(1, sizeof *r);
+
+	r->pool = p;
+	r->line = line;
+	r->nevents = -1;
+	r->retry_after_ms = -1;
+	return r;
+}
+
+/* Give back what a request needs only while it runs: with -k a finished
+ * request may wait a while for its turn, holding just its records. */
+static void
+req_release(struct req *r)
+{
+	struct pool *p = r->pool;
+
+	if (r->easy) {
+		if (p->nspare < (size_t)p->conf->jobs)
+			p->spare[p->nspare++] = r->easy;
+		else
+			curl_easy_cleanup(r->easy);
+		r->easy = NULL;
+	}
+	if (r->headers)
+		curl_slist_free_all(r->headers);
+	r->headers = NULL;
+	free(r->url);
+	free(r->method);
+	free(r->body);
+	r->url = r->method = r->body = NULL;
+	buf_free(&r->resp);
+	buf_free(&r->ctype);
+	buf_free(&r->evq);
+	if (r->sse)
+		sse_free(r->sse);
+	r->sse = NULL;
+	chat_free(r->chat);
+	r->chat = NULL;
+	fail_free(&r->fail);
+}
+
+void
+req_free(struct req *r)
+{
+	if (!r)
+		return;
+	req_release(r);
+	buf_free(&r->cid);
+	buf_free(&r->request_id);
+	buf_free(&r->held);
+	free(r);
+}
+
+/* The full URL for a path or URL u. */
+static char *
+make_url(const char *base, const char *u)
+{
+	struct buf b = { 0 };
+	size_t n = strlen(base);
+
+	if (strncasecmp(u, "http://", 7) == 0 ||
+	    strncasecmp(u, "https://", 8) == 0)
+		return xstrdup(u);
+	/* A base URL ending in /v1 and a path starting with /v1/: once. */
+	if (n >= 3 && strcmp(base + n - 3, "/v1") == 0 &&
+	    (strncmp(u, "/v1/", 4) == 0 || strcmp(u, "/v1") == 0))
+		n -= 3;
+	buf_put(&b, base, n);
+	buf_puts(&b, u);
+	return b.p;
+}
+
+static int
+same_header(const char *a, const char *b)
+{
+	size_t n = strcspn(a, ":");
+
+	return strncasecmp(a, b, n) == 0 && b[n] == ':';
+}
+
+/* Build the request for an input line that parsed. */
+static struct req *
+req_from_spec(struct pool *p, unsigned long line, const struct spec *s)
+{
+	const struct conf *c = p->conf;
+	struct req *r = req_new(p, line);
+	struct curl_slist *h;
+	const char *hv;
+	size_t i;
+
+	buf_put(&r->cid, s->cid.p, s->cid.len);
+	r->url = make_url(c->base, s->url.len ? s->url.p : c->endpoint);
+	if (s->method.len)
+		r->method = xstrdup(s->method.p);
+	if (s->body) {
+		r->body = xmalloc(s->body_len + 1);
+		memcpy(r->body, s->body, s->body_len);
+		r->body[s->body_len] = '\0';
+		r->body_len = s->body_len;
+	}
+	r->stream = s->stream;
+	if (s->nheaders) {
+		/* The envelope's headers win over the common ones. */
+		for (hv = s->headers.p, i = 0; i < s->nheaders;
+		    i++, hv += strlen(hv) + 1)
+			if (!(r->headers = curl_slist_append(r->headers, hv)))
+				err(2, "out of memory");
+		for (h = p->common; h; h = h->next) {
+			for (hv = s->headers.p, i = 0; i < s->nheaders;
+			    i++, hv += strlen(hv) + 1)
+				if (same_header(hv, h->data))
+					break;
+			if (i == s->nheaders &&
+			    !(r->headers = curl_slist_append(r->headers,
+			    h->data)))
+				err(2, "out of memory");
+		}
+	}
+	return r;
+}
+
+static void
+live_add(struct pool *p, struct req *r)
+{
+	r->lprev = NULL;
+	r->lnext = p->live;
+	if (p->live)
+		p->live->lprev = r;
+	p->live = r;
+	p->active++;
+}
+
+static void
+live_del(struct pool *p, struct req *r)
+{
+	if (r->lprev)
+		r->lprev->lnext = r->lnext;
+	else
+		p->live = r->lnext;
+	if (r->lnext)
+		r->lnext->lprev = r->lprev;
+	p->active--;
+}
+
+/* Add the usage numbers of an answer to the run's totals. */
+static void
+count_usage(struct pool *p, const struct buf *usage)
+{
+	struct jpick pk[2] = {
+		{ .path = "prompt_tokens" }, { .path = "completion_tokens" }
+	};
+	long long v;
+
+	if (!usage->len)
+		return;
+	if (json_compact(usage->p, usage->len, NULL, pk, 2, &p->msg) == 0) {
+		if ((v = json_int(&pk[0].val)) > 0)
+			p->ptok += v;
+		if ((v = json_int(&pk[1].val)) > 0)
+			p->ctok += v;
+	}
+	json_picks_free(pk, 2);
+}
+
+/* The request has its terminal record: release it. */
+static void
+req_done(struct pool *p, struct req *r)
+{
+	live_del(p, r);
+	req_release(r);
+	out_finish(&p->out, r);
+}
+
+static void
+req_error(struct pool *p, struct req *r, const struct failure *f)
+{
+	/* Deltas of an event that never completed are dropped. */
+	r->in_event = 0;
+	buf_reset(&r->evq);
+	p->nerr++;
+	out_error(&p->out, r, f);
+	req_done(p, r);
+}
+
+/* ---------------------------------------------------------------- */
+/* libcurl callbacks */
+
+static int
+on_sse_data(void *ctx, const char *s, size_t n)
+{
+	struct req *r = ctx;
+
+	return chat_data(r->chat, s, n);
+}
+
+static int
+on_sse_event(void *ctx, const struct sse_event *ev)
+{
+	struct req *r = ctx;
+	struct pool *p = r->pool;
+	int rc;
+
+	if (p->conf->events) {
+		out_event(&p->out, r, ev);
+		r->nevents++;
+		return 1;
+	}
+	rc = chat_event(r->chat, ev->data, ev->data_len, &p->msg);
+	switch (rc) {
+	case CHAT_MORE:
+	case CHAT_DONE:
+		out_commit(&p->out, r);
+		r->in_event = 1;
+		return 1;
+	case CHAT_ERROR:
+		fail_from_body(p, &r->fail, r->status, chat_error(r->chat)->p,
+		    chat_error(r->chat)->len, "stream_error");
+		r->fail.retryable = 0;
+		break;
+	default:
+		fail_set(&r->fail, r->status, "stream_error", 0, "%s",
+		    p->msg.p);
+		break;
+	}
+	buf_reset(&r->evq);
+	r->stopped = 1;
+	return 0;
+}
+
+static void
+on_delta(void *ctx, const struct delta *d)
+{
+	struct req *r = ctx;
+
+	out_delta(&r->pool->out, r, d);
+}
+
+static const struct sse_callbacks sse_cb = { on_sse_data, on_sse_event };
+
+/* The first body byte of an attempt: now status and type are known. */
+static void
+body_start(struct req *r)
+{
+	const struct conf *c = r->pool->conf;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	r->sse_mode = r->status >= 200 && r->status < 300 &&
+	    r->ctype.len >= 17 &&
+	    strncasecmp(r->ctype.p, "text/event-stream", 17) == 0;
+	if (!r->sse_mode)
+		return;
+	if (!r->sse && !(r->sse = sse_new(&sse_cb, r)))
+		err(2, "out of memory");
+	if (c->events)
+		r->nevents = 0;
+	else {
+		if (!r->chat)
+			r->chat = chat_new(on_delta, r);
+		r->in_event = 1;
+	}
+}
+
+static size_t
+on_write(char *s, size_t size, size_t n, void *ctx)
+{
+	struct req *r = ctx;
+	struct pool *p = r->pool;
+	size_t len = size * n;
+
+	if (r->status == 0)
+		body_start(r);
+	r->bytes += len;
+	if (r->bytes > p->conf->max_response) {
+		fail_set(&r->fail, r->status, "response_too_large", 0,
+		    "response larger than --max-response-size (%zu bytes)",
+		    p->conf->max_response);
+		r->stopped = 1;
+		return 0;
+	}
+	if (r->sse_mode) {
+		if (sse_feed(r->sse, s, len) < 0) {
+			if (!r->stopped)
+				fail_set(&r->fail, r->status, "out_of_memory",
+				    0, "out of memory reading the stream");
+			r->stopped = 1;
+			out_flush(&p->out);
+			return 0;
+		}
+		if (p->out.buf.len)
+			out_flush(&p->out);
+		return len;
+	}
+	if (buf_add(&r->resp, s, len) < 0) {
+		fail_set(&r->fail, r->status, "out_of_memory", 0,
+		    "out of memory reading the answer");
+		r->stopped = 1;
+		return 0;
+	}
+	return len;
+}
+
+/* Seconds or an HTTP date, as milliseconds from now. */
+static long long
+retry_after(const char *v)
+{
+	char *end;
+	long long s;
+	time_t t;
+
+	s = strtoll(v, &end, 10);
+	if (end != v && (*end == '\0' || *end == ' '))
+		return s < 0 ? 0 : s * 1000;
+	if ((t = curl_getdate(v, NULL)) < 0)
+		return -1;
+	t -= time(NULL);
+	return t < 0 ? 0 : (long long)t * 1000;
+}
+
+static size_t
+on_header(char *s, size_t size, size_t n, void *ctx)
+{
+	struct req *r = ctx;
+	size_t len = size * n, k;
+	char val[256];
+	const char *v;
+
+	if (len >= 5 && memcmp(s, "HTTP/", 5) == 0) {
+		/* A new answer (after a 100 Continue, say). */
+		buf_reset(&r->ctype);
+		buf_reset(&r->request_id);
+		r->retry_after_ms = -1;
+		return len;
+	}
+	if (!(v = memchr(s, ':', len)))
+		return len;
+	k = (size_t)(v - s);
+	for (v++; v < s + len && (*v == ' ' || *v == '\t'); v++)
+		;
+	n = (size_t)(s + len - v);
+	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+#define IS(name) (k == sizeof(name) - 1 && strncasecmp(s, name, k) == 0)
+	if (IS("content-type")) {
+		buf_reset(&r->ctype);
+		buf_put(&r->ctype, v, n);
+	} else if (IS("x-request-id") || IS("request-id")) {
+		buf_reset(&r->request_id);
+		json_str(&r->request_id, v, n);
+	} else if (IS("retry-after") && r->retry_after_ms < 0) {
+		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
+		r->retry_after_ms = retry_after(val);
+	} else if (IS("retry-after-ms")) {
+		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
+		r->retry_after_ms = (long long)strtod(val, NULL);
+		if (r->retry_after_ms < 0)
+			r->retry_after_ms = 0;
+	}
+#undef IS
+	return len;
+}
+
+/* -v: the HTTP conversation on stderr, credentials redacted. */
+static int
+on_debug(CURL *e, curl_infotype type, char *data, size_t n, void *ctx)
+{
+	static const char *secret[] = {
+		"authorization:", "proxy-authorization:", "x-api-key:",
+		"api-key:", "mj-api-secret:", NULL
+	};
+	struct req *r = ctx;
+	const char *mark, *s = data, *end, *nl;
+	size_t k, i;
+
+	(void)e;
+	switch (type) {
+	case CURLINFO_TEXT: mark = "*"; break;
+	case CURLINFO_HEADER_IN: mark = "<"; break;
+	case CURLINFO_HEADER_OUT: mark = ">"; break;
+	default: return 0;
+	}
+	for (end = s + n; s < end; s = nl + 1) {
+		if (!(nl = memchr(s, '\n', (size_t)(end - s))))
+			nl = end;
+		k = (size_t)(nl - s);
+		if (k && s[k - 1] == '\r')
+			k--;
+		if (k == 0 && type != CURLINFO_TEXT)
+			continue;
+		for (i = 0; secret[i]; i++)
+			if (k >= strlen(secret[i]) &&
+			    strncasecmp(s, secret[i], strlen(secret[i])) == 0)
+				break;
+		if (secret[i])
+			fprintf(stderr, "vmanjl: line %lu: %s %.*s [redacted]\n",
+			    r->line, mark, (int)strlen(secret[i]), s);
+		else
+			fprintf(stderr, "vmanjl: line %lu: %s %.*s\n", r->line,
+			    mark, (int)k, s);
+		if (nl == end)
+			break;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Attempts */
+
+/* Start (or restart) the transfer of r. */
+static void
+attempt_start(struct pool *p, struct req *r)
+{
+	const struct conf *c = p->conf;
+	CURL *e;
+
+	r->attempts++;
+	r->status = 0;
+	r->bytes = 0;
+	r->sse_mode = r->stopped = 0;
+	r->in_event = 0;
+	r->nevents = -1;
+	r->retry_after_ms = -1;
+	buf_reset(&r->resp);
+	buf_reset(&r->ctype);
+	buf_reset(&r->request_id);
+	buf_reset(&r->evq);
+	r->errbuf[0] = '\0';
+	if (r->sse)
+		sse_reset(r->sse);
+	if (r->chat)
+		chat_reset(r->chat);
+	if (!(e = r->easy)) {
+		if (p->nspare)
+			e = p->spare[--p->nspare];
+		else if (!(e = curl_easy_init()))
+			err(2, "cannot make a libcurl handle");
+		r->easy = e;
+	} else
+		curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_URL, r->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+	    r->headers ? r->headers : p->common);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "vmanjl/" VMANJL_VERSION);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	if (c->idle_s > 0) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->idle_s);
+	}
+	if (c->cacert)
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
+	if (c->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (c->verbose) {
+		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(e, CURLOPT_DEBUGDATA, r);
+	}
+	if (r->body) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)r->body_len);
+	} else if (!r->method || strcmp(r->method, "POST") == 0) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)0);
+	} else if (strcmp(r->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	if (r->method && strcmp(r->method, "POST") != 0 &&
+	    strcmp(r->method, "HEAD") != 0 && strcmp(r->method, "GET") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+	else if (r->method && strcmp(r->method, "GET") == 0 && r->body)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "GET");
+	if (curl_multi_add_handle(p->multi, e) != CURLM_OK)
+		err(2, "cannot add a transfer");
+}
+
+static int
+retryable_curl(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Describe a failed transfer in r->fail. */
+static void
+fail_transfer(struct pool *p, struct req *r, CURLcode rc)
+{
+	const char *what = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
+	long status = 0;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_OPERATION_TIMEDOUT && strstr(what, "too slow"))
+		fail_set(&r->fail, status, "timeout", 1,
+		    "idle timeout: no data received for %ld s", p->conf->idle_s);
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
+		fail_set(&r->fail, status, "timeout", 1, "timeout: %s", what);
+	else if (status > 0)
+		fail_set(&r->fail, status, "network_error", retryable_curl(rc),
+		    "transfer broken after %zu bytes of the answer: %s",
+		    r->bytes, what);
+	else
+		fail_set(&r->fail, status, "network_error", retryable_curl(rc),
+		    "%s", what);
+}
+
+/* How long to wait before the next attempt. */
+static long long
+backoff(struct pool *p, struct req *r)
+{
+	long long d = p->conf->backoff_ms;
+	int i;
+
+	if (r->fail.wait_ms >= 0)
+		return r->fail.wait_ms;
+	for (i = 1; i < r->attempts && d < 30000; i++)
+		d *= 2;
+	if (d > 30000)
+		d = 30000;
+	/* Full jitter over the upper half keeps clients apart. */
+	return d / 2 + (long long)(rnd(p) % (unsigned long long)(d / 2 + 1));
+}
+
+static void
+waitq_add(struct pool *p, struct req *r)
+{
+	struct req **q;
+
+	for (q = &p->waitq; *q && (*q)->due <= r->due; q = &(*q)->next)
+		;
+	r->next = *q;
+	*q = r;
+}
+
+/* The transfer of r has ended with rc: decide what it was. */
+static void
+attempt_done(struct pool *p, struct req *r, CURLcode rc)
+{
+	struct jpick pk[4] = {
+		{ .path = "choices.0.message.content" },
+		{ .path = "choices.0.text" },
+		{ .path = "choices.0.finish_reason" }, { .path = "usage" }
+	};
+	struct result *res = &p->res;
+	struct failure *f = &r->fail;
+	long long wait;
+
+	curl_multi_remove_handle(p->multi, r->easy);
+	if (r->status == 0 && rc == CURLE_OK)
+		body_start(r);	/* an answer without a body */
+	f->wait_ms = -1;
+	if (r->stopped)
+		;
+	else if (rc != CURLE_OK)
+		fail_transfer(p, r, rc);
+	else if (r->sse_mode) {
+		int torn = sse_end(r->sse);
+
+		if (p->conf->events && torn)
+			fail_set(f, r->status, "stream_error", 1,
+			    "stream ended in the middle of an event");
+		else if (p->conf->events || chat_done(r->chat)) {
+			buf_reset(&res->body);
+			buf_reset(&res->content);
+			buf_reset(&res->finish);
+			buf_reset(&res->usage);
+			if (!p->conf->events) {
+				out_commit(&p->out, r);
+				chat_result(r->chat, res);
+			} else
+				buf_puts(&res->body, "null");
+			goto success;
+		} else
+			fail_set(f, r->status, "stream_error", 1,
+			    "stream ended without [DONE]");
+	} else if (r->status >= 200 && r->status < 300) {
+		buf_reset(&res->body);
+		buf_reset(&res->content);
+		buf_reset(&res->finish);
+		buf_reset(&res->usage);
+		if (r->resp.len == 0) {
+			buf_puts(&res->body, "null");
+			goto success;
+		}
+		if (json_compact(r->resp.p, r->resp.len, &res->body, pk, 4,
+		    &p->msg) == 0) {
+			if (pk[0].val.len)
+				buf_put(&res->content, pk[0].val.p,
+				    pk[0].val.len);
+			else if (pk[1].val.len)
+				buf_put(&res->content, pk[1].val.p,
+				    pk[1].val.len);
+			buf_put(&res->finish, pk[2].val.p, pk[2].val.len);
+			buf_put(&res->usage, pk[3].val.p, pk[3].val.len);
+			json_picks_free(pk, 4);
+			goto success;
+		}
+		json_picks_free(pk, 4);
+		if (r->ctype.len >= 5 && strncasecmp(r->ctype.p, "text/", 5) ==
+		    0) {
+			/* Plain text (srt, vtt, text): a JSON string. */
+			buf_reset(&res->body);
+			json_str(&res->body, r->resp.p, r->resp.len);
+			goto success;
+		}
+		fail_set(f, r->status, "parse_error", 0,
+		    "invalid JSON in the answer: %s", p->msg.p);
+	} else if (r->status > 0)
+		fail_from_body(p, f, r->status, r->resp.p, r->resp.len,
+		    "http_error");
+	else
+		fail_set(f, 0, "network_error", 1, "no HTTP answer");
+
+	r->in_event = 0;
+	buf_reset(&r->evq);
+	if (r->status > 0 && !r->stopped)
+		f->wait_ms = r->retry_after_ms;
+	if (f->retryable && r->attempts <= p->conf->retries && !interrupted) {
+		wait = backoff(p, r);
+		p->nretry++;
+		out_retry(&p->out, r, f, wait);
+		r->due = now_ms() + wait;
+		waitq_add(p, r);
+		return;
+	}
+	req_error(p, r, f);
+	return;
+
+success:
+	if (r->status == 0)
+		r->status = 200;
+	count_usage(p, &res->usage);
+	p->nok++;
+	out_response(&p->out, r, r->status, res);
+	req_done(p, r);
+}
+
+/* ---------------------------------------------------------------- */
+/* The loop */
+
+/* An input line that cannot be sent: its error record. */
+static void
+input_error(struct pool *p, unsigned long line, const struct buf *cid,
+    const char *msg)
+{
+	struct req *r = req_new(p, line);
+
+	if (cid && cid->len)
+		buf_put(&r->cid, cid->p, cid->len);
+	fail_set(&r->fail, 0, "invalid_request", 0, "line %lu: %s", line, msg);
+	out_admit(&p->out, r);
+	live_add(p, r);
+	req_error(p, r, &r->fail);
+}
+
+/* Read and admit input lines while there is room.  Returns 0 at the end
+ * of input, 1 when more may come, -1 after a read error. */
+static int
+admit(struct pool *p, struct input *in, struct spec *s)
+{
+	const struct conf *c = p->conf;
+	const char *line;
+	unsigned long lineno;
+	size_t len, i;
+	struct req *r;
+	int rc;
+
+	while (p->active < (size_t)c->jobs &&
+	    (!c->keep || p->out.pending < c->window)) {
+		rc = in_next(in, MAX_LINE, &line, &len, &lineno);
+		if (rc == 3)
+			return 1;
+		if (rc <= 0)
+			return rc;
+		if (rc == 2) {
+			p->nreq++;
+			input_error(p, lineno, NULL,
+			    "line longer than 256 MiB");
+			continue;
+		}
+		for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t' ||
+		    line[i] == '\r'); i++)
+			;
+		if (i == len)
+			continue;	/* blank */
+		p->nreq++;
+		if (in_parse(line, len, s, &p->msg) < 0) {
+			input_error(p, lineno, &s->cid, p->msg.p);
+			continue;
+		}
+		r = req_from_spec(p, lineno, s);
+		out_admit(&p->out, r);
+		live_add(p, r);
+		attempt_start(p, r);
+	}
+	return 1;
+}
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+	signal(SIGINT, SIG_DFL);	/* a second ^C ends us at once */
+	if (wake)
+		curl_multi_wakeup(wake);
+}
+
+/* ^C: every live request ends with an error record. */
+static void
+interrupt_all(struct pool *p)
+{
+	struct req *r;
+
+	while ((r = p->live)) {
+		if (r->easy)
+			curl_multi_remove_handle(p->multi, r->easy);
+		fail_set(&r->fail, 0, "interrupted", 0,
+		    "interrupted before the answer was complete");
+		req_error(p, r, &r->fail);
+	}
+	p->waitq = NULL;
+}
+
+static void
+progress(struct pool *p, int final)
+{
+	long long t = now_ms();
+	double secs = (t - p->start_ms) / 1000.0;
+	unsigned long done = p->nok + p->nerr;
+
+	if (!p->conf->progress || (!final && t - p->last_progress < 250))
+		return;
+	p->last_progress = t;
+	if (final) {
+		if (p->shown_progress)
+			fputs("\r\033[K", stderr);
+		return;
+	}
+	p->shown_progress = 1;
+	fprintf(stderr, "\r\033[Kvmanjl: %lu done, %zu in flight, %lu errors,"
+	    " %lu retries, %.1f req/s", done, p->active, p->nerr, p->nretry,
+	    secs > 0 ? done / secs : 0.0);
+}
+
+/* Run every input line to its terminal record.  Returns nonzero after
+ * an input read error. */
+static int
+run(struct pool *p, struct input *in)
+{
+	struct curl_waitfd wfd;
+	struct spec spec;
+	struct req *r;
+	CURLMsg *m;
+	long long t, timeout;
+	int state = 1, running, left, nw;
+
+	memset(&spec, 0, sizeof spec);
+	for (;;) {
+		if (interrupted) {
+			interrupt_all(p);
+			break;
+		}
+		if (state == 1)
+			state = admit(p, in, &spec);
+		for (t = now_ms(); (r = p->waitq) && r->due <= t;) {
+			p->waitq = r->next;
+			attempt_start(p, r);
+		}
+		if (state != 1 && p->active == 0)
+			break;
+		curl_multi_perform(p->multi, &running);
+		while ((m = curl_multi_info_read(p->multi, &left))) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &r);
+			attempt_done(p, r, m->data.result);
+		}
+		out_flush(&p->out);
+		progress(p, 0);
+		if (state != 1 && p->active == 0)
+			break;
+		timeout = 1000;
+		/* Wake for input only when there is room to admit it. */
+		nw = 0;
+		if (state == 1 && in_fd(in) >= 0 &&
+		    p->active < (size_t)p->conf->jobs &&
+		    (!p->conf->keep || p->out.pending < p->conf->window)) {
+			wfd.fd = in_fd(in);
+			wfd.events = CURL_WAIT_POLLIN;
+			wfd.revents = 0;
+			nw = 1;
+		}
+		if (p->waitq) {
+			t = p->waitq->due - now_ms();
+			if (t < timeout)
+				timeout = t < 0 ? 0 : t;
+		}
+		if (p->conf->progress && timeout > 250)
+			timeout = 250;
+		curl_multi_poll(p->multi, nw ? &wfd : NULL, (unsigned)nw,
+		    (int)timeout, NULL);
+	}
+	in_spec_free(&spec);
+	out_flush(&p->out);
+	return state < 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Set-up */
+
+static char *
+read_key(const char *file)
+{
+	char buf[4096];
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	if ((fd = open(file, O_RDONLY)) < 0)
+		err(2, "cannot open '%s'", file);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0)
+		err(2, "cannot read '%s'", file);
+	len = (size_t)n;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+	    buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0)
+		errx(2, "key file '%s' is empty", file);
+	return xstrdup(buf);
+}
+
+/* A -H header: "Name: value", no line breaks. */
+static void
+check_header(const char *h)
+{
+	const char *colon = strchr(h, ':');
+	const char *s;
+
+	if (!colon || colon == h)
+		errx(2, "invalid header '%s' (want 'Name: value')", h);
+	for (s = h; s < colon; s++)
+		if (*s <= ' ' || *s == 0x7f)
+			errx(2, "invalid header name in '%s'", h);
+	if (strpbrk(h, "\r\n"))
+		errx(2, "header '%s' contains a line break", h);
+}
+
+enum {
+	O_BACKOFF = 256, O_BASE_URL, O_CACERT, O_CONNECT_TIMEOUT, O_EVENTS,
+	O_FORMAT, O_IDLE_TIMEOUT, O_INSECURE, O_KEY_FILE, O_MAX_RESPONSE,
+	O_NO_PROGRESS, O_PROGRESS, O_RETRIES, O_TIMEOUT, O_WINDOW
+};
+
+static const struct option longopts[] = {
+	{ "backoff", required_argument, NULL, O_BACKOFF },
+	{ "base-url", required_argument, NULL, O_BASE_URL },
+	{ "cacert", required_argument, NULL, O_CACERT },
+	{ "connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT },
+	{ "endpoint", required_argument, NULL, 'e' },
+	{ "events", no_argument, NULL, O_EVENTS },
+	{ "format", required_argument, NULL, O_FORMAT },
+	{ "header", required_argument, NULL, 'H' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "idle-timeout", required_argument, NULL, O_IDLE_TIMEOUT },
+	{ "insecure", no_argument, NULL, O_INSECURE },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "keep-order", no_argument, NULL, 'k' },
+	{ "key-file", required_argument, NULL, O_KEY_FILE },
+	{ "max-response-size", required_argument, NULL, O_MAX_RESPONSE },
+	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
+	{ "progress", no_argument, NULL, O_PROGRESS },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "retries", required_argument, NULL, O_RETRIES },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "window", required_argument, NULL, O_WINDOW },
+	{ NULL, 0, NULL, 0 }
+};
+
+static long
+secs_opt(const char *s, const char *name)
+{
+	long v = parse_secs(s);
+
+	if (v < 0)
+		errx(2, "invalid %s '%s' (want seconds)", name, s);
+	return v;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conf c;
+	struct pool p;
+	struct input *in;
+	const char *why, *env, *key_file = NULL, *base = NULL;
+	char *b;
+	struct curl_slist *h;
+	int ch, progress_opt = -1, i, fd, input_failed;
+	size_t n;
+
+	memset(&c, 0, sizeof c);
+	c.endpoint = "/v1/chat/completions";
+	c.jobs = 8;
+	c.retries = 3;
+	c.backoff_ms = 500;
+	c.connect_ms = 10000;
+	c.timeout_ms = 600000;
+	c.idle_s = 120;
+	c.max_response = (size_t)64 << 20;
+	c.format = FMT_VMANJL;
+
+	while ((ch = getopt_long(argc, argv, "e:H:hj:kqVv", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'e':
+			if ((why = in_url_problem(optarg)))
+				errx(2, "invalid endpoint '%s': it %s", optarg,
+				    why);
+			c.endpoint = optarg;
+			break;
+		case 'H':
+			check_header(optarg);
+			if (!(h = curl_slist_append(c.user_headers, optarg)))
+				err(2, "out of memory");
+			c.user_headers = h;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'j':
+			c.jobs = (int)parse_num(optarg, 1, 10000, "job count");
+			break;
+		case 'k':
+			c.keep = 1;
+			break;
+		case 'q':
+			c.quiet = 1;
+			break;
+		case 'V':
+			printf("vmanjl %s (%s)\n", VMANJL_VERSION,
+			    curl_version());
+			return 0;
+		case 'v':
+			c.verbose = 1;
+			break;
+		case O_BACKOFF:
+			c.backoff_ms = (long)parse_num(optarg, 1, 3600000,
+			    "backoff");
+			break;
+		case O_BASE_URL:
+			base = optarg;
+			break;
+		case O_CACERT:
+			c.cacert = optarg;
+			break;
+		case O_CONNECT_TIMEOUT:
+			c.connect_ms = secs_opt(optarg, "connect timeout");
+			break;
+		case O_EVENTS:
+			c.events = 1;
+			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "vmanjl") == 0)
+				c.format = FMT_VMANJL;
+			else if (strcmp(optarg, "batch") == 0)
+				c.format = FMT_BATCH;
+			else
+				errx(2, "invalid format '%s' (want vmanjl or "
+				    "batch)", optarg);
+			break;
+		case O_IDLE_TIMEOUT:
+			c.idle_s = (secs_opt(optarg, "idle timeout") + 999) /
+			    1000;
+			break;
+		case O_INSECURE:
+			c.insecure = 1;
+			break;
+		case O_KEY_FILE:
+			key_file = optarg;
+			break;
+		case O_MAX_RESPONSE:
+			c.max_response = parse_size(optarg);
+			break;
+		case O_NO_PROGRESS:
+			progress_opt = 0;
+			break;
+		case O_PROGRESS:
+			progress_opt = 1;
+			break;
+		case O_RETRIES:
+			c.retries = (int)parse_num(optarg, 0, 1000, "retries");
+			break;
+		case O_TIMEOUT:
+			c.timeout_ms = secs_opt(optarg, "timeout");
+			break;
+		case O_WINDOW:
+			c.window = (size_t)parse_num(optarg, 1, 10000000,
+			    "window");
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (!base && (env = getenv("VMAN_BASE_URL")) && *env)
+		base = env;
+	if (!base)
+		errx(2, "no base URL: set VMAN_BASE_URL or use --base-url");
+	if (strncasecmp(base, "http://", 7) != 0 &&
+	    strncasecmp(base, "https://", 8) != 0)
+		errx(2, "invalid base URL '%s' (want http:// or https://)",
+		    base);
+	if (strpbrk(base, " \t\r\n"))
+		errx(2, "invalid base URL '%s'", base);
+	b = xstrdup(base);
+	for (n = strlen(b); n && b[n - 1] == '/'; n--)
+		b[n - 1] = '\0';
+	c.base = b;
+	if (key_file)
+		c.key = read_key(key_file);
+	else if ((env = getenv("VMAN_API_KEY")) && *env)
+		c.key = xstrdup(env);
+	if (c.key && strpbrk(c.key, "\r\n"))
+		errx(2, "the API key contains a line break");
+	if (c.window == 0)
+		c.window = c.jobs * 4 > 16 ? (size_t)c.jobs * 4 : 16;
+	if (c.window < (size_t)c.jobs)
+		c.window = (size_t)c.jobs;
+	c.progress = progress_opt >= 0 ? progress_opt :
+	    !c.quiet && isatty(2);
+	if (c.quiet && progress_opt != 1)
+		c.progress = 0;
+	if (c.insecure && !c.quiet)
+		warnx("--insecure: the server's certificate is not checked");
+	/* Every named input must open before anything is sent. */
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-") == 0)
+			continue;
+		if ((fd = open(argv[i], O_RDONLY)) < 0)
+			err(2, "cannot open '%s'", argv[i]);
+		close(fd);
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		errx(2, "cannot initialise libcurl");
+
+	memset(&p, 0, sizeof p);
+	p.conf = &c;
+	p.rng = (unsigned long long)time(NULL) ^
+	    ((unsigned long long)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
+	p.spare = xcalloc((size_t)c.jobs, sizeof *p.spare);
+	if (!(p.multi = curl_multi_init()))
+		errx(2, "cannot initialise libcurl");
+	curl_multi_setopt(p.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+	    (long)c.jobs);
+	out_init(&p.out, c.format, c.keep);
+	if (c.key) {
+		struct buf a = { 0 };
+
+		buf_puts(&a, "Authorization: Bearer ");
+		buf_puts(&a, c.key);
+		p.common = curl_slist_append(p.common, a.p);
+		memset(a.p, 0, a.len);
+		buf_free(&a);
+	}
+	p.common = curl_slist_append(p.common,
+	    "Content-Type: application/json");
+	p.common = curl_slist_append(p.common, "Expect:");
+	for (h = c.user_headers; h; h = h->next)
+		p.common = curl_slist_append(p.common, h->data);
+	if (!p.common)
+		err(2, "out of memory");
+
+	wake = p.multi;
+	{
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_sigint;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+	}
+
+	p.start_ms = now_ms();
+	in = in_open(argv, argc);
+	input_failed = run(&p, in);
+	in_close(in);
+	progress(&p, 1);
+
+	if (!c.quiet)
+		fprintf(stderr, "vmanjl: %lu requests, %lu ok, %lu errors, "
+		    "%lu retries, %lld prompt + %lld completion tokens, "
+		    "%.2f s\n", p.nreq, p.nok, p.nerr, p.nretry, p.ptok,
+		    p.ctok, (now_ms() - p.start_ms) / 1000.0);
+
+	signal(SIGINT, SIG_IGN);
+	wake = NULL;
+	while (p.nspare)
+		curl_easy_cleanup(p.spare[--p.nspare]);
+	free(p.spare);
+	curl_multi_cleanup(p.multi);
+	curl_slist_free_all(p.common);
+	curl_slist_free_all(c.user_headers);
+	buf_free(&p.res.body);
+	buf_free(&p.res.content);
+	buf_free(&p.res.finish);
+	buf_free(&p.res.usage);
+	buf_free(&p.msg);
+	out_free(&p.out);
+	if (c.key) {
+		memset(c.key, 0, strlen(c.key));
+		free(c.key);
+	}
+	free(b);
+	curl_global_cleanup();
+	if (interrupted)
+		return 130;
+	if (input_failed)
+		return 2;
+	return p.nerr ? 1 : 0;
+}
