@@ -51,7 +51,6 @@ struct tool {
 /* One choice as assembled over the whole stream. */
 struct choice {
 	int seen;
-	int has_content;
 	struct buf content, reasoning, finish;
 	struct tool *tools;
 	size_t ntools;
@@ -74,7 +73,7 @@ struct chat {
 
 	/* The choice being read in the current chunk. */
 	long cur_index;
-	int cur_has_content, cur_has_reasoning, cur_has_tools;
+	int cur_has_tools;
 	struct buf cur_content, cur_reasoning, cur_tools, cur_finish;
 	struct tool *cur_tc;	/* tool-call fragments of this choice */
 	size_t cur_ntc, cur_atc;
@@ -216,7 +215,6 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 			c->cur_index = strtol(s, NULL, 10);
 		} else if (c->key[3] == CK_TEXT && type == 's') {
 			buf_put(&c->cur_content, s, n);
-			c->cur_has_content = 1;
 		} else if (c->key[3] == CK_FINISH && type != '0') {
 			buf_reset(&c->cur_finish);
 			buf_put(&c->cur_finish, json, jn);
@@ -224,13 +222,10 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 		return;
 	}
 	if (c->depth == 4 && IN_DELTA && type == 's') {
-		if (c->key[4] == CK_CONTENT) {
+		if (c->key[4] == CK_CONTENT)
 			buf_put(&c->cur_content, s, n);
-			c->cur_has_content = 1;
-		} else if (c->key[4] == CK_REASONING) {
+		else if (c->key[4] == CK_REASONING)
 			buf_put(&c->cur_reasoning, s, n);
-			c->cur_has_reasoning = 1;
-		}
 		return;
 	}
 	if (!IN_TOOL || !(t = cur_tool(c)))
@@ -358,7 +353,6 @@ open_container(struct chat *c)
 	if (c->depth == 2 && c->key[1] == CK_CHOICES) {
 		/* A new choice in this chunk. */
 		c->cur_index = 0;
-		c->cur_has_content = c->cur_has_reasoning = 0;
 		c->cur_has_tools = 0;
 		buf_reset(&c->cur_content);
 		buf_reset(&c->cur_reasoning);
@@ -450,10 +444,7 @@ choice_end(struct chat *c)
 	c->ch = ch;
 	ch = &c->ch[c->cur_index];
 	ch->seen = 1;
-	if (c->cur_has_content) {
-		buf_put(&ch->content, c->cur_content.p, c->cur_content.len);
-		ch->has_content = 1;
-	}
+	buf_put(&ch->content, c->cur_content.p, c->cur_content.len);
 	buf_put(&ch->reasoning, c->cur_reasoning.p, c->cur_reasoning.len);
 	if (c->cur_finish.len) {
 		buf_reset(&ch->finish);
@@ -735,7 +726,7 @@ chat_result(const struct chat *c, struct result *r)
 		} else {
 			buf_puts(&r->body,
 			    ",\"message\":{\"role\":\"assistant\",\"content\":");
-			if (ch->has_content || !ch->ntools)
+			if (ch->content.len || !ch->ntools)
 				json_str(&r->body, ch->content.p,
 				    ch->content.len);
 			else
@@ -789,7 +780,7 @@ chat_result(const struct chat *c, struct result *r)
 	buf_reset(&r->usage);
 	if (c->nch && c->ch[0].seen) {
 		ch = &c->ch[0];
-		if (ch->has_content || !ch->ntools)
+		if (ch->content.len || !ch->ntools)
 			json_str(&r->content, ch->content.p, ch->content.len);
 		else
 			buf_puts(&r->content, "null");

@@ -253,7 +253,7 @@ json_error(yajl_handle h, const char *p, size_t n, const char *what,
 	buf_puts(msg, what);
 	buf_puts(msg, pre);
 	len = strlen((char *)e);
-	while (len && e[len - 1] == '\n')
+	while (len && (e[len - 1] == '\n' || e[len - 1] == '.'))
 		len--;
 	if (len > 13 && memcmp(e, "parse error: ", 13) == 0)
 		buf_put(msg, e + 13, len - 13);

@@ -105,13 +105,20 @@ put_num(struct buf *b, const char *key, long long v)
 	buf_puts(b, num);
 }
 
-/* ,"key":value with value compact JSON, or null when empty */
+/* ,"key": */
 static void
-put_json(struct buf *b, const char *key, const struct buf *v)
+put_key(struct buf *b, const char *key)
 {
 	buf_puts(b, ",\"");
 	buf_puts(b, key);
 	buf_puts(b, "\":");
+}
+
+/* ,"key":value with value compact JSON, or null when empty */
+static void
+put_json(struct buf *b, const char *key, const struct buf *v)
+{
+	put_key(b, key);
 	if (v->len)
 		buf_put(b, v->p, v->len);
 	else
@@ -131,7 +138,9 @@ put_status(struct buf *b, long status)
 static void
 put_error(struct buf *b, const struct failure *f)
 {
-	put_json(b, "error\":{\"message", &f->message);
+	put_key(b, "error");
+	buf_puts(b, "{\"message\":");
+	buf_put(b, f->message.p, f->message.len);
 	put_json(b, "type", &f->type);
 	put_json(b, "code", &f->code);
 	buf_putc(b, '}');
@@ -216,13 +225,17 @@ batch(struct out *o, struct req *r, long status, const struct buf *body,
 		buf_put(b, r->cid.p, r->cid.len);
 	else
 		buf_puts(b, "null");
-	if (status > 0) {
-		put_num(b, "response\":{\"status_code", status);
+	if (!f || strcmp(f->kind, "http_error") == 0) {
+		put_key(b, "response");
+		snprintf(num, sizeof num, "{\"status_code\":%ld", status);
+		buf_puts(b, num);
 		put_json(b, "request_id", &r->request_id);
 		put_json(b, "body", body);
 		buf_puts(b, "},\"error\":null}");
 	} else {
-		buf_puts(b, ",\"response\":null,\"error\":{\"code\":");
+		buf_puts(b, ",\"response\":null");
+		put_key(b, "error");
+		buf_puts(b, "{\"code\":");
 		if (f->code.len)
 			buf_put(b, f->code.p, f->code.len);
 		else

@@ -104,12 +104,14 @@ help(void)
 "      --idle-timeout s     give up when no byte arrives for s seconds (120)\n"
 "      --insecure           do not verify the server's certificate\n"
 "      --key-file file      read the API key from file ($VMAN_API_KEY)\n"
-"      --max-response-size n  largest answer taken, k/M/G suffixes (64M)\n"
+"      --max-response-size bytes  largest answer (or stream event)\n"
+"                           taken, k/M/G suffixes (64M)\n"
 "      --no-progress        no live progress line\n"
 "      --progress           a live progress line even when not a terminal\n"
 "      --retries n          retries after the first attempt (3)\n"
 "      --timeout s          limit on one whole attempt (600; 0: none)\n"
-"      --window n           -k: most requests waiting for their turn\n"
+"      --window n           -k: most requests admitted but not yet\n"
+"                           written (4 x jobs, at least 16)\n"
 "\nSee vmanjl(1).\n");
 }
 
@@ -508,7 +510,7 @@ on_sse_data(void *ctx, const char *s, size_t n)
 {
 	struct req *r = ctx;
 
-	return chat_data(r->chat, s, n);
+	return r->chat ? chat_data(r->chat, s, n) : 1;
 }
 
 static int
@@ -519,6 +521,7 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 	int rc;
 
 	if (p->conf->events) {
+		r->bytes = 0;
 		out_event(&p->out, r, ev);
 		r->nevents++;
 		return 1;
@@ -527,6 +530,7 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 	switch (rc) {
 	case CHAT_MORE:
 	case CHAT_DONE:
+		r->bytes = 0;	/* the limit is on what one event buffers */
 		out_commit(&p->out, r);
 		r->in_event = 1;
 		return 1;
@@ -785,7 +789,9 @@ attempt_start(struct pool *p, struct req *r)
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
 		curl_easy_setopt(e, CURLOPT_DEBUGDATA, r);
 	}
-	if (r->body) {
+	if (r->method && strcmp(r->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (r->body) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)r->body_len);
@@ -793,9 +799,7 @@ attempt_start(struct pool *p, struct req *r)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 		    (curl_off_t)0);
-	} else if (strcmp(r->method, "HEAD") == 0)
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	else
+	} else
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	if (r->method && strcmp(r->method, "POST") != 0 &&
 	    strcmp(r->method, "HEAD") != 0 && strcmp(r->method, "GET") != 0)
@@ -1193,6 +1197,41 @@ check_header(const char *h)
 		errx(2, "header '%s' contains a line break", h);
 }
 
+/* The headers every request sends: the -H ones, then the defaults they
+ * do not replace. */
+static struct curl_slist *
+common_headers(const struct conf *c)
+{
+	struct curl_slist *l = NULL, *h;
+	struct buf a = { 0 };
+	const char *dflt[3];
+	size_t i;
+
+	for (h = c->user_headers; h; h = h->next)
+		if (!(l = curl_slist_append(l, h->data)))
+			err(2, "out of memory");
+	if (c->key) {
+		buf_puts(&a, "Authorization: Bearer ");
+		buf_puts(&a, c->key);
+	}
+	dflt[0] = a.p;
+	dflt[1] = "Content-Type: application/json";
+	dflt[2] = "Expect:";
+	for (i = 0; i < 3; i++) {
+		if (!dflt[i])
+			continue;
+		for (h = c->user_headers; h; h = h->next)
+			if (same_header(h->data, dflt[i]))
+				break;
+		if (!h && !(l = curl_slist_append(l, dflt[i])))
+			err(2, "out of memory");
+	}
+	if (a.p)
+		memset(a.p, 0, a.len);
+	buf_free(&a);
+	return l;
+}
+
 enum {
 	O_BACKOFF = 256, O_BASE_URL, O_CACERT, O_CONNECT_TIMEOUT, O_EVENTS,
 	O_FORMAT, O_IDLE_TIMEOUT, O_INSECURE, O_KEY_FILE, O_MAX_RESPONSE,
@@ -1408,22 +1447,7 @@ main(int argc, char *argv[])
 	curl_multi_setopt(p.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)c.jobs);
 	out_init(&p.out, c.format, c.keep);
-	if (c.key) {
-		struct buf a = { 0 };
-
-		buf_puts(&a, "Authorization: Bearer ");
-		buf_puts(&a, c.key);
-		p.common = curl_slist_append(p.common, a.p);
-		memset(a.p, 0, a.len);
-		buf_free(&a);
-	}
-	p.common = curl_slist_append(p.common,
-	    "Content-Type: application/json");
-	p.common = curl_slist_append(p.common, "Expect:");
-	for (h = c.user_headers; h; h = h->next)
-		p.common = curl_slist_append(p.common, h->data);
-	if (!p.common)
-		err(2, "out of memory");
+	p.common = common_headers(&c);
 
 	wake = p.multi;
 	{

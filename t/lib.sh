@@ -52,6 +52,20 @@ start_mock () {
 	export VMAN_BASE_URL="http://127.0.0.1:$PORT"
 }
 
+# Some record of file $2 satisfies the jq condition $1.  (jq -e alone
+# misjudges inputs that produce no output, so the file is slurped.)
+has () {
+	jq -e -s "any(.[]; $1)" "$2" >/dev/null ||
+		{ echo "no record with $1 in $2:"; cat "$2"; return 1; }
+}
+
+# Every record of file $3 that matches $1 also satisfies $2.
+all () {
+	jq -e -s "all(.[] | select($1); $2)" "$3" >/dev/null ||
+		{ echo "not all records with $1 have $2 in $3:"; cat "$3"; \
+		return 1; }
+}
+
 # What the server has seen, as JSON.
 mock_stats () {
 	curl -s "$VMAN_BASE_URL/mock/stats"
