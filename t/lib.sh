@@ -42,7 +42,7 @@ test_cmp () {
 start_mock () {
 	rm -f "$TMP/port"
 	"$T/mockvman" -f "$TMP/port" >/dev/null 2>"$TMP/mock.err" &
-	MOCK_PID=$!
+	echo $! >>"$TMP/mock.pids"
 	i=0
 	while [ ! -s "$TMP/port" ] && [ $i -lt 100 ]; do
 		sleep 0.05
@@ -72,8 +72,8 @@ mock_stats () {
 }
 
 test_done () {
-	[ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null &&
-		wait "$MOCK_PID" 2>/dev/null
+	# Every server this script started, in test bodies too.
+	[ -f "$TMP/mock.pids" ] && kill $(cat "$TMP/mock.pids") 2>/dev/null
 	echo "1..$test_count"
 	cd / && rm -rf "$TMP"
 	[ $test_failed -eq 0 ]
