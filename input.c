@@ -487,7 +487,7 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 	struct lp l;
 	yajl_status st;
 	const char *why;
-	int rc = -1;
+	int rc = -1, eof = 0;
 
 	in_spec_reset(s);
 	memset(&l, 0, sizeof l);
@@ -495,14 +495,15 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 	l.s = s;
 	l.h = yajl_alloc(&lp_callbacks, NULL, &l);
 	st = yajl_parse(l.h, (const unsigned char *)line, len);
-	if (st == yajl_status_ok)
-		st = yajl_complete_parse(l.h);
+	if (st == yajl_status_ok &&
+	    (st = yajl_complete_parse(l.h)) != yajl_status_ok)
+		eof = 1;
 	buf_reset(msg);
 	if (l.nonobject) {
 		buf_puts(msg, "line is not a JSON object: it is ");
 		buf_puts(msg, types[l.nonobject]);
 	} else if (st != yajl_status_ok) {
-		json_error(l.h, line, len, "invalid JSON", msg);
+		json_error(l.h, line, len, eof, "invalid JSON", msg);
 	} else if (!s->envelope) {
 		s->body = line;
 		s->body_len = len;

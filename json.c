@@ -237,16 +237,18 @@ static const yajl_callbacks jc_callbacks = {
 	cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array
 };
 
-/* Describe why yajl stopped, with the 1-based column of the fault. */
+/* Describe why yajl stopped on the text p[0..n), with the 1-based column
+ * of the fault: where yajl_parse() stopped, or the end of the text when
+ * it was yajl_complete_parse() that failed (eof). */
 void
-json_error(yajl_handle h, const char *p, size_t n, const char *what,
+json_error(yajl_handle h, const char *p, size_t n, int eof, const char *what,
     struct buf *msg)
 {
 	unsigned char *e;
 	char pre[64];
 	size_t at, len;
 
-	at = yajl_get_bytes_consumed(h);
+	at = eof ? n : yajl_get_bytes_consumed(h);
 	e = yajl_get_error(h, 0, (const unsigned char *)p, n);
 	snprintf(pre, sizeof pre, " at column %zu: ", at + 1);
 	buf_reset(msg);
@@ -276,7 +278,7 @@ json_compact(const char *p, size_t n, struct buf *out, struct jpick *picks,
 	yajl_status st;
 	const unsigned char *gp;
 	size_t gn, i;
-	int rc = 0;
+	int rc = 0, eof = 0;
 
 	memset(&c, 0, sizeof c);
 	if (npicks > JSON_MAXPICK)
@@ -291,14 +293,15 @@ json_compact(const char *p, size_t n, struct buf *out, struct jpick *picks,
 	}
 	h = yajl_alloc(&jc_callbacks, NULL, &c);
 	st = yajl_parse(h, (const unsigned char *)p, n);
-	if (st == yajl_status_ok)
-		st = yajl_complete_parse(h);
+	if (st == yajl_status_ok &&
+	    (st = yajl_complete_parse(h)) != yajl_status_ok)
+		eof = 1;
 	if (st != yajl_status_ok) {
 		if (c.toodeep) {
 			buf_reset(msg);
 			buf_puts(msg, "invalid JSON: nested too deeply");
 		} else
-			json_error(h, p, n, "invalid JSON", msg);
+			json_error(h, p, n, eof, "invalid JSON", msg);
 		rc = -1;
 	} else if (out) {
 		yajl_gen_get_buf(c.g, &gp, &gn);

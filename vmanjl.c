@@ -39,7 +39,7 @@ struct conf {
 	int events;
 	int retries;
 	long backoff_ms;
-	long connect_ms, timeout_ms, idle_s;
+	long connect_ms, timeout_ms, idle_ms;
 	size_t max_response;
 	int quiet, verbose, progress;
 };
@@ -59,7 +59,8 @@ struct pool {
 	unsigned long long rng;
 	unsigned long nreq, nok, nerr, nretry;
 	long long ptok, ctok;
-	long long start_ms, last_progress;
+	long long now;			/* ms, as of this turn of the loop */
+	long long start_ms, last_progress, last_idle_check;
 	int shown_progress;
 };
 
@@ -521,7 +522,7 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 	int rc;
 
 	if (p->conf->events) {
-		r->bytes = 0;
+		r->event_start = r->bytes;
 		out_event(&p->out, r, ev);
 		r->nevents++;
 		return 1;
@@ -530,7 +531,7 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 	switch (rc) {
 	case CHAT_MORE:
 	case CHAT_DONE:
-		r->bytes = 0;	/* the limit is on what one event buffers */
+		r->event_start = r->bytes;
 		out_commit(&p->out, r);
 		r->in_event = 1;
 		return 1;
@@ -589,10 +590,12 @@ on_write(char *s, size_t size, size_t n, void *ctx)
 	struct pool *p = r->pool;
 	size_t len = size * n;
 
+	r->last_rx = p->now;
 	if (r->status == 0)
 		body_start(r);
 	r->bytes += len;
-	if (r->bytes > p->conf->max_response) {
+	/* A stream keeps only its current event: that is what is bounded. */
+	if (r->bytes - r->event_start > p->conf->max_response) {
 		fail_set(&r->fail, r->status, "response_too_large", 0,
 		    "response larger than --max-response-size (%zu bytes)",
 		    p->conf->max_response);
@@ -646,6 +649,7 @@ on_header(char *s, size_t size, size_t n, void *ctx)
 	char val[256];
 	const char *v;
 
+	r->last_rx = r->pool->now;
 	if (len >= 5 && memcmp(s, "HTTP/", 5) == 0) {
 		/* A new answer (after a 100 Continue, say). */
 		buf_reset(&r->ctype);
@@ -735,8 +739,10 @@ attempt_start(struct pool *p, struct req *r)
 	CURL *e;
 
 	r->attempts++;
+	r->running = 1;
+	r->last_rx = p->now = now_ms();
 	r->status = 0;
-	r->bytes = 0;
+	r->bytes = r->event_start = 0;
 	r->sse_mode = r->stopped = 0;
 	r->in_event = 0;
 	r->nevents = -1;
@@ -774,10 +780,6 @@ attempt_start(struct pool *p, struct req *r)
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	if (c->idle_s > 0) {
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, c->idle_s);
-	}
 	if (c->cacert)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->cacert);
 	if (c->insecure) {
@@ -832,16 +834,13 @@ retryable_curl(CURLcode rc)
 
 /* Describe a failed transfer in r->fail. */
 static void
-fail_transfer(struct pool *p, struct req *r, CURLcode rc)
+fail_transfer(struct req *r, CURLcode rc)
 {
 	const char *what = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
 	long status = 0;
 
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (rc == CURLE_OPERATION_TIMEDOUT && strstr(what, "too slow"))
-		fail_set(&r->fail, status, "timeout", 1,
-		    "idle timeout: no data received for %ld s", p->conf->idle_s);
-	else if (rc == CURLE_OPERATION_TIMEDOUT)
+	if (rc == CURLE_OPERATION_TIMEDOUT)
 		fail_set(&r->fail, status, "timeout", 1, "timeout: %s", what);
 	else if (status > 0)
 		fail_set(&r->fail, status, "network_error", retryable_curl(rc),
@@ -894,13 +893,14 @@ attempt_done(struct pool *p, struct req *r, CURLcode rc)
 	long long wait;
 
 	curl_multi_remove_handle(p->multi, r->easy);
+	r->running = 0;
 	if (r->status == 0 && rc == CURLE_OK)
 		body_start(r);	/* an answer without a body */
 	f->wait_ms = -1;
 	if (r->stopped)
 		;
 	else if (rc != CURLE_OK)
-		fail_transfer(p, r, rc);
+		fail_transfer(r, rc);
 	else if (r->sse_mode) {
 		int torn = sse_end(r->sse);
 
@@ -1070,6 +1070,31 @@ interrupt_all(struct pool *p)
 	p->waitq = NULL;
 }
 
+/* End the attempts that have received nothing for --idle-timeout.  (The
+ * low-speed limit of libcurl averages over several seconds, too coarse
+ * for a stall of one.) */
+static void
+check_idle(struct pool *p)
+{
+	struct req *r, *next;
+	long idle = p->conf->idle_ms;
+
+	if (idle <= 0 || p->now - p->last_idle_check < 100)
+		return;
+	p->last_idle_check = p->now;
+	for (r = p->live; r; r = next) {
+		next = r->lnext;
+		if (!r->running || p->now - r->last_rx < idle)
+			continue;
+		fail_set(&r->fail, r->status, "timeout", 1,
+		    "idle timeout: no data received for %.3g s%s",
+		    idle / 1000.0, r->status ? " in the middle of the answer" :
+		    " waiting for the answer");
+		r->stopped = 1;
+		attempt_done(p, r, CURLE_OPERATION_TIMEDOUT);
+	}
+}
+
 static void
 progress(struct pool *p, int final)
 {
@@ -1117,6 +1142,7 @@ run(struct pool *p, struct input *in)
 		}
 		if (state != 1 && p->active == 0)
 			break;
+		p->now = now_ms();
 		curl_multi_perform(p->multi, &running);
 		while ((m = curl_multi_info_read(p->multi, &left))) {
 			if (m->msg != CURLMSG_DONE)
@@ -1124,6 +1150,8 @@ run(struct pool *p, struct input *in)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &r);
 			attempt_done(p, r, m->data.result);
 		}
+		p->now = now_ms();
+		check_idle(p);
 		out_flush(&p->out);
 		progress(p, 0);
 		if (state != 1 && p->active == 0)
@@ -1146,6 +1174,8 @@ run(struct pool *p, struct input *in)
 		}
 		if (p->conf->progress && timeout > 250)
 			timeout = 250;
+		if (p->conf->idle_ms > 0 && timeout > p->conf->idle_ms / 4 + 1)
+			timeout = p->conf->idle_ms / 4 + 1;
 		curl_multi_poll(p->multi, nw ? &wfd : NULL, (unsigned)nw,
 		    (int)timeout, NULL);
 	}
@@ -1294,7 +1324,7 @@ main(int argc, char *argv[])
 	c.backoff_ms = 500;
 	c.connect_ms = 10000;
 	c.timeout_ms = 600000;
-	c.idle_s = 120;
+	c.idle_ms = 120000;
 	c.max_response = (size_t)64 << 20;
 	c.format = FMT_VMANJL;
 
@@ -1358,8 +1388,7 @@ main(int argc, char *argv[])
 				    "batch)", optarg);
 			break;
 		case O_IDLE_TIMEOUT:
-			c.idle_s = (secs_opt(optarg, "idle timeout") + 999) /
-			    1000;
+			c.idle_ms = secs_opt(optarg, "idle timeout");
 			break;
 		case O_INSECURE:
 			c.insecure = 1;

@@ -112,7 +112,7 @@ struct jpick {
 
 int json_compact(const char *, size_t, struct buf *, struct jpick *, size_t,
     struct buf *);
-void json_error(yajl_handle, const char *, size_t, const char *,
+void json_error(yajl_handle, const char *, size_t, int, const char *,
     struct buf *);
 void json_str(struct buf *, const char *, size_t);
 void json_picks_free(struct jpick *, size_t);
@@ -204,12 +204,15 @@ struct req {
 	int stream;
 	int attempts;
 	long long due;		/* when a waiting retry starts, in ms */
+	long long last_rx;	/* when a byte last arrived, in ms */
+	int running;		/* the transfer is on the multi handle */
 	CURL *easy;
 	char errbuf[CURL_ERROR_SIZE];
 
 	/* The current attempt. */
 	long status;
 	size_t bytes;		/* of the answer's body */
+	size_t event_start;	/* bytes when the current event began */
 	int sse_mode;		/* the answer is an event stream */
 	int stopped;		/* a callback ended the transfer: see fail */
 	long nevents;		/* --events: events written; -1 otherwise */
