@@ -208,11 +208,15 @@ in_next(struct input *in, size_t max, const char **line, size_t *len,
 /* ---------------------------------------------------------------- */
 /* Recognising and validating one request line */
 
-enum { K_NONE, K_CID, K_METHOD, K_URL, K_BODY, K_HEADERS, K_OTHER };
+enum {
+	K_NONE, K_CID, K_METHOD, K_URL, K_BODY, K_HEADERS, K_FILES, K_OUTPUT,
+	K_TASK, K_OTHER
+};
 
 struct lp {
 	yajl_handle h;
 	struct spec *s;
+	const char *line;
 	int depth;
 	int key;		/* the top-level member being read */
 	int nonobject;		/* the line is not an object: its type */
@@ -221,12 +225,12 @@ struct lp {
 	struct buf hname;	/* header name waiting for its value */
 	int bodykey_stream;	/* the key just read was "stream" */
 	int bare_stream, env_stream;
-	size_t body_start;
-	int body_seen;
+	size_t raw_start;	/* where the body or task object began */
 };
 
 static const char *key_names[] = {
-	NULL, "custom_id", "method", "url", "body", "headers", NULL
+	NULL, "custom_id", "method", "url", "body", "headers", "files",
+	"output", "task", NULL
 };
 
 static int
@@ -281,6 +285,20 @@ lp_scalar(struct lp *l, int type, const char *s, size_t n)
 		sp->nheaders++;
 		return 1;
 	}
+	if (l->depth == 2 && l->key == K_FILES) {
+		if (type != 's' || n == 0 || memchr(s, '\0', n) ||
+		    !l->hname.len) {
+			if (!l->badtype)
+				l->badtype = "files";
+			return 1;
+		}
+		buf_put(&sp->files, l->hname.p, l->hname.len);
+		buf_put(&sp->files, "", 1);
+		buf_put(&sp->files, s, n);
+		buf_put(&sp->files, "", 1);
+		sp->nfiles++;
+		return 1;
+	}
 	if (l->depth == 2 && l->key == K_BODY && l->bodykey_stream)
 		l->env_stream = type == 't';
 	if (l->depth == 1 && l->bodykey_stream)
@@ -308,8 +326,21 @@ lp_scalar(struct lp *l, int type, const char *s, size_t n)
 		else
 			buf_put(&sp->url, s, n);
 		break;
+	case K_OUTPUT:
+		if (type != 's' || n == 0 || memchr(s, '\0', n))
+			lp_wrong(l);
+		else
+			buf_put(&sp->output, s, n);
+		break;
+	case K_TASK:
+		if (type == 'f')
+			sp->notask = 1;
+		else
+			lp_wrong(l);
+		break;
 	case K_BODY:
 	case K_HEADERS:
+	case K_FILES:
 		lp_wrong(l);
 		break;
 	}
@@ -348,16 +379,17 @@ lp_open(struct lp *l, int type)
 		return 0;
 	}
 	if (l->depth == 1) {
-		if (l->key == K_BODY && type == '{') {
-			l->body_start = yajl_get_bytes_consumed(l->h) - 1;
-			l->body_seen = 1;
-		} else if (l->key == K_HEADERS && type == '{')
+		if ((l->key == K_BODY || l->key == K_TASK) && type == '{')
+			l->raw_start = yajl_get_bytes_consumed(l->h) - 1;
+		else if ((l->key == K_HEADERS || l->key == K_FILES) &&
+		    type == '{')
 			;
 		else if (l->key != K_OTHER)
 			lp_wrong(l);
-	} else if (l->depth == 2 && l->key == K_HEADERS) {
+	} else if (l->depth == 2 &&
+	    (l->key == K_HEADERS || l->key == K_FILES)) {
 		if (!l->badtype)
-			l->badtype = "headers";
+			l->badtype = key_names[l->key];
 	}
 	l->bodykey_stream = 0;
 	l->depth++;
@@ -381,10 +413,18 @@ lp_close(void *ctx)
 {
 	struct lp *l = ctx;
 
+	size_t end = yajl_get_bytes_consumed(l->h);
+
 	l->depth--;
-	if (l->depth == 1 && l->key == K_BODY && l->body_seen) {
-		l->s->body = l->s->line + l->body_start;
-		l->s->body_len = yajl_get_bytes_consumed(l->h) - l->body_start;
+	if (l->depth != 1)
+		return 1;
+	/* The object's own bytes, exactly as written. */
+	if (l->key == K_BODY && l->line[l->raw_start] == '{') {
+		l->s->body = l->s->line + l->raw_start;
+		l->s->body_len = end - l->raw_start;
+	} else if (l->key == K_TASK && l->line[l->raw_start] == '{') {
+		l->s->task = l->s->line + l->raw_start;
+		l->s->task_len = end - l->raw_start;
 	}
 	return 1;
 }
@@ -416,6 +456,10 @@ lp_map_key(void *ctx, const unsigned char *k, size_t n)
 			if (!l->badtype)
 				l->badtype = "header name";
 		} else
+			buf_put(&l->hname, k, n);
+	} else if (l->depth == 2 && l->key == K_FILES) {
+		buf_reset(&l->hname);
+		if (n && !memchr(k, '\0', n) && !memchr(k, '"', n))
 			buf_put(&l->hname, k, n);
 	}
 	return 1;
@@ -457,10 +501,12 @@ in_spec_reset(struct spec *s)
 	buf_reset(&s->method);
 	buf_reset(&s->url);
 	buf_reset(&s->headers);
-	s->nheaders = 0;
-	s->line = s->body = NULL;
-	s->body_len = 0;
-	s->stream = s->envelope = 0;
+	buf_reset(&s->files);
+	buf_reset(&s->output);
+	s->nheaders = s->nfiles = 0;
+	s->line = s->body = s->task = NULL;
+	s->body_len = s->task_len = 0;
+	s->stream = s->envelope = s->notask = 0;
 }
 
 void
@@ -470,6 +516,8 @@ in_spec_free(struct spec *s)
 	buf_free(&s->method);
 	buf_free(&s->url);
 	buf_free(&s->headers);
+	buf_free(&s->files);
+	buf_free(&s->output);
 }
 
 /*
@@ -491,7 +539,7 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 
 	in_spec_reset(s);
 	memset(&l, 0, sizeof l);
-	s->line = line;
+	s->line = l.line = line;
 	l.s = s;
 	l.h = yajl_alloc(&lp_callbacks, NULL, &l);
 	st = yajl_parse(l.h, (const unsigned char *)line, len);
@@ -505,14 +553,10 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 	} else if (st != yajl_status_ok) {
 		json_error(l.h, line, len, eof, "invalid JSON", msg);
 	} else if (!s->envelope) {
-		s->body = line;
+		in_spec_reset(s);
+		s->line = s->body = line;
 		s->body_len = len;
 		s->stream = l.bare_stream;
-		buf_reset(&s->cid);
-		buf_reset(&s->method);
-		buf_reset(&s->url);
-		buf_reset(&s->headers);
-		s->nheaders = 0;
 		rc = 0;
 	} else if (l.badtype) {
 		buf_puts(msg, "envelope member '");
@@ -520,6 +564,11 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 		buf_puts(msg, strncmp(l.badtype, "header", 6) == 0 ?
 		    "' is invalid (headers must map header names to string "
 		    "values without CR, LF or NUL)" :
+		    strcmp(l.badtype, "files") == 0 ?
+		    "' is invalid (want an object mapping form field names "
+		    "to file paths)" :
+		    strcmp(l.badtype, "task") == 0 ?
+		    "' has the wrong type (want an object or false)" :
 		    strcmp(l.badtype, "custom_id") == 0 ?
 		    "' has the wrong type (want a string or number)" :
 		    strcmp(l.badtype, "method") == 0 ?

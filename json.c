@@ -7,6 +7,7 @@
  * string literal.  Records are assembled from such fragments, so every
  * byte of output is either produced by yajl_gen or escaped here.
  */
+#include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,164 @@ json_compact(const char *p, size_t n, struct buf *out, struct jpick *picks,
 	for (i = 0; i < npicks; i++)
 		yajl_gen_free(c.pg[i]);
 	buf_free(&c.path);
+	return rc;
+}
+
+/* json_members(): the top-level members of an object, one by one. */
+struct jm {
+	void (*fn)(void *, const char *, size_t, const char *, size_t);
+	void *ctx;
+	yajl_gen g;
+	int depth;
+	struct buf key;
+};
+
+/* A value inside a member (depth > 1) goes to the generator; a string
+ * member is handed over as it is. */
+static void
+jm_done(struct jm *m)
+{
+	const unsigned char *p;
+	size_t n;
+
+	if (m->depth != 1)
+		return;
+	yajl_gen_get_buf(m->g, &p, &n);
+	m->fn(m->ctx, m->key.p, m->key.len, (const char *)p, n);
+	yajl_gen_clear(m->g);
+	yajl_gen_reset(m->g, NULL);
+}
+
+static int
+jm_null(void *ctx)
+{
+	struct jm *m = ctx;
+
+	yajl_gen_null(m->g);
+	jm_done(m);
+	return 1;
+}
+
+static int
+jm_bool(void *ctx, int v)
+{
+	struct jm *m = ctx;
+
+	yajl_gen_bool(m->g, v);
+	jm_done(m);
+	return 1;
+}
+
+static int
+jm_number(void *ctx, const char *s, size_t n)
+{
+	struct jm *m = ctx;
+
+	yajl_gen_number(m->g, s, n);
+	jm_done(m);
+	return 1;
+}
+
+static int
+jm_string(void *ctx, const unsigned char *s, size_t n)
+{
+	struct jm *m = ctx;
+
+	if (m->depth == 1)
+		m->fn(m->ctx, m->key.p, m->key.len, (const char *)s, n);
+	else
+		yajl_gen_string(m->g, s, n);
+	return 1;
+}
+
+static int
+jm_start_map(void *ctx)
+{
+	struct jm *m = ctx;
+
+	if (m->depth++ > 0)
+		yajl_gen_map_open(m->g);
+	return 1;
+}
+
+static int
+jm_map_key(void *ctx, const unsigned char *s, size_t n)
+{
+	struct jm *m = ctx;
+
+	if (m->depth == 1) {
+		buf_reset(&m->key);
+		buf_put(&m->key, s, n);
+	} else
+		yajl_gen_string(m->g, s, n);
+	return 1;
+}
+
+static int
+jm_end_map(void *ctx)
+{
+	struct jm *m = ctx;
+
+	if (--m->depth > 0) {
+		yajl_gen_map_close(m->g);
+		jm_done(m);
+	}
+	return 1;
+}
+
+static int
+jm_start_array(void *ctx)
+{
+	struct jm *m = ctx;
+
+	if (m->depth == 0)
+		return 0;
+	m->depth++;
+	yajl_gen_array_open(m->g);
+	return 1;
+}
+
+static int
+jm_end_array(void *ctx)
+{
+	struct jm *m = ctx;
+
+	m->depth--;
+	yajl_gen_array_close(m->g);
+	jm_done(m);
+	return 1;
+}
+
+static const yajl_callbacks jm_callbacks = {
+	jm_null, jm_bool, NULL, NULL, jm_number, jm_string,
+	jm_start_map, jm_map_key, jm_end_map, jm_start_array, jm_end_array
+};
+
+/*
+ * Call fn(ctx, key, keylen, value, valuelen) for each member of the JSON
+ * object p[0..n): a string member's value as its bytes, any other value
+ * as its compact JSON.  Returns 0, or -1 when p is not a JSON object.
+ */
+int
+json_members(const char *p, size_t n,
+    void (*fn)(void *, const char *, size_t, const char *, size_t),
+    void *ctx)
+{
+	struct jm m;
+	yajl_handle h;
+	int rc;
+
+	memset(&m, 0, sizeof m);
+	m.fn = fn;
+	m.ctx = ctx;
+	if (!(m.g = yajl_gen_alloc(NULL)) ||
+	    !(h = yajl_alloc(&jm_callbacks, NULL, &m)))
+		err(2, "out of memory");
+	rc = yajl_parse(h, (const unsigned char *)p, n) == yajl_status_ok &&
+	    yajl_complete_parse(h) == yajl_status_ok ? 0 : -1;
+	yajl_free(h);
+	yajl_gen_free(m.g);
+	buf_free(&m.key);
 	return rc;
 }
 

@@ -209,6 +209,20 @@ out_retry(struct out *o, struct req *r, const struct failure *f,
 	emit(o, r);
 }
 
+void
+out_progress(struct out *o, struct req *r, const struct taskstate *t)
+{
+	struct buf *b;
+
+	if (o->format == FMT_BATCH)
+		return;
+	b = begin(o, r, "progress");
+	put_key(b, "task");
+	task_json(t, 1, b);
+	buf_putc(b, '}');
+	emit(o, r);
+}
+
 /* The Batch API's record: {"id","custom_id","response","error"}. */
 static void
 batch(struct out *o, struct req *r, long status, const struct buf *body,
@@ -265,6 +279,13 @@ out_response(struct out *o, struct req *r, long status,
 	}
 	if (res->usage.len)
 		put_json(b, "usage", &res->usage);
+	if (res->task.len)
+		put_json(b, "task", &res->task);
+	if (res->file.len) {
+		put_json(b, "file", &res->file);
+		put_num(b, "bytes", res->bytes);
+		put_json(b, "content_type", &res->ctype);
+	}
 	if (r->nevents >= 0)
 		put_num(b, "events", r->nevents);
 	put_num(b, "attempts", r->attempts);
@@ -285,6 +306,8 @@ out_error(struct out *o, struct req *r, const struct failure *f)
 	put_status(b, f->status);
 	put_error(b, f);
 	put_num(b, "attempts", r->attempts);
+	if (f->task.len)
+		put_json(b, "task", &f->task);
 	if (f->body.len)
 		put_json(b, "body", &f->body);
 	buf_putc(b, '}');

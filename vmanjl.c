@@ -6,10 +6,13 @@
  * requests while there is room, runs them on one libcurl multi handle,
  * retries what may be retried, and hands every outcome to out.c.
  */
+#include <sys/stat.h>
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +45,9 @@ struct conf {
 	long connect_ms, timeout_ms, idle_ms;
 	size_t max_response;
 	int quiet, verbose, progress;
+	int no_wait;
+	long poll_ms, task_timeout_ms;
+	const char *out_dir;
 };
 
 struct pool {
@@ -49,6 +55,7 @@ struct pool {
 	CURLM *multi;
 	struct out out;
 	struct curl_slist *common;	/* headers every request sends */
+	struct curl_slist *common_form;	/* the same without Content-Type */
 	struct req *waitq;		/* retries, soonest first */
 	struct req *live;		/* every admitted, unfinished request */
 	size_t active;			/* requests in live */
@@ -73,10 +80,12 @@ usage(FILE *f)
 	fprintf(f,
 "usage: vmanjl [-hkqVv] [-e path] [-H 'name: value'] [-j jobs]\n"
 "              [--backoff ms] [--base-url url] [--cacert file]\n"
-"              [--connect-timeout s] [--events] [--format vmanjl|batch]\n"
-"              [--idle-timeout s] [--insecure] [--key-file file]\n"
-"              [--max-response-size bytes] [--no-progress] [--progress]\n"
-"              [--retries n] [--timeout s] [--window n] [file ...]\n");
+"              [--connect-timeout s] [--endpoints] [--events]\n"
+"              [--format vmanjl|batch] [--idle-timeout s] [--insecure]\n"
+"              [--key-file file] [--max-response-size bytes]\n"
+"              [--no-progress] [--no-wait] [--out-dir dir]\n"
+"              [--poll-interval s] [--progress] [--retries n]\n"
+"              [--task-timeout s] [--timeout s] [--window n] [file ...]\n");
 }
 
 static void
@@ -100,6 +109,7 @@ help(void)
 "      --base-url url       the API's base URL ($VMAN_BASE_URL)\n"
 "      --cacert file        trust the CA certificates in file\n"
 "      --connect-timeout s  limit on connecting (10)\n"
+"      --endpoints          list the built-in endpoint table and exit\n"
 "      --events             write raw SSE events instead of deltas\n"
 "      --format fmt         vmanjl (default) or batch (OpenAI Batch output)\n"
 "      --idle-timeout s     give up when no byte arrives for s seconds (120)\n"
@@ -108,8 +118,12 @@ help(void)
 "      --max-response-size bytes  largest answer (or stream event)\n"
 "                           taken, k/M/G suffixes (64M)\n"
 "      --no-progress        no live progress line\n"
+"      --no-wait            tasks: write the submit answer, do not poll\n"
+"      --out-dir dir        where binary answers are saved (.)\n"
+"      --poll-interval s    tasks: wait between polls (5)\n"
 "      --progress           a live progress line even when not a terminal\n"
 "      --retries n          retries after the first attempt (3)\n"
+"      --task-timeout s     tasks: give up after s seconds (600)\n"
 "      --timeout s          limit on one whole attempt (600; 0: none)\n"
 "      --window n           -k: most requests admitted but not yet\n"
 "                           written (4 x jobs, at least 16)\n"
@@ -323,9 +337,21 @@ req_new(struct pool *p, unsigned long line)
 
 	r->pool = p;
 	r->line = line;
+	r->binfd = -1;
 	r->nevents = -1;
 	r->retry_after_ms = -1;
 	return r;
+}
+
+/* Drop a binary answer's temporary file. */
+static void
+binary_discard(struct req *r)
+{
+	if (r->binfd < 0)
+		return;
+	close(r->binfd);
+	unlink(r->tmpname.p);
+	r->binfd = -1;
 }
 
 /* Give back what a request needs only while it runs: with -k a finished
@@ -352,6 +378,20 @@ req_release(struct req *r)
 	buf_free(&r->resp);
 	buf_free(&r->ctype);
 	buf_free(&r->evq);
+	binary_discard(r);
+	buf_free(&r->tmpname);
+	buf_free(&r->outname);
+	buf_free(&r->files);
+	if (r->mime)
+		curl_mime_free(r->mime);
+	r->mime = NULL;
+	free(r->output);
+	free(r->submit_url);
+	r->output = r->submit_url = NULL;
+	if (r->own_task)
+		task_free(r->task);
+	r->task = NULL;
+	task_state_free(&r->ts);
 	if (r->sse)
 		sse_free(r->sse);
 	r->sse = NULL;
@@ -399,18 +439,96 @@ same_header(const char *a, const char *b)
 	return strncasecmp(a, b, n) == 0 && b[n] == ':';
 }
 
-/* Build the request for an input line that parsed. */
-static struct req *
-req_from_spec(struct pool *p, unsigned long line, const struct spec *s)
+/* The header list of a request that cannot use the common one: the
+ * envelope's headers, then the service's, then the common ones that
+ * neither replaces. */
+static struct curl_slist *
+req_headers(struct pool *p, const struct spec *s, const char *svc,
+    int form)
 {
-	const struct conf *c = p->conf;
-	struct req *r = req_new(p, line);
-	struct curl_slist *h;
+	struct curl_slist *l = NULL, *h;
 	const char *hv;
 	size_t i;
 
+	for (hv = s->headers.p, i = 0; i < s->nheaders;
+	    i++, hv += strlen(hv) + 1)
+		if (!(l = curl_slist_append(l, hv)))
+			err(2, "out of memory");
+	if (svc) {
+		for (h = l; h && !same_header(svc, h->data); h = h->next)
+			;
+		if (!h && !(l = curl_slist_append(l, svc)))
+			err(2, "out of memory");
+	}
+	for (h = form ? p->common_form : p->common; h; h = h->next) {
+		for (hv = s->headers.p, i = 0; i < s->nheaders;
+		    i++, hv += strlen(hv) + 1)
+			if (same_header(hv, h->data))
+				break;
+		if (i == s->nheaders && !(l = curl_slist_append(l, h->data)))
+			err(2, "out of memory");
+	}
+	return l;
+}
+
+/* Every file of an upload must be readable before anything is sent. */
+static int
+check_files(const struct spec *s, struct buf *msg)
+{
+	const char *name = s->files.p, *path;
+	struct stat st;
+	char m[PATH_MAX + 256];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < s->nfiles; i++, name = path + strlen(path) + 1) {
+		path = name + strlen(name) + 1;
+		if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &st) < 0 ||
+		    !S_ISREG(st.st_mode)) {
+			snprintf(m, sizeof m, "cannot read file '%s' for form "
+			    "field '%s': %s", path, name, fd < 0 ||
+			    S_ISREG(st.st_mode) ? strerror(errno) :
+			    "not a regular file");
+			if (fd >= 0)
+				close(fd);
+			buf_reset(msg);
+			buf_puts(msg, m);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* Build the request for an input line that parsed; NULL with the
+ * reason in msg when it cannot be sent. */
+static struct req *
+req_from_spec(struct pool *p, unsigned long line, const struct spec *s,
+    struct buf *msg)
+{
+	const struct conf *c = p->conf;
+	const struct endpoint *ep;
+	const struct taskdesc *task = NULL;
+	const char *url = s->url.len ? s->url.p : c->endpoint;
+	struct req *r;
+
+	ep = ep_lookup(s->method.len ? s->method.p : NULL, url);
+	if (s->task && !s->notask) {
+		if (!(task = task_desc(ep ? ep->task : NULL, s->task,
+		    s->task_len, msg)))
+			return NULL;
+	} else if (ep && !s->notask)
+		task = ep->task;
+	if (s->nfiles && check_files(s, msg) < 0) {
+		if (s->task && !s->notask)
+			task_free(task);
+		return NULL;
+	}
+	r = req_new(p, line);
+	r->task = task;
+	r->own_task = s->task && !s->notask;
 	buf_put(&r->cid, s->cid.p, s->cid.len);
-	r->url = make_url(c->base, s->url.len ? s->url.p : c->endpoint);
+	r->url = make_url(c->base, url);
 	if (s->method.len)
 		r->method = xstrdup(s->method.p);
 	if (s->body) {
@@ -420,23 +538,15 @@ req_from_spec(struct pool *p, unsigned long line, const struct spec *s)
 		r->body_len = s->body_len;
 	}
 	r->stream = s->stream;
-	if (s->nheaders) {
-		/* The envelope's headers win over the common ones. */
-		for (hv = s->headers.p, i = 0; i < s->nheaders;
-		    i++, hv += strlen(hv) + 1)
-			if (!(r->headers = curl_slist_append(r->headers, hv)))
-				err(2, "out of memory");
-		for (h = p->common; h; h = h->next) {
-			for (hv = s->headers.p, i = 0; i < s->nheaders;
-			    i++, hv += strlen(hv) + 1)
-				if (same_header(hv, h->data))
-					break;
-			if (i == s->nheaders &&
-			    !(r->headers = curl_slist_append(r->headers,
-			    h->data)))
-				err(2, "out of memory");
-		}
+	if (s->nfiles) {
+		buf_put(&r->files, s->files.p, s->files.len);
+		r->nfiles = s->nfiles;
 	}
+	if (s->output.len)
+		r->output = xstrdup(s->output.p);
+	if (s->nheaders || s->nfiles || (ep && ep->header))
+		r->headers = req_headers(p, s, ep ? ep->header : NULL,
+		    s->nfiles > 0);
 	return r;
 }
 
@@ -560,18 +670,125 @@ on_delta(void *ctx, const struct delta *d)
 
 static const struct sse_callbacks sse_cb = { on_sse_data, on_sse_event };
 
+/* A file name extension for a content type. */
+static const char *
+extension(const char *ctype)
+{
+	static const char *map[][2] = {
+		{ "audio/mpeg", "mp3" }, { "audio/mp3", "mp3" },
+		{ "audio/wav", "wav" }, { "audio/x-wav", "wav" },
+		{ "audio/wave", "wav" }, { "audio/ogg", "ogg" },
+		{ "audio/opus", "opus" }, { "audio/aac", "aac" },
+		{ "audio/flac", "flac" }, { "audio/pcm", "pcm" },
+		{ "audio/L16", "pcm" }, { "image/png", "png" },
+		{ "image/jpeg", "jpg" }, { "image/webp", "webp" },
+		{ "image/gif", "gif" }, { "image/svg+xml", "svg" },
+		{ "video/mp4", "mp4" }, { "video/webm", "webm" },
+		{ "application/pdf", "pdf" }, { "application/zip", "zip" },
+	};
+	size_t i, n = strcspn(ctype, "; ");
+
+	for (i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strlen(map[i][0]) == n &&
+		    strncasecmp(ctype, map[i][0], n) == 0)
+			return map[i][1];
+	return "bin";
+}
+
+/* Is an answer of this type binary: not JSON, not text, not events? */
+static int
+is_binary(const struct buf *ctype)
+{
+	if (!ctype->len || strstr(ctype->p, "json"))
+		return 0;
+	return strncasecmp(ctype->p, "text/", 5) != 0;
+}
+
+/* A binary answer starts: open a temporary file beside its final name
+ * (the envelope's "output", else --out-dir/<custom_id or line>.<ext>),
+ * so that only a complete answer ever has that name.  0, or -1 with
+ * r->fail set. */
+static int
+binary_open(struct req *r)
+{
+	const struct conf *c = r->pool->conf;
+	char name[64];
+	size_t i;
+
+	buf_reset(&r->outname);
+	if (r->output)
+		buf_puts(&r->outname, r->output);
+	else {
+		/* --out-dir/<custom_id made safe for a file name>.<ext> */
+		const char *id = r->cid.p;
+		size_t n = r->cid.len;
+
+		buf_puts(&r->outname, c->out_dir);
+		buf_putc(&r->outname, '/');
+		if (n >= 2 && id[0] == '"')
+			id++, n -= 2;
+		for (i = 0; i < n; i++)
+			buf_putc(&r->outname, (id[i] >= 'a' && id[i] <= 'z') ||
+			    (id[i] >= 'A' && id[i] <= 'Z') ||
+			    (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
+			    (id[i] == '.' && i > 0) ? id[i] : '_');
+		if (n == 0) {
+			snprintf(name, sizeof name, "line-%lu", r->line);
+			buf_puts(&r->outname, name);
+		}
+		buf_putc(&r->outname, '.');
+		buf_puts(&r->outname, extension(r->ctype.p));
+	}
+	buf_reset(&r->tmpname);
+	buf_put(&r->tmpname, r->outname.p, r->outname.len);
+	snprintf(name, sizeof name, ".vmanjl-%ld-%lu.tmp", (long)getpid(),
+	    r->line);
+	buf_puts(&r->tmpname, name);
+	r->binfd = open(r->tmpname.p, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	if (r->binfd < 0) {
+		fail_set(&r->fail, r->status, "output_error", 0,
+		    "cannot create '%s': %s", r->tmpname.p, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The binary answer is complete: give it its name. */
+static int
+binary_finish(struct req *r, struct result *res)
+{
+	int fd = r->binfd;
+
+	r->binfd = -1;
+	if (fsync(fd) < 0 || close(fd) < 0 ||
+	    rename(r->tmpname.p, r->outname.p) < 0) {
+		fail_set(&r->fail, r->status, "output_error", 0,
+		    "cannot write '%s': %s", r->outname.p, strerror(errno));
+		unlink(r->tmpname.p);
+		return -1;
+	}
+	json_str(&res->file, r->outname.p, r->outname.len);
+	json_str(&res->ctype, r->ctype.p, r->ctype.len);
+	res->bytes = (long long)r->bytes;
+	buf_puts(&res->body, "null");
+	return 0;
+}
+
 /* The first body byte of an attempt: now status and type are known. */
-static void
+static int
 body_start(struct req *r)
 {
 	const struct conf *c = r->pool->conf;
+	int ok;
 
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-	r->sse_mode = r->status >= 200 && r->status < 300 &&
-	    r->ctype.len >= 17 &&
+	ok = r->status >= 200 && r->status < 300;
+	r->sse_mode = ok && r->ctype.len >= 17 &&
 	    strncasecmp(r->ctype.p, "text/event-stream", 17) == 0;
+	if (ok && !r->sse_mode && is_binary(&r->ctype))
+		return binary_open(r);
 	if (!r->sse_mode)
-		return;
+		return 0;
 	if (!r->sse && !(r->sse = sse_new(&sse_cb, r)))
 		err(2, "out of memory");
 	if (c->events)
@@ -581,6 +798,7 @@ body_start(struct req *r)
 			r->chat = chat_new(on_delta, r);
 		r->in_event = 1;
 	}
+	return 0;
 }
 
 static size_t
@@ -591,9 +809,32 @@ on_write(char *s, size_t size, size_t n, void *ctx)
 	size_t len = size * n;
 
 	r->last_rx = p->now;
-	if (r->status == 0)
-		body_start(r);
+	if (r->status == 0 && body_start(r) < 0) {
+		r->stopped = 1;
+		return 0;
+	}
 	r->bytes += len;
+	if (r->binfd >= 0) {
+		/* Binary answers go to their file, unbounded. */
+		const char *q = s;
+		size_t left = len;
+		ssize_t w;
+
+		while (left) {
+			if ((w = write(r->binfd, q, left)) < 0) {
+				if (errno == EINTR)
+					continue;
+				fail_set(&r->fail, r->status, "output_error",
+				    0, "cannot write '%s': %s",
+				    r->tmpname.p, strerror(errno));
+				r->stopped = 1;
+				return 0;
+			}
+			q += w;
+			left -= (size_t)w;
+		}
+		return len;
+	}
 	/* A stream keeps only its current event: that is what is bounded. */
 	if (r->bytes - r->event_start > p->conf->max_response) {
 		fail_set(&r->fail, r->status, "response_too_large", 0,
@@ -731,6 +972,47 @@ on_debug(CURL *e, curl_infotype type, char *data, size_t n, void *ctx)
 /* ---------------------------------------------------------------- */
 /* Attempts */
 
+static void
+add_field(void *ctx, const char *k, size_t kn, const char *v, size_t vn)
+{
+	curl_mimepart *part;
+	char *name = xmalloc(kn + 1);
+
+	memcpy(name, k, kn);
+	name[kn] = '\0';
+	if (!(part = curl_mime_addpart(ctx)) ||
+	    curl_mime_name(part, name) != CURLE_OK ||
+	    curl_mime_data(part, v, vn) != CURLE_OK)
+		err(2, "out of memory");
+	free(name);
+}
+
+/* The multipart form of an upload: each body member a field (strings
+ * as they are, other values as their JSON), each file streamed from
+ * disk. */
+static curl_mime *
+form(struct req *r, CURL *e)
+{
+	curl_mime *m;
+	curl_mimepart *part;
+	const char *name, *path;
+	size_t i;
+
+	if (!(m = curl_mime_init(e)))
+		err(2, "out of memory");
+	if (r->body)
+		json_members(r->body, r->body_len, add_field, m);
+	for (name = r->files.p, i = 0; i < r->nfiles; i++) {
+		path = name + strlen(name) + 1;
+		if (!(part = curl_mime_addpart(m)) ||
+		    curl_mime_name(part, name) != CURLE_OK ||
+		    curl_mime_filedata(part, path) != CURLE_OK)
+			err(2, "out of memory");
+		name = path + strlen(path) + 1;
+	}
+	return m;
+}
+
 /* Start (or restart) the transfer of r. */
 static void
 attempt_start(struct pool *p, struct req *r)
@@ -739,6 +1021,7 @@ attempt_start(struct pool *p, struct req *r)
 	CURL *e;
 
 	r->attempts++;
+	r->tries++;
 	r->running = 1;
 	r->last_rx = p->now = now_ms();
 	r->status = 0;
@@ -791,7 +1074,12 @@ attempt_start(struct pool *p, struct req *r)
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
 		curl_easy_setopt(e, CURLOPT_DEBUGDATA, r);
 	}
-	if (r->method && strcmp(r->method, "HEAD") == 0)
+	if (r->nfiles && !r->polling) {
+		if (r->mime)
+			curl_mime_free(r->mime);
+		r->mime = form(r, e);
+		curl_easy_setopt(e, CURLOPT_MIMEPOST, r->mime);
+	} else if (r->method && strcmp(r->method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (r->body) {
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
@@ -811,6 +1099,8 @@ attempt_start(struct pool *p, struct req *r)
 	if (curl_multi_add_handle(p->multi, e) != CURLM_OK)
 		err(2, "cannot add a transfer");
 }
+
+enum { STEP_DONE, STEP_WAIT, STEP_FAIL };
 
 static int
 retryable_curl(CURLcode rc)
@@ -879,6 +1169,129 @@ waitq_add(struct pool *p, struct req *r)
 	*q = r;
 }
 
+static void
+result_reset(struct result *res)
+{
+	buf_reset(&res->body);
+	buf_reset(&res->content);
+	buf_reset(&res->finish);
+	buf_reset(&res->usage);
+	buf_reset(&res->task);
+	buf_reset(&res->file);
+	buf_reset(&res->ctype);
+	res->bytes = 0;
+}
+
+/* Wait, then send the poll of r's task. */
+static void
+poll_later(struct pool *p, struct req *r)
+{
+	r->tries = 0;
+	r->due = now_ms() + p->conf->poll_ms;
+	waitq_add(p, r);
+}
+
+/* A failure of the task itself: the error record carries the task. */
+static void
+task_fail(struct pool *p, struct req *r, const char *kind, const char *what)
+{
+	struct failure *f = &r->fail;
+
+	fail_set(f, r->status, kind, 0, "%s", what);
+	buf_reset(&f->task);
+	task_json(&r->ts, 0, &f->task);
+	req_error(p, r, f);
+}
+
+/*
+ * An answer for a task request: the submit's, or a poll's.  Returns
+ * STEP_DONE when r's answer is the final one (res holds it, with the
+ * task), STEP_WAIT when r has been dealt with (a poll is on its way, or
+ * its error record is written), and STEP_FAIL when the answer is an
+ * ordinary failure to report as such.
+ */
+static int
+task_step(struct pool *p, struct req *r, struct result *res)
+{
+	struct taskstate *t = &r->ts;
+	char what[512];
+	int rc;
+
+	if (!r->polling) {
+		rc = task_submit(r->task, r->resp.p, r->resp.len, t, &p->msg);
+		if (rc == TASK_REFUSED || rc == TASK_BAD) {
+			task_fail(p, r, rc == TASK_REFUSED ? "task_refused" :
+			    "task_error", p->msg.p);
+			return STEP_WAIT;
+		}
+		t->submitted = 1;
+		if (p->conf->no_wait) {
+			task_json(t, 0, &res->task);
+			return STEP_DONE;
+		}
+		out_progress(&p->out, r, t);
+		/* From now on the request is the poll. */
+		r->polling = 1;
+		r->submit_url = r->url;
+		r->url = NULL;
+		task_poll(r->task, r->submit_url, t, &p->msg, &r->resp);
+		r->url = make_url(p->conf->base, p->msg.p);
+		free(r->method);
+		r->method = xstrdup(r->task->poll_method ?
+		    r->task->poll_method : "GET");
+		free(r->body);
+		r->body = NULL;
+		r->body_len = 0;
+		if (r->resp.len) {
+			r->body = xstrdup(r->resp.p);
+			r->body_len = r->resp.len;
+		}
+		r->deadline = now_ms() + p->conf->task_timeout_ms;
+		r->notfound_until = now_ms() + 30000;
+		poll_later(p, r);
+		return STEP_WAIT;
+	}
+	t->submitted = 0;
+	t->polls++;
+	rc = task_update(r->task, r->status, r->resp.p, r->resp.len, t,
+	    &p->msg);
+	if (rc == TASK_NOTFOUND && now_ms() >= r->notfound_until)
+		rc = TASK_BAD, snprintf(what, sizeof what,
+		    "task %s not found", t->id.p);
+	else if (rc == TASK_BAD)
+		snprintf(what, sizeof what, "%s", p->msg.p);
+	if (r->status >= 400 && rc != TASK_NOTFOUND)
+		return STEP_FAIL;	/* an error answer to a poll */
+	switch (rc) {
+	case TASK_DONE:
+		task_json(t, 0, &res->task);
+		return STEP_DONE;
+	case TASK_FAILED:
+	case TASK_CANCELLED:
+		snprintf(what, sizeof what, "task %s %s: %s", t->id.p,
+		    rc == TASK_FAILED ? "failed" : "was cancelled",
+		    t->reason.len ? t->reason.p : t->status.p);
+		task_fail(p, r, rc == TASK_FAILED ? "task_failed" :
+		    "task_cancelled", what);
+		return STEP_WAIT;
+	case TASK_BAD:
+		task_fail(p, r, "task_error", what);
+		return STEP_WAIT;
+	}
+	if (rc == TASK_RUNNING && t->changed)
+		out_progress(&p->out, r, t);
+	if (now_ms() + p->conf->poll_ms > r->deadline) {
+		snprintf(what, sizeof what, "task %s did not finish within "
+		    "--task-timeout (%.0f s); last status %s", t->id.p,
+		    p->conf->task_timeout_ms / 1000.0,
+		    t->status.len ? t->status.p : "unknown");
+		task_fail(p, r, "task_timeout", what);
+		return STEP_WAIT;
+	}
+	poll_later(p, r);
+	return STEP_WAIT;
+}
+
 /* The transfer of r has ended with rc: decide what it was. */
 static void
 attempt_done(struct pool *p, struct req *r, CURLcode rc)
@@ -908,10 +1321,7 @@ attempt_done(struct pool *p, struct req *r, CURLcode rc)
 			fail_set(f, r->status, "stream_error", 1,
 			    "stream ended in the middle of an event");
 		else if (p->conf->events || chat_done(r->chat)) {
-			buf_reset(&res->body);
-			buf_reset(&res->content);
-			buf_reset(&res->finish);
-			buf_reset(&res->usage);
+			result_reset(res);
 			if (!p->conf->events) {
 				out_commit(&p->out, r);
 				chat_result(r->chat, res);
@@ -921,11 +1331,15 @@ attempt_done(struct pool *p, struct req *r, CURLcode rc)
 		} else
 			fail_set(f, r->status, "stream_error", 1,
 			    "stream ended without [DONE]");
+	} else if (r->binfd >= 0) {
+		result_reset(res);
+		if (binary_finish(r, res) == 0)
+			goto success;
+	} else if (r->polling && r->status >= 400 && r->status < 500 &&
+	    task_step(p, r, res) != STEP_FAIL) {
+		return;
 	} else if (r->status >= 200 && r->status < 300) {
-		buf_reset(&res->body);
-		buf_reset(&res->content);
-		buf_reset(&res->finish);
-		buf_reset(&res->usage);
+		result_reset(res);
 		if (r->resp.len == 0) {
 			buf_puts(&res->body, "null");
 			goto success;
@@ -963,7 +1377,8 @@ attempt_done(struct pool *p, struct req *r, CURLcode rc)
 	buf_reset(&r->evq);
 	if (r->status > 0 && !r->stopped)
 		f->wait_ms = r->retry_after_ms;
-	if (f->retryable && r->attempts <= p->conf->retries && !interrupted) {
+	binary_discard(r);
+	if (f->retryable && r->tries <= p->conf->retries && !interrupted) {
 		wait = backoff(p, r);
 		p->nretry++;
 		out_retry(&p->out, r, f, wait);
@@ -977,6 +1392,8 @@ attempt_done(struct pool *p, struct req *r, CURLcode rc)
 success:
 	if (r->status == 0)
 		r->status = 200;
+	if (r->task && task_step(p, r, res) != STEP_DONE)
+		return;
 	count_usage(p, &res->usage);
 	p->nok++;
 	out_response(&p->out, r, r->status, res);
@@ -1032,11 +1449,11 @@ admit(struct pool *p, struct input *in, struct spec *s)
 		if (i == len)
 			continue;	/* blank */
 		p->nreq++;
-		if (in_parse(line, len, s, &p->msg) < 0) {
+		if (in_parse(line, len, s, &p->msg) < 0 ||
+		    !(r = req_from_spec(p, lineno, s, &p->msg))) {
 			input_error(p, lineno, &s->cid, p->msg.p);
 			continue;
 		}
-		r = req_from_spec(p, lineno, s);
 		out_admit(&p->out, r);
 		live_add(p, r);
 		attempt_start(p, r);
@@ -1230,7 +1647,7 @@ check_header(const char *h)
 /* The headers every request sends: the -H ones, then the defaults they
  * do not replace. */
 static struct curl_slist *
-common_headers(const struct conf *c)
+common_headers(const struct conf *c, int json)
 {
 	struct curl_slist *l = NULL, *h;
 	struct buf a = { 0 };
@@ -1245,7 +1662,7 @@ common_headers(const struct conf *c)
 		buf_puts(&a, c->key);
 	}
 	dflt[0] = a.p;
-	dflt[1] = "Content-Type: application/json";
+	dflt[1] = json ? "Content-Type: application/json" : NULL;
 	dflt[2] = "Expect:";
 	for (i = 0; i < 3; i++) {
 		if (!dflt[i])
@@ -1263,9 +1680,11 @@ common_headers(const struct conf *c)
 }
 
 enum {
-	O_BACKOFF = 256, O_BASE_URL, O_CACERT, O_CONNECT_TIMEOUT, O_EVENTS,
-	O_FORMAT, O_IDLE_TIMEOUT, O_INSECURE, O_KEY_FILE, O_MAX_RESPONSE,
-	O_NO_PROGRESS, O_PROGRESS, O_RETRIES, O_TIMEOUT, O_WINDOW
+	O_BACKOFF = 256, O_BASE_URL, O_CACERT, O_CONNECT_TIMEOUT,
+	O_ENDPOINTS, O_EVENTS, O_FORMAT, O_IDLE_TIMEOUT, O_INSECURE,
+	O_KEY_FILE, O_MAX_RESPONSE, O_NO_PROGRESS, O_NO_WAIT, O_OUT_DIR,
+	O_POLL_INTERVAL, O_PROGRESS, O_RETRIES, O_TASK_TIMEOUT, O_TIMEOUT,
+	O_WINDOW
 };
 
 static const struct option longopts[] = {
@@ -1274,6 +1693,7 @@ static const struct option longopts[] = {
 	{ "cacert", required_argument, NULL, O_CACERT },
 	{ "connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT },
 	{ "endpoint", required_argument, NULL, 'e' },
+	{ "endpoints", no_argument, NULL, O_ENDPOINTS },
 	{ "events", no_argument, NULL, O_EVENTS },
 	{ "format", required_argument, NULL, O_FORMAT },
 	{ "header", required_argument, NULL, 'H' },
@@ -1285,9 +1705,13 @@ static const struct option longopts[] = {
 	{ "key-file", required_argument, NULL, O_KEY_FILE },
 	{ "max-response-size", required_argument, NULL, O_MAX_RESPONSE },
 	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
+	{ "no-wait", no_argument, NULL, O_NO_WAIT },
+	{ "out-dir", required_argument, NULL, O_OUT_DIR },
+	{ "poll-interval", required_argument, NULL, O_POLL_INTERVAL },
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "retries", required_argument, NULL, O_RETRIES },
+	{ "task-timeout", required_argument, NULL, O_TASK_TIMEOUT },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
@@ -1326,6 +1750,9 @@ main(int argc, char *argv[])
 	c.timeout_ms = 600000;
 	c.idle_ms = 120000;
 	c.max_response = (size_t)64 << 20;
+	c.poll_ms = 5000;
+	c.task_timeout_ms = 600000;
+	c.out_dir = ".";
 	c.format = FMT_VMANJL;
 
 	while ((ch = getopt_long(argc, argv, "e:H:hj:kqVv", longopts,
@@ -1375,6 +1802,9 @@ main(int argc, char *argv[])
 		case O_CONNECT_TIMEOUT:
 			c.connect_ms = secs_opt(optarg, "connect timeout");
 			break;
+		case O_ENDPOINTS:
+			ep_print(stdout);
+			return 0;
 		case O_EVENTS:
 			c.events = 1;
 			break;
@@ -1402,8 +1832,20 @@ main(int argc, char *argv[])
 		case O_NO_PROGRESS:
 			progress_opt = 0;
 			break;
+		case O_NO_WAIT:
+			c.no_wait = 1;
+			break;
+		case O_OUT_DIR:
+			c.out_dir = optarg;
+			break;
+		case O_POLL_INTERVAL:
+			c.poll_ms = secs_opt(optarg, "poll interval");
+			break;
 		case O_PROGRESS:
 			progress_opt = 1;
+			break;
+		case O_TASK_TIMEOUT:
+			c.task_timeout_ms = secs_opt(optarg, "task timeout");
 			break;
 		case O_RETRIES:
 			c.retries = (int)parse_num(optarg, 0, 1000, "retries");
@@ -1453,6 +1895,8 @@ main(int argc, char *argv[])
 		c.progress = 0;
 	if (c.insecure && !c.quiet)
 		warnx("--insecure: the server's certificate is not checked");
+	if (mkdir(c.out_dir, 0777) < 0 && errno != EEXIST)
+		err(2, "cannot make the output directory '%s'", c.out_dir);
 	/* Every named input must open before anything is sent. */
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-") == 0)
@@ -1476,7 +1920,8 @@ main(int argc, char *argv[])
 	curl_multi_setopt(p.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 	    (long)c.jobs);
 	out_init(&p.out, c.format, c.keep);
-	p.common = common_headers(&c);
+	p.common = common_headers(&c, 1);
+	p.common_form = common_headers(&c, 0);
 
 	wake = p.multi;
 	{
@@ -1507,11 +1952,15 @@ main(int argc, char *argv[])
 	free(p.spare);
 	curl_multi_cleanup(p.multi);
 	curl_slist_free_all(p.common);
+	curl_slist_free_all(p.common_form);
 	curl_slist_free_all(c.user_headers);
 	buf_free(&p.res.body);
 	buf_free(&p.res.content);
 	buf_free(&p.res.finish);
 	buf_free(&p.res.usage);
+	buf_free(&p.res.task);
+	buf_free(&p.res.file);
+	buf_free(&p.res.ctype);
 	buf_free(&p.msg);
 	out_free(&p.out);
 	if (c.key) {

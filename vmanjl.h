@@ -7,6 +7,7 @@
 #define VMANJL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <curl/curl.h>
@@ -17,6 +18,7 @@
 struct req;
 struct pool;
 struct sse_event;
+struct taskstate;
 
 /* buf.c */
 
@@ -57,6 +59,10 @@ struct result {
 	struct buf content;	/* choice 0's text, chat and completions */
 	struct buf finish;	/* choice 0's finish_reason */
 	struct buf usage;
+	struct buf task;	/* the normalised task */
+	struct buf file;	/* a binary answer's file, as a JSON string */
+	struct buf ctype;	/* and its content type, as a JSON string */
+	long long bytes;
 };
 
 enum { CHAT_MORE, CHAT_DONE, CHAT_ERROR, CHAT_BAD };
@@ -72,6 +78,48 @@ const struct buf *chat_error(const struct chat *);
 int chat_done(const struct chat *);
 void chat_result(const struct chat *, struct result *);
 
+/* endpoints.c */
+
+enum { EP_JSON, EP_BINARY, EP_MULTIPART, EP_TASK };
+
+/*
+ * How to follow an asynchronous task.  Paths are dotted ("data.task_id"),
+ * with '*' for every element of an array or member of an object; the
+ * poll template may use {id}, {path} (the submit path, where "../" steps
+ * up) and {prefix} (the submit path before "/mj/").
+ */
+struct taskdesc {
+	const char *name;
+	const char *id;			/* the id in the submit answer */
+	const char *code;		/* a business code in the submit answer */
+	const char *const *code_ok;	/* its accepted values */
+	const char *message;		/* the refusal's message */
+	const char *poll;		/* the poll path or URL template */
+	const char *poll_method;	/* NULL: GET */
+	const char *poll_body;		/* a JSON template, or NULL */
+	const char *object;		/* the task in a poll answer; NULL: all */
+	const char *status;		/* these paths are within the object */
+	const char *const *done;
+	const char *const *failed;
+	const char *const *cancelled;
+	const char *progress;
+	double progress_max;		/* 0: 1 (a "NN%" string is percent) */
+	const char *const *urls;
+	const char *error;		/* why a task failed */
+};
+
+struct endpoint {
+	const char *pattern;		/* fnmatch(3) over the URL's path */
+	const char *method;		/* NULL: any */
+	int mode;
+	const char *group;
+	const struct taskdesc *task;
+	const char *header;		/* a header the service requires */
+};
+
+const struct endpoint *ep_lookup(const char *, const char *);
+void ep_print(FILE *);
+
 /* input.c */
 
 /* What one input line asks for. */
@@ -84,6 +132,12 @@ struct spec {
 	size_t nheaders;
 	const char *body;	/* the body's bytes, inside line; NULL: none */
 	size_t body_len;
+	struct buf files;	/* form field, NUL, path, NUL, ... */
+	size_t nfiles;
+	struct buf output;	/* where a binary answer goes; empty: default */
+	const char *task;	/* the task descriptor object, inside line */
+	size_t task_len;
+	int notask;		/* "task": false */
 	int stream;		/* the body says "stream": true */
 	int envelope;
 };
@@ -114,6 +168,8 @@ int json_compact(const char *, size_t, struct buf *, struct jpick *, size_t,
     struct buf *);
 void json_error(yajl_handle, const char *, size_t, int, const char *,
     struct buf *);
+int json_members(const char *, size_t,
+    void (*)(void *, const char *, size_t, const char *, size_t), void *);
 void json_str(struct buf *, const char *, size_t);
 void json_picks_free(struct jpick *, size_t);
 long long json_int(const struct buf *);
@@ -130,6 +186,7 @@ struct failure {
 	struct buf type;	/* JSON: the server's error type, else kind */
 	struct buf code;	/* JSON: the server's error code, or empty */
 	struct buf body;	/* JSON: the server's error body, or empty */
+	struct buf task;	/* JSON: the normalised task, or empty */
 	int retryable;
 	long long wait_ms;	/* the server's Retry-After; -1: none */
 };
@@ -151,6 +208,7 @@ void out_delta(struct out *, struct req *, const struct delta *);
 void out_event(struct out *, struct req *, const struct sse_event *);
 void out_retry(struct out *, struct req *, const struct failure *,
     long long);
+void out_progress(struct out *, struct req *, const struct taskstate *);
 void out_response(struct out *, struct req *, long, const struct result *);
 void out_error(struct out *, struct req *, const struct failure *);
 void out_commit(struct out *, struct req *);
@@ -186,6 +244,39 @@ int sse_end(struct sse *);
 void sse_reset(struct sse *);
 void sse_free(struct sse *);
 
+/* task.c */
+
+enum {
+	TASK_RUNNING, TASK_DONE, TASK_FAILED, TASK_CANCELLED, TASK_NOTFOUND,
+	TASK_REFUSED, TASK_BAD
+};
+
+/* Where a task stands, as far as its last answer told. */
+struct taskstate {
+	struct buf id;
+	struct buf status;	/* the vendor's status value */
+	double progress;	/* 0..1; -1: unknown */
+	int phase;		/* TASK_RUNNING ... TASK_CANCELLED */
+	int submitted;		/* not polled yet */
+	int changed;		/* the last answer moved status or progress */
+	int polls;
+	struct buf urls;	/* JSON array of result URLs */
+	struct buf raw;		/* JSON: the vendor's task object */
+	struct buf reason;	/* why it failed, as the vendor says */
+};
+
+const struct taskdesc *task_desc(const struct taskdesc *, const char *,
+    size_t, struct buf *);
+void task_free(const struct taskdesc *);
+int task_submit(const struct taskdesc *, const char *, size_t,
+    struct taskstate *, struct buf *);
+void task_poll(const struct taskdesc *, const char *,
+    const struct taskstate *, struct buf *, struct buf *);
+int task_update(const struct taskdesc *, long, const char *, size_t,
+    struct taskstate *, struct buf *);
+void task_json(const struct taskstate *, int, struct buf *);
+void task_state_free(struct taskstate *);
+
 /* vmanjl.c */
 
 /* One request, from admission to its terminal record. */
@@ -202,7 +293,22 @@ struct req {
 	size_t body_len;
 	struct curl_slist *headers;	/* NULL: the common headers */
 	int stream;
-	int attempts;
+	int attempts;		/* HTTP requests made for this line */
+	int tries;		/* attempts at the current step */
+	struct buf files;	/* form field, NUL, path, NUL, ... */
+	size_t nfiles;
+	curl_mime *mime;
+	char *output;		/* where a binary answer goes; NULL: default */
+	int binfd;		/* the binary answer's temporary file */
+	struct buf tmpname, outname;
+
+	/* An asynchronous task. */
+	const struct taskdesc *task;
+	int own_task;		/* task is the request's own: free it */
+	int polling;
+	char *submit_url;
+	struct taskstate ts;
+	long long deadline, notfound_until;
 	long long due;		/* when a waiting retry starts, in ms */
 	long long last_rx;	/* when a byte last arrived, in ms */
 	int running;		/* the transfer is on the multi handle */

@@ -122,7 +122,7 @@ test_expect_success 'malformed lines: one precise error each, the rest runs' '
 		{"url":"//evil.example/v1","body":{}}
 		{"url":"v1/relative","body":{}}
 		{"url":"/v1/a b","body":{}}
-		{"custom_id":"c","url":"/v1/x","files":{},"body":{}}
+		{"custom_id":"c","url":"/v1/x","bogus":{},"body":{}}
 		{"custom_id":[1],"url":"/v1/x","body":{}}
 		EOF
 		echo "$ok"
@@ -150,7 +150,7 @@ test_expect_success 'malformed lines: one precise error each, the rest runs' '
 	grep "^16 .*//" msgs &&
 	grep "^17 .*must be a path" msgs &&
 	grep "^18 .*space or control" msgs &&
-	grep "^19 .*unknown envelope member \"files\"" msgs &&
+	grep "^19 .*unknown envelope member \"bogus\"" msgs &&
 	has ".line==19 and .custom_id==\"c\"" out &&
 	grep "^20 .*custom_id" msgs &&
 	all ".type==\"error\"" ".status==null and .attempts==0 and

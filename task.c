@@ -1,0 +1,668 @@
+/*
+ * task.c: following an asynchronous task from its submit answer to its
+ * end, by a descriptor (endpoints.c, or a request's own "task" object).
+ *
+ * Task answers are small and come every few seconds, so they are read
+ * with yajl_tree; the descriptor's dotted paths are walked over the tree.
+ */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "vmanjl.h"
+
+/* A request's own descriptor: the tree its strings point into. */
+struct utask {
+	struct taskdesc d;	/* first: a struct utask is a taskdesc */
+	yajl_val tree;
+	const char **lists[5];
+	struct buf poll_body;
+};
+
+/* ---------------------------------------------------------------- */
+/* Paths over a tree */
+
+/* Call fn for every value at path under v. */
+static void
+walk(yajl_val v, const char *path, void (*fn)(void *, yajl_val), void *ctx)
+{
+	char seg[256];
+	size_t n, i;
+	char *end;
+	long k;
+
+	if (!v)
+		return;
+	if (!path || !*path) {
+		fn(ctx, v);
+		return;
+	}
+	n = strcspn(path, ".");
+	if (n >= sizeof seg)
+		return;
+	memcpy(seg, path, n);
+	seg[n] = '\0';
+	path += n + (path[n] == '.');
+	if (strcmp(seg, "*") == 0) {
+		if (YAJL_IS_ARRAY(v))
+			for (i = 0; i < v->u.array.len; i++)
+				walk(v->u.array.values[i], path, fn, ctx);
+		else if (YAJL_IS_OBJECT(v))
+			for (i = 0; i < v->u.object.len; i++)
+				walk(v->u.object.values[i], path, fn, ctx);
+		return;
+	}
+	if (YAJL_IS_ARRAY(v)) {
+		k = strtol(seg, &end, 10);
+		if (*end || k < 0 || (size_t)k >= v->u.array.len)
+			return;
+		walk(v->u.array.values[k], path, fn, ctx);
+	} else if (YAJL_IS_OBJECT(v)) {
+		for (i = 0; i < v->u.object.len; i++)
+			if (strcmp(v->u.object.keys[i], seg) == 0) {
+				walk(v->u.object.values[i], path, fn, ctx);
+				return;
+			}
+	}
+}
+
+static void
+take_first(void *ctx, yajl_val v)
+{
+	yajl_val *out = ctx;
+
+	if (!*out && !YAJL_IS_NULL(v))
+		*out = v;
+}
+
+/* The first value that is not null at path, or NULL. */
+static yajl_val
+first(yajl_val v, const char *path)
+{
+	yajl_val out = NULL;
+
+	if (path)
+		walk(v, path, take_first, &out);
+	return out;
+}
+
+/* A scalar as text: strings as they are, others as their JSON. */
+static const char *
+text(yajl_val v)
+{
+	if (!v)
+		return NULL;
+	if (YAJL_IS_STRING(v))
+		return YAJL_GET_STRING(v);
+	if (YAJL_IS_NUMBER(v))
+		return YAJL_GET_NUMBER(v);
+	if (YAJL_IS_TRUE(v))
+		return "true";
+	if (YAJL_IS_FALSE(v))
+		return "false";
+	return NULL;
+}
+
+static int
+in_list(const char *const *l, const char *s)
+{
+	if (!l || !s)
+		return 0;
+	for (; *l; l++)
+		if (strcmp(*l, s) == 0)
+			return 1;
+	return 0;
+}
+
+/* Append the compact JSON of a tree value. */
+static void
+tree_json(struct buf *b, yajl_val v)
+{
+	size_t i;
+
+	if (!v || YAJL_IS_NULL(v))
+		buf_puts(b, "null");
+	else if (YAJL_IS_STRING(v))
+		json_str(b, v->u.string, strlen(v->u.string));
+	else if (YAJL_IS_NUMBER(v))
+		buf_puts(b, v->u.number.r);
+	else if (YAJL_IS_TRUE(v))
+		buf_puts(b, "true");
+	else if (YAJL_IS_FALSE(v))
+		buf_puts(b, "false");
+	else if (YAJL_IS_ARRAY(v)) {
+		buf_putc(b, '[');
+		for (i = 0; i < v->u.array.len; i++) {
+			if (i)
+				buf_putc(b, ',');
+			tree_json(b, v->u.array.values[i]);
+		}
+		buf_putc(b, ']');
+	} else {
+		buf_putc(b, '{');
+		for (i = 0; i < v->u.object.len; i++) {
+			if (i)
+				buf_putc(b, ',');
+			json_str(b, v->u.object.keys[i],
+			    strlen(v->u.object.keys[i]));
+			buf_putc(b, ':');
+			tree_json(b, v->u.object.values[i]);
+		}
+		buf_putc(b, '}');
+	}
+}
+
+static yajl_val
+parse(const char *p, size_t n, struct buf *msg)
+{
+	char e[256];
+	char *s;
+	yajl_val v;
+
+	s = xmalloc(n + 1);
+	memcpy(s, p, n);
+	s[n] = '\0';
+	e[0] = '\0';
+	v = yajl_tree_parse(s, e, sizeof e);
+	free(s);
+	if (!v) {
+		buf_reset(msg);
+		buf_puts(msg, "invalid JSON in the answer: ");
+		buf_puts(msg, e[0] ? e : "out of memory");
+		while (msg->len && msg->p[msg->len - 1] == '\n')
+			msg->p[--msg->len] = '\0';
+	}
+	return v;
+}
+
+/* ---------------------------------------------------------------- */
+/* Descriptors of a request's own */
+
+static const char *
+str_member(yajl_val o, const char *k, struct buf *msg, int *bad)
+{
+	const char *path[] = { k, NULL };
+	yajl_val v = yajl_tree_get(o, path, yajl_t_any);
+
+	if (!v)
+		return NULL;
+	if (!YAJL_IS_STRING(v)) {
+		if (!*bad) {
+			buf_reset(msg);
+			buf_puts(msg, "task member '");
+			buf_puts(msg, k);
+			buf_puts(msg, "' must be a string");
+		}
+		*bad = 1;
+		return NULL;
+	}
+	return YAJL_GET_STRING(v);
+}
+
+static const char **
+list_member(yajl_val o, const char *k, struct buf *msg, int *bad)
+{
+	const char *path[] = { k, NULL };
+	yajl_val v = yajl_tree_get(o, path, yajl_t_any);
+	const char **l;
+	size_t i;
+
+	if (!v)
+		return NULL;
+	if (YAJL_IS_STRING(v) || YAJL_IS_NUMBER(v))
+		v = NULL;	/* a single value: made a list below */
+	else if (!YAJL_IS_ARRAY(v)) {
+		*bad = 1;
+		buf_reset(msg);
+		buf_puts(msg, "task member '");
+		buf_puts(msg, k);
+		buf_puts(msg, "' must be an array of strings or numbers");
+		return NULL;
+	}
+	if (!v) {
+		l = xcalloc(2, sizeof *l);
+		l[0] = text(yajl_tree_get(o, path, yajl_t_any));
+		return l;
+	}
+	l = xcalloc(v->u.array.len + 1, sizeof *l);
+	for (i = 0; i < v->u.array.len; i++)
+		if (!(l[i] = text(v->u.array.values[i]))) {
+			*bad = 1;
+			buf_reset(msg);
+			buf_puts(msg, "task member '");
+			buf_puts(msg, k);
+			buf_puts(msg, "' must hold strings or numbers");
+		}
+	return l;
+}
+
+void
+task_free(const struct taskdesc *d)
+{
+	struct utask *u = (struct utask *)d;
+	size_t i;
+
+	if (!u)
+		return;
+	for (i = 0; i < 5; i++)
+		free(u->lists[i]);
+	buf_free(&u->poll_body);
+	yajl_tree_free(u->tree);
+	free(u);
+}
+
+/*
+ * A descriptor from the request's "task" object json[0..n), over the
+ * built-in one base (may be NULL): each member given replaces base's.
+ * Returns NULL with the reason in msg when it is unusable.
+ */
+const struct taskdesc *
+task_desc(const struct taskdesc *base, const char *json, size_t n,
+    struct buf *msg)
+{
+	static const char *known[] = {
+		"name", "id", "code", "code_ok", "message", "poll",
+		"poll_method", "poll_body", "object", "status", "done",
+		"failed", "cancelled", "progress", "progress_max", "urls",
+		"error", NULL
+	};
+	static const char *pb[] = { "poll_body", NULL };
+	static const char *pm[] = { "progress_max", NULL };
+	struct utask *u = xcalloc(1, sizeof *u);
+	struct taskdesc *d = &u->d;
+	const char **l;
+	const char *s;
+	yajl_val o, v;
+	size_t i, k;
+	int bad = 0;
+
+	if (base)
+		*d = *base;
+	if (!(o = u->tree = parse(json, n, msg)))
+		goto fail;
+	for (i = 0; i < o->u.object.len; i++) {
+		for (k = 0; known[k]; k++)
+			if (strcmp(known[k], o->u.object.keys[i]) == 0)
+				break;
+		if (!known[k]) {
+			buf_reset(msg);
+			buf_puts(msg, "unknown task member ");
+			json_str(msg, o->u.object.keys[i],
+			    strlen(o->u.object.keys[i]));
+			goto fail;
+		}
+	}
+#define STR(m) if ((s = str_member(o, #m, msg, &bad))) d->m = s
+	STR(name); STR(id); STR(code); STR(message); STR(poll);
+	STR(poll_method); STR(object); STR(status); STR(progress);
+	STR(error);
+#undef STR
+#define LIST(m, slot) if ((l = list_member(o, #m, msg, &bad))) \
+	d->m = u->lists[slot] = l
+	LIST(code_ok, 0); LIST(done, 1); LIST(failed, 2);
+	LIST(cancelled, 3); LIST(urls, 4);
+#undef LIST
+	if ((v = yajl_tree_get(o, pb, yajl_t_any))) {
+		if (YAJL_IS_STRING(v))
+			buf_puts(&u->poll_body, YAJL_GET_STRING(v));
+		else
+			tree_json(&u->poll_body, v);
+		d->poll_body = u->poll_body.p;
+	}
+	if ((v = yajl_tree_get(o, pm, yajl_t_number)))
+		d->progress_max = YAJL_GET_DOUBLE(v);
+	if (bad)
+		goto fail;
+	buf_reset(msg);
+	if (!d->id)
+		buf_puts(msg, "task descriptor has no 'id' path");
+	else if (!d->poll)
+		buf_puts(msg, "task descriptor has no 'poll' path");
+	else if (!d->status)
+		buf_puts(msg, "task descriptor has no 'status' path");
+	else if (!d->done)
+		buf_puts(msg, "task descriptor has no 'done' values");
+	if (msg->len)
+		goto fail;
+	if (!d->name)
+		d->name = "task";
+	return d;
+fail:
+	task_free(d);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Following a task */
+
+void
+task_state_free(struct taskstate *t)
+{
+	buf_free(&t->id);
+	buf_free(&t->status);
+	buf_free(&t->urls);
+	buf_free(&t->raw);
+	buf_free(&t->reason);
+	memset(t, 0, sizeof *t);
+}
+
+/*
+ * The submit answer body[0..n) was 2xx: is the task accepted, and what
+ * is its id?  Returns TASK_RUNNING with t->id set, or TASK_REFUSED (the
+ * business code says no) or TASK_BAD with the reason in msg.
+ */
+int
+task_submit(const struct taskdesc *d, const char *body, size_t n,
+    struct taskstate *t, struct buf *msg)
+{
+	yajl_val root, v;
+	const char *s;
+	int rc = TASK_RUNNING;
+
+	if (!(root = parse(body, n, msg)))
+		return TASK_BAD;
+	buf_reset(msg);
+	if (d->code && d->code_ok && (v = first(root, d->code)) &&
+	    !in_list(d->code_ok, text(v))) {
+		s = text(first(root, d->message));
+		buf_puts(msg, "task refused: ");
+		buf_puts(msg, s ? s : "");
+		buf_puts(msg, s ? " (code " : "(code ");
+		buf_puts(msg, text(v) ? text(v) : "?");
+		buf_puts(msg, ")");
+		rc = TASK_REFUSED;
+	} else if (!(s = text(first(root, d->id))) || !*s) {
+		buf_puts(msg, "no task id at '");
+		buf_puts(msg, d->id);
+		buf_puts(msg, "' in the submit answer");
+		rc = TASK_BAD;
+	} else {
+		buf_reset(&t->id);
+		buf_puts(&t->id, s);
+		buf_reset(&t->status);
+		t->phase = TASK_RUNNING;
+		t->progress = -1;
+		buf_reset(&t->raw);
+		tree_json(&t->raw, root);
+	}
+	yajl_tree_free(root);
+	return rc;
+}
+
+/* Append s percent-encoded for a URL, or JSON-escaped inside a string. */
+static void
+put_id(struct buf *b, const char *s, int json)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf j = { 0 };
+
+	if (json) {
+		json_str(&j, s, strlen(s));
+		buf_put(b, j.p + 1, j.len - 2);
+		buf_free(&j);
+		return;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c))
+			buf_putc(b, c);
+		else {
+			buf_putc(b, '%');
+			buf_putc(b, hex[c >> 4]);
+			buf_putc(b, hex[c & 15]);
+		}
+	}
+}
+
+/* Fill template tpl: {id}, {path}, {prefix}. */
+static void
+expand(struct buf *out, const char *tpl, const char *path, size_t plen,
+    const char *id, int json)
+{
+	size_t pre = 0, i;
+
+	for (i = 0; i + 4 <= plen; i++)
+		if (memcmp(path + i, "/mj/", 4) == 0) {
+			pre = i;
+			break;
+		}
+	while (*tpl) {
+		if (strncmp(tpl, "{id}", 4) == 0) {
+			put_id(out, id, json);
+			tpl += 4;
+		} else if (strncmp(tpl, "{path}", 6) == 0) {
+			buf_put(out, path, plen);
+			tpl += 6;
+		} else if (strncmp(tpl, "{prefix}", 8) == 0) {
+			buf_put(out, path, pre);
+			tpl += 8;
+		} else
+			buf_putc(out, *tpl++);
+	}
+}
+
+/* Resolve "/x/../" and "/./" in the path part of u (RFC 3986 5.2.4). */
+static void
+dot_segments(struct buf *u)
+{
+	char *p = u->p, *q, *w, *start;
+
+	if ((q = strstr(p, "://")))
+		p = strchr(q + 3, '/');
+	if (!p)
+		return;
+	start = w = p;
+	for (q = p; *q && *q != '?';) {
+		if (strncmp(q, "/./", 3) == 0 || strcmp(q, "/.") == 0) {
+			q += 2;
+			if (!*q)
+				*w++ = '/';
+		} else if (strncmp(q, "/../", 4) == 0 ||
+		    strcmp(q, "/..") == 0) {
+			q += 3;
+			while (w > start && *--w != '/')
+				;
+			if (!*q)
+				*w++ = '/';
+		} else {
+			do
+				*w++ = *q++;
+			while (*q && *q != '/' && *q != '?');
+		}
+	}
+	memmove(w, q, strlen(q) + 1);
+	u->len = strlen(u->p);
+}
+
+/*
+ * The poll request for task t of a request sent to submit (a path or
+ * URL): its URL (a path, or a URL when submit was one) and body (empty
+ * for none).
+ */
+void
+task_poll(const struct taskdesc *d, const char *submit,
+    const struct taskstate *t, struct buf *url, struct buf *body)
+{
+	const char *path = submit, *h;
+	size_t origin = 0, plen;
+
+	if ((h = strstr(submit, "://"))) {
+		path = strchr(h + 3, '/');
+		if (!path)
+			path = submit + strlen(submit);
+		origin = (size_t)(path - submit);
+	}
+	plen = strcspn(path, "?#");
+	buf_reset(url);
+	if (d->poll[0] == '/' || d->poll[0] == '{')
+		buf_put(url, submit, origin);
+	expand(url, d->poll, path, plen, t->id.p, 0);
+	dot_segments(url);
+	buf_reset(body);
+	if (d->poll_body)
+		expand(body, d->poll_body, path, plen, t->id.p, 1);
+}
+
+static void
+add_url(void *ctx, yajl_val v)
+{
+	struct buf *b = ctx;
+	const char *s = YAJL_IS_STRING(v) ? v->u.string : NULL;
+
+	if (!s || !*s)
+		return;
+	if (b->len > 1)
+		buf_putc(b, ',');
+	json_str(b, s, strlen(s));
+}
+
+static double
+progress_of(const struct taskdesc *d, yajl_val v)
+{
+	const char *s = text(v);
+	double x, max = d->progress_max > 0 ? d->progress_max : 1;
+	char *end;
+
+	if (!s)
+		return -1;
+	x = strtod(s, &end);
+	if (end == s)
+		return -1;
+	if (*end == '%')
+		max = 100;
+	x /= max;
+	return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+/* Does a poll answer say the task does not exist (yet)? */
+static int
+not_found(long status, yajl_val root)
+{
+	static const char *const codes[] = {
+		"task_not_exist", "task_not_found", "Task not found", NULL
+	};
+	const char *code = text(first(root, "code"));
+	const char *desc = text(first(root, "description"));
+	const char *st = text(first(root, "status"));
+
+	return status == 404 || in_list(codes, code) ||
+	    in_list(codes, desc) || in_list(codes, st);
+}
+
+/*
+ * A poll answer (HTTP status, body[0..n)): update t.  Returns
+ * TASK_RUNNING (t->changed says whether status or progress moved),
+ * TASK_DONE, TASK_FAILED, TASK_CANCELLED, TASK_NOTFOUND, or TASK_BAD
+ * with the reason in msg.
+ */
+int
+task_update(const struct taskdesc *d, long status, const char *body,
+    size_t n, struct taskstate *t, struct buf *msg)
+{
+	yajl_val root, obj;
+	const char *s;
+	double prog;
+	int phase;
+
+	t->changed = 0;
+	if (!(root = parse(body, n, msg)))
+		return status == 404 ? TASK_NOTFOUND : TASK_BAD;
+	if (not_found(status, root)) {
+		yajl_tree_free(root);
+		return TASK_NOTFOUND;
+	}
+	if (!(obj = d->object ? first(root, d->object) : root)) {
+		buf_reset(msg);
+		buf_puts(msg, "no task at '");
+		buf_puts(msg, d->object);
+		buf_puts(msg, "' in the poll answer");
+		yajl_tree_free(root);
+		return TASK_BAD;
+	}
+	s = text(first(obj, d->status));
+	if (!s)
+		s = "";
+	phase = in_list(d->done, s) ? TASK_DONE :
+	    in_list(d->failed, s) ? TASK_FAILED :
+	    in_list(d->cancelled, s) ? TASK_CANCELLED : TASK_RUNNING;
+	prog = phase == TASK_DONE ? 1 : progress_of(d, first(obj,
+	    d->progress));
+	if (strcmp(s, t->status.p ? t->status.p : "") != 0 ||
+	    prog != t->progress)
+		t->changed = 1;
+	buf_reset(&t->status);
+	buf_puts(&t->status, s);
+	t->progress = prog;
+	t->phase = phase;
+	buf_reset(&t->urls);
+	buf_putc(&t->urls, '[');
+	if (d->urls) {
+		const char *const *u;
+
+		for (u = d->urls; *u; u++)
+			walk(obj, *u, add_url, &t->urls);
+	}
+	buf_putc(&t->urls, ']');
+	buf_reset(&t->raw);
+	tree_json(&t->raw, obj);
+	buf_reset(&t->reason);
+	if ((s = text(first(obj, d->error))))
+		buf_puts(&t->reason, s);
+	yajl_tree_free(root);
+	return phase;
+}
+
+static const char *
+phase_name(int phase)
+{
+	switch (phase) {
+	case TASK_DONE: return "succeeded";
+	case TASK_FAILED: return "failed";
+	case TASK_CANCELLED: return "cancelled";
+	default: return "running";
+	}
+}
+
+/* The normalised task: {"id","status","vendor_status","progress",...},
+ * with urls and raw unless brief. */
+void
+task_json(const struct taskstate *t, int brief, struct buf *b)
+{
+	char num[32];
+
+	buf_puts(b, "{\"id\":");
+	json_str(b, t->id.p, t->id.len);
+	buf_puts(b, ",\"status\":\"");
+	buf_puts(b, t->submitted ? "submitted" : phase_name(t->phase));
+	buf_puts(b, "\",\"vendor_status\":");
+	if (t->status.len)
+		json_str(b, t->status.p, t->status.len);
+	else
+		buf_puts(b, "null");
+	if (t->progress >= 0) {
+		snprintf(num, sizeof num, ",\"progress\":%.4g", t->progress);
+		buf_puts(b, num);
+	} else
+		buf_puts(b, ",\"progress\":null");
+	snprintf(num, sizeof num, ",\"polls\":%d", t->polls);
+	buf_puts(b, num);
+	if (!brief) {
+		buf_puts(b, ",\"urls\":");
+		if (t->urls.len)
+			buf_put(b, t->urls.p, t->urls.len);
+		else
+			buf_puts(b, "[]");
+		buf_puts(b, ",\"raw\":");
+		if (t->raw.len)
+			buf_put(b, t->raw.p, t->raw.len);
+		else
+			buf_puts(b, "null");
+	}
+	buf_putc(b, '}');
+}
