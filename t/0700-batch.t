@@ -75,7 +75,7 @@ test_expect_success 'no HTTP answer: response null, error {code, message}' '
 test_expect_success 'a bad input line: response null, error names the line' '
 	cat >in <<-\EOF &&
 	{not json
-	{"custom_id":"u","url":"/v1/x","files":{},"body":{}}
+	{"custom_id":"u","url":"/v1/x","bogus":{},"body":{}}
 	EOF
 	test_must_fail "$VMANJL" -q -k --format batch in >out &&
 	test $(wc -l <out) -eq 2 &&
