@@ -1,0 +1,174 @@
+#!/bin/sh
+# Timeouts: --timeout bounds a whole attempt, --idle-timeout fails an
+# attempt that receives nothing for a while (a stalled stream), and both
+# are retried like other network failures.
+#
+# --connect-timeout is not tested: making a connect hang needs a
+# black-holed address (no SYN-ACK, no RST), which an offline loopback test
+# cannot rely on.
+. "$(dirname "$0")/lib.sh"
+start_mock
+
+count () {
+	jq -s "map(select($1)) | length" "$2"
+}
+
+seen () {
+	mock_stats | jq ".ids[\"$1\"] // 0"
+}
+
+now_ms () {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+test_expect_success '--timeout 1 against a 3 s delay: a timeout error within 3 s' '
+	cat >in <<-\EOF &&
+	{"custom_id":"slow","body":{"model":"m","messages":[],"mock":{"id":"to1","delay_ms":3000}}}
+	EOF
+	t0=$(now_ms) &&
+	{ "$VMANJL" --timeout 1 --retries 0 in >out; st=$?; } &&
+	t1=$(now_ms) &&
+	echo "took $((t1 - t0)) ms" &&
+	test $st -eq 1 &&
+	test $(count ".type==\"response\" or .type==\"error\"" out) -eq 1 &&
+	has ".type==\"error\" and .custom_id==\"slow\" and
+	    .status==null and .attempts==1 and
+	    .error.type==\"timeout\"" out &&
+	test $((t1 - t0)) -ge 900 &&
+	test $((t1 - t0)) -lt 3000
+'
+
+test_expect_success 'a timed-out attempt is retried, then fails for good' '
+	cat >in <<-\EOF &&
+	{"model":"m","messages":[],"mock":{"id":"to2","delay_ms":3000}}
+	EOF
+	t0=$(now_ms) &&
+	{ "$VMANJL" --timeout 0.5 --retries 1 --backoff 10 in >out; st=$?; } &&
+	t1=$(now_ms) &&
+	echo "took $((t1 - t0)) ms" &&
+	test $st -eq 1 &&
+	has ".type==\"retry\" and .status==null and .attempt==1 and
+	    .error.type==\"timeout\"" out &&
+	has ".type==\"error\" and .status==null and .attempts==2 and
+	    .error.type==\"timeout\"" out &&
+	jq -s -e ".[-1].type==\"error\"" out &&
+	test $(seen to2) -eq 2 &&
+	test $((t1 - t0)) -lt 2500
+'
+
+test_expect_success 'a timeout on the first attempt only: the retry succeeds' '
+	cat >in <<-\EOF &&
+	{"model":"m","messages":[{"role":"user","content":"second time"}],"mock":{"id":"to3","fail_first":1,"delay_ms":3000}}
+	EOF
+	"$VMANJL" --timeout 0.5 --backoff 10 in >out &&
+	has ".type==\"retry\" and .error.type==\"timeout\"" out &&
+	has ".type==\"response\" and .attempts==2 and
+	    .content==\"second time\"" out
+'
+
+test_expect_success '--timeout bounds the whole attempt, even a stream that flows' '
+	cat >in <<-\EOF &&
+	{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d e f g h i j k l"}],"mock":{"event_delay_ms":300}}
+	EOF
+	t0=$(now_ms) &&
+	{ "$VMANJL" --timeout 1 --retries 0 in >out; st=$?; } &&
+	t1=$(now_ms) &&
+	echo "took $((t1 - t0)) ms" &&
+	test $st -eq 1 &&
+	has ".type==\"delta\"" out &&
+	has ".type==\"error\" and .error.type==\"timeout\"" out &&
+	test $((t1 - t0)) -lt 2500
+'
+
+test_expect_success 'a delay shorter than --timeout succeeds' '
+	cat >in <<-\EOF &&
+	{"model":"m","messages":[{"role":"user","content":"in time"}],"mock":{"id":"ok1","delay_ms":500}}
+	EOF
+	"$VMANJL" --timeout 3 --retries 0 in >out &&
+	test $(count ".type==\"retry\"" out) -eq 0 &&
+	has ".type==\"response\" and .attempts==1 and
+	    .content==\"in time\"" out &&
+	test $(seen ok1) -eq 1
+'
+
+# The idle timeout tests carry --timeout 5 as a safety net, so that an
+# idle timeout that never fires cannot hang the suite.
+test_expect_success '--idle-timeout 1: a stalled stream fails soon, naming it' '
+	cat >in <<-\EOF &&
+	{"custom_id":"stall","body":{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d"}],"mock":{"id":"st1","stall_after":2}}}
+	EOF
+	t0=$(now_ms) &&
+	{ "$VMANJL" --idle-timeout 1 --timeout 5 --retries 0 in >out; st=$?; } &&
+	t1=$(now_ms) &&
+	echo "took $((t1 - t0)) ms" &&
+	test $st -eq 1 &&
+	has ".type==\"delta\" and .content==\"a\"" out &&
+	has ".type==\"error\" and .custom_id==\"stall\" and
+	    .attempts==1 and .error.type==\"timeout\" and
+	    (.error.message | test(\"idle\"))" out &&
+	test $((t1 - t0)) -ge 900 &&
+	test $((t1 - t0)) -lt 3000
+'
+
+test_expect_success '--idle-timeout with --retries 1: a retry record, then success' '
+	cat >in <<-\EOF &&
+	{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d"}],"mock":{"id":"st2","fail_first":1,"stall_after":2}}
+	EOF
+	t0=$(now_ms) &&
+	"$VMANJL" --idle-timeout 1 --timeout 5 --retries 1 --backoff 10 \
+	    in >out &&
+	t1=$(now_ms) &&
+	echo "took $((t1 - t0)) ms" &&
+	jq -r .type out >types &&
+	printf "delta\nretry\ndelta\ndelta\ndelta\ndelta\nresponse\n" >expect &&
+	test_cmp expect types &&
+	has ".type==\"retry\" and .attempt==1 and
+	    .error.type==\"timeout\" and
+	    (.error.message | test(\"idle\"))" out &&
+	has ".type==\"response\" and .attempts==2 and
+	    .content==\"a b c d\"" out &&
+	test $(seen st2) -eq 2 &&
+	test $((t1 - t0)) -lt 3500
+'
+
+test_expect_success '--idle-timeout: a non-streamed answer that stalls' '
+	cat >in <<-\EOF &&
+	{"model":"m","messages":[],"mock":{"id":"st3","stall_after":10}}
+	EOF
+	t0=$(now_ms) &&
+	{ "$VMANJL" --idle-timeout 1 --timeout 5 --retries 0 in >out; st=$?; } &&
+	t1=$(now_ms) &&
+	echo "took $((t1 - t0)) ms" &&
+	test $st -eq 1 &&
+	has ".type==\"error\" and .attempts==1 and
+	    .error.type==\"timeout\" and
+	    (.error.message | test(\"idle\"))" out &&
+	test $((t1 - t0)) -lt 3000
+'
+
+test_expect_success '--idle-timeout 1: no answer at all (headers delayed)' '
+	cat >in <<-\EOF &&
+	{"model":"m","messages":[],"mock":{"id":"st4","delay_ms":8000}}
+	EOF
+	t0=$(now_ms) &&
+	{ "$VMANJL" --idle-timeout 1 --timeout 5 --retries 0 in >out; st=$?; } &&
+	t1=$(now_ms) &&
+	echo "took $((t1 - t0)) ms" &&
+	test $st -eq 1 &&
+	has ".type==\"error\" and .status==null and .attempts==1 and
+	    .error.type==\"timeout\" and
+	    (.error.message | test(\"idle\"))" out &&
+	test $((t1 - t0)) -lt 3000
+'
+
+test_expect_success 'a slow stream with gaps under --idle-timeout succeeds' '
+	cat >in <<-\EOF &&
+	{"model":"m","stream":true,"messages":[{"role":"user","content":"p q r s t"}],"mock":{"event_delay_ms":300}}
+	EOF
+	"$VMANJL" --idle-timeout 1 --retries 0 in >out &&
+	test $(count ".type==\"delta\"" out) -eq 5 &&
+	has ".type==\"response\" and .attempts==1 and
+	    .content==\"p q r s t\"" out
+'
+
+test_done
