@@ -138,7 +138,8 @@ in_next(struct input *in, size_t max, const char **line, size_t *len,
 				return rc;
 			in->off = b->len = in->scan = 0;
 		}
-		nl = memchr(b->p + in->scan, '\n', b->len - in->scan);
+		nl = b->len > in->scan ?
+		    memchr(b->p + in->scan, '\n', b->len - in->scan) : NULL;
 		if (nl) {
 			size_t n = (size_t)(nl - (b->p + in->off));
 

@@ -179,8 +179,8 @@ test_expect_success 'a truncated JSON answer: the column is where it broke off' 
 test_expect_success 'other bodies that are not JSON: parse_error each' '
 	cat >in <<-\EOF &&
 	{"model":"m","messages":[],"mock":{"raw":"{} {}"}}
-	{"model":"m","messages":[],"mock":{"raw":"not json","content_type":"application/octet-stream"}}
 	{"model":"m","messages":[],"mock":{"raw":"<html>","content_type":"application/json"}}
+	{"model":"m","messages":[],"mock":{"raw":"not json"}}
 	EOF
 	test_must_fail "$VMANJL" -q in >out &&
 	test $(wc -l <out) -eq 3 &&
