@@ -384,7 +384,7 @@ lp_open(struct lp *l, int type)
 			l->raw_start = yajl_get_bytes_consumed(l->h) - 1;
 		else if ((l->key == K_HEADERS || l->key == K_FILES) &&
 		    type == '{')
-			;
+			l->s->form |= l->key == K_FILES;
 		else if (l->key != K_OTHER)
 			lp_wrong(l);
 	} else if (l->depth == 2 &&
@@ -507,7 +507,7 @@ in_spec_reset(struct spec *s)
 	s->nheaders = s->nfiles = 0;
 	s->line = s->body = s->task = NULL;
 	s->body_len = s->task_len = 0;
-	s->stream = s->envelope = s->notask = 0;
+	s->stream = s->envelope = s->notask = s->form = 0;
 }
 
 void

@@ -203,7 +203,7 @@ out_retry(struct out *o, struct req *r, const struct failure *f,
 	b = begin(o, r, "retry");
 	put_status(b, f->status);
 	put_error(b, f);
-	put_num(b, "attempt", r->attempts);
+	put_num(b, "attempt", r->tries);
 	put_num(b, "wait_ms", wait_ms);
 	buf_putc(b, '}');
 	emit(o, r);

@@ -368,6 +368,8 @@ task_submit(const struct taskdesc *d, const char *body, size_t n,
 	buf_reset(msg);
 	if (d->code && d->code_ok && (v = first(root, d->code)) &&
 	    !in_list(d->code_ok, text(v))) {
+		buf_reset(&t->status);
+		tree_json(&t->status, v);	/* the code, for the record */
 		s = text(first(root, d->message));
 		buf_puts(msg, "task refused: ");
 		buf_puts(msg, s ? s : "");

@@ -386,8 +386,8 @@ req_release(struct req *r)
 		curl_mime_free(r->mime);
 	r->mime = NULL;
 	free(r->output);
-	free(r->submit_url);
-	r->output = r->submit_url = NULL;
+	free(r->path);
+	r->output = r->path = NULL;
 	if (r->own_task)
 		task_free(r->task);
 	r->task = NULL;
@@ -457,6 +457,10 @@ req_headers(struct pool *p, const struct spec *s, const char *svc,
 	if (svc) {
 		for (h = l; h && !same_header(svc, h->data); h = h->next)
 			;
+		if (!h)
+			for (h = p->common; h && !same_header(svc, h->data);
+			    h = h->next)
+				;
 		if (!h && !(l = curl_slist_append(l, svc)))
 			err(2, "out of memory");
 	}
@@ -529,6 +533,7 @@ req_from_spec(struct pool *p, unsigned long line, const struct spec *s,
 	r->own_task = s->task && !s->notask;
 	buf_put(&r->cid, s->cid.p, s->cid.len);
 	r->url = make_url(c->base, url);
+	r->path = xstrdup(url);
 	if (s->method.len)
 		r->method = xstrdup(s->method.p);
 	if (s->body) {
@@ -544,9 +549,11 @@ req_from_spec(struct pool *p, unsigned long line, const struct spec *s,
 	}
 	if (s->output.len)
 		r->output = xstrdup(s->output.p);
-	if (s->nheaders || s->nfiles || (ep && ep->header))
+	/* An upload: the envelope has files, or the service takes forms. */
+	r->form = s->form || (ep && ep->mode == EP_MULTIPART);
+	if (s->nheaders || r->form || (ep && ep->header))
 		r->headers = req_headers(p, s, ep ? ep->header : NULL,
-		    s->nfiles > 0);
+		    r->form);
 	return r;
 }
 
@@ -744,6 +751,12 @@ binary_open(struct req *r)
 	snprintf(name, sizeof name, ".vmanjl-%ld-%lu.tmp", (long)getpid(),
 	    r->line);
 	buf_puts(&r->tmpname, name);
+	if (!r->output && mkdir(c->out_dir, 0777) < 0 && errno != EEXIST) {
+		fail_set(&r->fail, r->status, "output_error", 0,
+		    "cannot make the directory '%s': %s", c->out_dir,
+		    strerror(errno));
+		return -1;
+	}
 	r->binfd = open(r->tmpname.p, O_WRONLY | O_CREAT | O_TRUNC, 0666);
 	if (r->binfd < 0) {
 		fail_set(&r->fail, r->status, "output_error", 0,
@@ -1074,7 +1087,7 @@ attempt_start(struct pool *p, struct req *r)
 		curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
 		curl_easy_setopt(e, CURLOPT_DEBUGDATA, r);
 	}
-	if (r->nfiles && !r->polling) {
+	if (r->form && !r->polling) {
 		if (r->mime)
 			curl_mime_free(r->mime);
 		r->mime = form(r, e);
@@ -1150,7 +1163,7 @@ backoff(struct pool *p, struct req *r)
 
 	if (r->fail.wait_ms >= 0)
 		return r->fail.wait_ms;
-	for (i = 1; i < r->attempts && d < 30000; i++)
+	for (i = 1; i < r->tries && d < 30000; i++)
 		d *= 2;
 	if (d > 30000)
 		d = 30000;
@@ -1198,6 +1211,8 @@ task_fail(struct pool *p, struct req *r, const char *kind, const char *what)
 	struct failure *f = &r->fail;
 
 	fail_set(f, r->status, kind, 0, "%s", what);
+	if (r->ts.status.len)
+		json_str(&f->code, r->ts.status.p, r->ts.status.len);
 	buf_reset(&f->task);
 	task_json(&r->ts, 0, &f->task);
 	req_error(p, r, f);
@@ -1220,8 +1235,11 @@ task_step(struct pool *p, struct req *r, struct result *res)
 	if (!r->polling) {
 		rc = task_submit(r->task, r->resp.p, r->resp.len, t, &p->msg);
 		if (rc == TASK_REFUSED || rc == TASK_BAD) {
-			task_fail(p, r, rc == TASK_REFUSED ? "task_refused" :
-			    "task_error", p->msg.p);
+			/* No task came of it: the error has no task. */
+			fail_set(&r->fail, r->status, rc == TASK_REFUSED ?
+			    "task_refused" : "task_error", 0, "%s", p->msg.p);
+			buf_put(&r->fail.code, t->status.p, t->status.len);
+			req_error(p, r, &r->fail);
 			return STEP_WAIT;
 		}
 		t->submitted = 1;
@@ -1232,9 +1250,8 @@ task_step(struct pool *p, struct req *r, struct result *res)
 		out_progress(&p->out, r, t);
 		/* From now on the request is the poll. */
 		r->polling = 1;
-		r->submit_url = r->url;
-		r->url = NULL;
-		task_poll(r->task, r->submit_url, t, &p->msg, &r->resp);
+		task_poll(r->task, r->path, t, &p->msg, &r->resp);
+		free(r->url);
 		r->url = make_url(p->conf->base, p->msg.p);
 		free(r->method);
 		r->method = xstrdup(r->task->poll_method ?
@@ -1255,13 +1272,16 @@ task_step(struct pool *p, struct req *r, struct result *res)
 	t->polls++;
 	rc = task_update(r->task, r->status, r->resp.p, r->resp.len, t,
 	    &p->msg);
-	if (rc == TASK_NOTFOUND && now_ms() >= r->notfound_until)
-		rc = TASK_BAD, snprintf(what, sizeof what,
-		    "task %s not found", t->id.p);
-	else if (rc == TASK_BAD)
-		snprintf(what, sizeof what, "%s", p->msg.p);
 	if (r->status >= 400 && rc != TASK_NOTFOUND)
 		return STEP_FAIL;	/* an error answer to a poll */
+	if (rc == TASK_NOTFOUND && now_ms() >= r->notfound_until) {
+		snprintf(what, sizeof what, "task %s not found after %.0f s",
+		    t->id.p, (now_ms() - r->notfound_until + 30000) / 1000.0);
+		task_fail(p, r, "task_not_found", what);
+		return STEP_WAIT;
+	}
+	if (rc == TASK_BAD)
+		snprintf(what, sizeof what, "%s", p->msg.p);
 	switch (rc) {
 	case TASK_DONE:
 		task_json(t, 0, &res->task);
@@ -1280,7 +1300,8 @@ task_step(struct pool *p, struct req *r, struct result *res)
 	}
 	if (rc == TASK_RUNNING && t->changed)
 		out_progress(&p->out, r, t);
-	if (now_ms() + p->conf->poll_ms > r->deadline) {
+	if (p->conf->task_timeout_ms > 0 &&
+	    now_ms() + p->conf->poll_ms > r->deadline) {
 		snprintf(what, sizeof what, "task %s did not finish within "
 		    "--task-timeout (%.0f s); last status %s", t->id.p,
 		    p->conf->task_timeout_ms / 1000.0,
@@ -1840,6 +1861,9 @@ main(int argc, char *argv[])
 			break;
 		case O_POLL_INTERVAL:
 			c.poll_ms = secs_opt(optarg, "poll interval");
+			if (c.poll_ms < 10)
+				errx(2, "invalid poll interval '%s' (want at "
+				    "least 0.01 s)", optarg);
 			break;
 		case O_PROGRESS:
 			progress_opt = 1;
@@ -1895,8 +1919,6 @@ main(int argc, char *argv[])
 		c.progress = 0;
 	if (c.insecure && !c.quiet)
 		warnx("--insecure: the server's certificate is not checked");
-	if (mkdir(c.out_dir, 0777) < 0 && errno != EEXIST)
-		err(2, "cannot make the output directory '%s'", c.out_dir);
 	/* Every named input must open before anything is sent. */
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-") == 0)

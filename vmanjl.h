@@ -134,6 +134,7 @@ struct spec {
 	size_t body_len;
 	struct buf files;	/* form field, NUL, path, NUL, ... */
 	size_t nfiles;
+	int form;		/* the envelope has "files", maybe empty */
 	struct buf output;	/* where a binary answer goes; empty: default */
 	const char *task;	/* the task descriptor object, inside line */
 	size_t task_len;
@@ -297,6 +298,7 @@ struct req {
 	int tries;		/* attempts at the current step */
 	struct buf files;	/* form field, NUL, path, NUL, ... */
 	size_t nfiles;
+	int form;		/* sent as multipart/form-data */
 	curl_mime *mime;
 	char *output;		/* where a binary answer goes; NULL: default */
 	int binfd;		/* the binary answer's temporary file */
@@ -306,7 +308,7 @@ struct req {
 	const struct taskdesc *task;
 	int own_task;		/* task is the request's own: free it */
 	int polling;
-	char *submit_url;
+	char *path;		/* the envelope's url (or -e), as given */
 	struct taskstate ts;
 	long long deadline, notfound_until;
 	long long due;		/* when a waiting retry starts, in ms */
