@@ -542,19 +542,35 @@ progress_of(const struct taskdesc *d, yajl_val v)
 	return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
+/* Does this text say "not found"?  Relays spell it many ways:
+ * task_not_exist, task_not_found, new-api's "task_no_found ", "Task not
+ * found". */
+static int
+says_not_found(const char *s)
+{
+	static const char *const words[] = {
+		"not_found", "not found", "no_found", "not_exist", "not exist",
+		NULL
+	};
+	const char *const *w;
+	size_t i, n;
+
+	if (!s)
+		return 0;
+	for (w = words; *w; w++)
+		for (n = strlen(*w), i = 0; s[i]; i++)
+			if (strncasecmp(s + i, *w, n) == 0)
+				return 1;
+	return 0;
+}
+
 /* Does a poll answer say the task does not exist (yet)? */
 static int
 not_found(long status, yajl_val root)
 {
-	static const char *const codes[] = {
-		"task_not_exist", "task_not_found", "Task not found", NULL
-	};
-	const char *code = text(first(root, "code"));
-	const char *desc = text(first(root, "description"));
-	const char *st = text(first(root, "status"));
-
-	return status == 404 || in_list(codes, code) ||
-	    in_list(codes, desc) || in_list(codes, st);
+	return status == 404 || says_not_found(text(first(root, "code"))) ||
+	    says_not_found(text(first(root, "description"))) ||
+	    says_not_found(text(first(root, "status")));
 }
 
 /*

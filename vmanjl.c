@@ -711,6 +711,25 @@ is_binary(const struct buf *ctype)
 	return strncasecmp(ctype->p, "text/", 5) != 0;
 }
 
+/* Make the directories a file's path names, as mkdir -p does. */
+static int
+make_parents(const char *path)
+{
+	char *p = xstrdup(path), *s;
+	int rc = 0;
+
+	for (s = p + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			rc = -1;
+			break;
+		}
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
 /* A binary answer starts: open a temporary file beside its final name
  * (the envelope's "output", else --out-dir/<custom_id or line>.<ext>),
  * so that only a complete answer ever has that name.  0, or -1 with
@@ -751,9 +770,9 @@ binary_open(struct req *r)
 	snprintf(name, sizeof name, ".vmanjl-%ld-%lu.tmp", (long)getpid(),
 	    r->line);
 	buf_puts(&r->tmpname, name);
-	if (!r->output && mkdir(c->out_dir, 0777) < 0 && errno != EEXIST) {
+	if (make_parents(r->tmpname.p) < 0) {
 		fail_set(&r->fail, r->status, "output_error", 0,
-		    "cannot make the directory '%s': %s", c->out_dir,
+		    "cannot make the directories of '%s': %s", r->outname.p,
 		    strerror(errno));
 		return -1;
 	}
