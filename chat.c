@@ -98,7 +98,6 @@ lookup(const unsigned char *k, size_t n)
 }
 
 /* Where are we?  Helpers over the key stack. */
-#define AT(d, k) (c->depth == (d) && c->key[d] == (k))
 #define IN_CHOICE (c->depth >= 3 && c->key[1] == CK_CHOICES)
 #define IN_DELTA (IN_CHOICE && c->depth >= 4 && c->key[3] == CK_DELTA)
 #define IN_TOOL (IN_DELTA && c->depth >= 6 && c->key[4] == CK_TOOL_CALLS)

@@ -223,6 +223,7 @@ fail_set(struct failure *f, long status, const char *kind, int retryable,
 	json_str(&f->type, kind, strlen(kind));
 	buf_reset(&f->code);
 	buf_reset(&f->body);
+	buf_reset(&f->task);
 }
 
 static void
@@ -232,6 +233,7 @@ fail_free(struct failure *f)
 	buf_free(&f->type);
 	buf_free(&f->code);
 	buf_free(&f->body);
+	buf_free(&f->task);
 }
 
 static int
