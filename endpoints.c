@@ -81,6 +81,7 @@ static const struct taskdesc flux = {
 	.done = L("Ready"),
 	.failed = L("Error", "Request Moderated", "Content Moderated",
 	    "Task not found"),
+	.progress = "progress",
 	.urls = L("result.sample"),
 	.error = "status",
 };

@@ -487,16 +487,17 @@ check_files(const struct spec *s, struct buf *msg)
 	size_t i;
 	int fd;
 
+	memset(&st, 0, sizeof st);
+	errno = 0;
 	for (i = 0; i < s->nfiles; i++, name = path + strlen(path) + 1) {
 		path = name + strlen(name) + 1;
-		if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &st) < 0 ||
-		    !S_ISREG(st.st_mode)) {
+		/* stat first: opening a FIFO would block. */
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (fd = open(path, O_RDONLY | O_NONBLOCK)) < 0) {
 			snprintf(m, sizeof m, "cannot read file '%s' for form "
-			    "field '%s': %s", path, name, fd < 0 ||
-			    S_ISREG(st.st_mode) ? strerror(errno) :
-			    "not a regular file");
-			if (fd >= 0)
-				close(fd);
+			    "field '%s': %s", path, name, errno == 0 ||
+			    (st.st_mode && !S_ISREG(st.st_mode)) ?
+			    "not a regular file" : strerror(errno));
 			buf_reset(msg);
 			buf_puts(msg, m);
 			return -1;
@@ -713,6 +714,39 @@ is_binary(const struct buf *ctype)
 	return strncasecmp(ctype->p, "text/", 5) != 0;
 }
 
+/*
+ * Append the custom_id (JSON text) as a file name: its characters other
+ * than ASCII letters, digits, '-' and a '.' that is not the first each
+ * become one '_' (an escape or a UTF-8 sequence is one character).
+ * Returns 0 when there is no custom_id.
+ */
+static int
+safe_name(struct buf *b, const struct buf *cid)
+{
+	const unsigned char *p = (const unsigned char *)cid->p;
+	size_t n = cid->len, i, start = b->len;
+
+	if (n >= 2 && p[0] == '"')
+		p++, n -= 2;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = p[i];
+
+		if (ch == '\\') {
+			i += p[i + 1] == 'u' ? 5 : 1;
+			ch = '_';
+		} else if (ch >= 0x80) {
+			while (i + 1 < n && (p[i + 1] & 0xc0) == 0x80)
+				i++;
+			ch = '_';
+		} else if (!((ch >= 'a' && ch <= 'z') ||
+		    (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || (ch == '.' && b->len > start)))
+			ch = '_';
+		buf_putc(b, ch);
+	}
+	return b->len > start;
+}
+
 /* Make the directories a file's path names, as mkdir -p does. */
 static int
 make_parents(const char *path)
@@ -741,26 +775,15 @@ binary_open(struct req *r)
 {
 	const struct conf *c = r->pool->conf;
 	char name[64];
-	size_t i;
 
 	buf_reset(&r->outname);
 	if (r->output)
 		buf_puts(&r->outname, r->output);
 	else {
 		/* --out-dir/<custom_id made safe for a file name>.<ext> */
-		const char *id = r->cid.p;
-		size_t n = r->cid.len;
-
 		buf_puts(&r->outname, c->out_dir);
 		buf_putc(&r->outname, '/');
-		if (n >= 2 && id[0] == '"')
-			id++, n -= 2;
-		for (i = 0; i < n; i++)
-			buf_putc(&r->outname, (id[i] >= 'a' && id[i] <= 'z') ||
-			    (id[i] >= 'A' && id[i] <= 'Z') ||
-			    (id[i] >= '0' && id[i] <= '9') || id[i] == '-' ||
-			    (id[i] == '.' && i > 0) ? id[i] : '_');
-		if (n == 0) {
+		if (!safe_name(&r->outname, &r->cid)) {
 			snprintf(name, sizeof name, "line-%lu", r->line);
 			buf_puts(&r->outname, name);
 		}
@@ -1324,7 +1347,7 @@ task_step(struct pool *p, struct req *r, struct result *res)
 	if (p->conf->task_timeout_ms > 0 &&
 	    now_ms() + p->conf->poll_ms > r->deadline) {
 		snprintf(what, sizeof what, "task %s did not finish within "
-		    "--task-timeout (%.0f s); last status %s", t->id.p,
+		    "--task-timeout (%.3g s); last status %s", t->id.p,
 		    p->conf->task_timeout_ms / 1000.0,
 		    t->status.len ? t->status.p : "unknown");
 		task_fail(p, r, "task_timeout", what);
