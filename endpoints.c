@@ -83,7 +83,6 @@ static const struct taskdesc flux = {
 	    "Task not found"),
 	.progress = "progress",
 	.urls = L("result.sample"),
-	.error = "status",
 };
 
 static const struct taskdesc kling = {
@@ -128,6 +127,7 @@ static const struct taskdesc cogvideox = {
 	.status = "task_status",
 	.done = L("SUCCESS"), .failed = L("FAIL"),
 	.urls = L("video_result.*.url"),
+	.error = "error.message",
 };
 
 /* Ideogram reverse: marked "in development" by VMAN. [INF] */
@@ -143,6 +143,7 @@ static const struct taskdesc ideogram_rev = {
 	.progress = "completion_percentage",
 	.progress_max = 100,
 	.urls = L("responses.*.url"),
+	.error = "error_message",
 };
 
 #define RUNWAY_VERSION "X-Runway-Version: 2024-11-06"

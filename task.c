@@ -630,8 +630,13 @@ task_update(const struct taskdesc *d, long status, const char *body,
 	buf_reset(&t->raw);
 	tree_json(&t->raw, obj);
 	buf_reset(&t->reason);
-	if ((s = text(first(obj, d->error))))
+	if ((s = text(first(obj, d->error))) && strcmp(s, "false") != 0 &&
+	    strcmp(s, "0") != 0)
 		buf_puts(&t->reason, s);
+	/* A task that ends with an error to tell has failed. */
+	if (phase == TASK_DONE && t->reason.len &&
+	    !in_list(d->done, t->reason.p))
+		t->phase = phase = TASK_FAILED;
 	yajl_tree_free(root);
 	return phase;
 }

@@ -1283,6 +1283,8 @@ task_step(struct pool *p, struct req *r, struct result *res)
 			fail_set(&r->fail, r->status, rc == TASK_REFUSED ?
 			    "task_refused" : "task_error", 0, "%s", p->msg.p);
 			buf_put(&r->fail.code, t->status.p, t->status.len);
+			json_compact(r->resp.p, r->resp.len, &r->fail.body,
+			    NULL, 0, &p->msg);
 			req_error(p, r, &r->fail);
 			return STEP_WAIT;
 		}
@@ -1312,12 +1314,12 @@ task_step(struct pool *p, struct req *r, struct result *res)
 		poll_later(p, r);
 		return STEP_WAIT;
 	}
-	t->submitted = 0;
-	t->polls++;
 	rc = task_update(r->task, r->status, r->resp.p, r->resp.len, t,
 	    &p->msg);
 	if (r->status >= 400 && rc != TASK_NOTFOUND)
 		return STEP_FAIL;	/* an error answer to a poll */
+	t->submitted = 0;
+	t->polls++;
 	if (rc == TASK_NOTFOUND && now_ms() >= r->notfound_until) {
 		snprintf(what, sizeof what, "task %s not found after %.0f s",
 		    t->id.p, (now_ms() - r->notfound_until + 30000) / 1000.0);
