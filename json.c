@@ -474,6 +474,32 @@ json_members(const char *p, size_t n,
 	return rc;
 }
 
+static int
+tc_string(void *ctx, const unsigned char *s, size_t n)
+{
+	(void)s;
+	*(long long *)ctx += (long long)n;
+	return 1;
+}
+
+/* The bytes of every string value in p[0..n) (keys not counted): the
+ * text of a request, for estimating its tokens.  0 for invalid JSON. */
+long long
+json_text_chars(const char *p, size_t n)
+{
+	static const yajl_callbacks cb = { .yajl_string = tc_string };
+	long long chars = 0;
+	yajl_handle h;
+
+	if (!p || !(h = yajl_alloc(&cb, NULL, &chars)))
+		return 0;
+	if (yajl_parse(h, (const unsigned char *)p, n) != yajl_status_ok ||
+	    yajl_complete_parse(h) != yajl_status_ok)
+		chars = 0;
+	yajl_free(h);
+	return chars;
+}
+
 /* Is p[0..n) one complete UTF-8 sequence start at p of length *len? */
 static int
 utf8_seq(const unsigned char *p, size_t n, size_t *len)

@@ -8,12 +8,15 @@
  * With -k, records of a request that is not at the head of the input
  * order wait in that request until every earlier request is written.
  */
+#include <sys/stat.h>
+
 #include <err.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "vmanjl.h"
@@ -34,6 +37,7 @@ out_free(struct out *o)
 {
 	buf_free(&o->buf);
 	buf_free(&o->rec);
+	buf_free(&o->scratch);
 }
 
 /*
@@ -43,32 +47,72 @@ out_free(struct out *o)
 void
 out_flush(struct out *o)
 {
-	size_t off = 0;
-	ssize_t w;
-
-	while (off < o->buf.len) {
-		w = write(o->fd, o->buf.p + off, o->buf.len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EPIPE) {
-				signal(SIGPIPE, SIG_DFL);
-				raise(SIGPIPE);
-			}
-			err(2, "cannot write to standard output");
+	if (write_all(o->fd, o->buf.p, o->buf.len) < 0) {
+		if (errno == EPIPE) {
+			signal(SIGPIPE, SIG_DFL);
+			raise(SIGPIPE);
 		}
-		off += (size_t)w;
+		err(2, "cannot write to standard output");
 	}
 	buf_reset(&o->buf);
 }
 
-/* Take the record built in o->rec: out now, or held for -k order. */
+/* Write all of p[0..n) to fd, across short writes; 0 or -1. */
+int
+write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+	ssize_t w;
+
+	while (n) {
+		if ((w = write(fd, s, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Does header line h ("Name: value") carry a credential?  Such values
+ * are never written: not in -v traces, dry runs or the cache. */
+int
+out_secret(const char *h)
+{
+	static const char *names[] = {
+		"authorization", "proxy-authorization", "x-api-key",
+		"api-key", "mj-api-secret", NULL
+	};
+	size_t i, n = strcspn(h, ":");
+
+	for (i = 0; names[i]; i++)
+		if (strlen(names[i]) == n && strncasecmp(h, names[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Take the record built in o->rec: out now, or held for -k order; and
+ * into r's cache entry when r is being cached. */
 static void
 emit(struct out *o, struct req *r)
 {
 	struct buf *to = &o->buf;
 
 	buf_putc(&o->rec, '\n');
+	if (r->capture && o->rec_type && strcmp(o->rec_type, "retry") != 0) {
+		/* Timing fields are this run's: not for the cache. */
+		size_t end = o->cut ? o->cut : o->rec.len - 2;
+
+		buf_puts(r->capture, o->rec_type);
+		buf_putc(r->capture, '\t');
+		buf_put(r->capture, o->rec.p + o->rec_body, end - o->rec_body);
+		buf_puts(r->capture, "}\n");
+	}
+	o->cut = 0;
+	if (o->format == FMT_BATCH && o->rec_type)
+		return;		/* built for the cache only */
 	if (r->in_event)
 		to = &r->evq;
 	else if (o->keep && o->head != r)
@@ -93,6 +137,8 @@ begin(struct out *o, struct req *r, const char *type)
 		buf_put(&o->rec, r->cid.p, r->cid.len);
 	else
 		buf_puts(&o->rec, "null");
+	o->rec_type = type;
+	o->rec_body = o->rec.len;
 	return &o->rec;
 }
 
@@ -146,12 +192,31 @@ put_error(struct buf *b, const struct failure *f)
 	buf_putc(b, '}');
 }
 
+/* --timing: latency of the whole request, and time to the first token
+ * of a stream, at the end of a terminal record. */
+static void
+put_timing(struct out *o, struct req *r)
+{
+	long long now;
+
+	if (!o->timing || !r->t_start)
+		return;
+	now = now_ms();
+	o->cut = o->rec.len;
+	put_num(&o->rec, "latency_ms", now - r->t_start);
+	if (r->t_first)
+		put_num(&o->rec, "ttft_ms", r->t_first - r->t_start);
+}
+
 void
 out_delta(struct out *o, struct req *r, const struct delta *d)
 {
 	struct buf *b;
 
-	if (o->format == FMT_BATCH)
+	if (!r->t_first)
+		r->t_first = now_ms();
+
+	if (o->format == FMT_BATCH && !r->capture)
 		return;
 	b = begin(o, r, "delta");
 	put_num(b, "index", d->index);
@@ -176,7 +241,7 @@ out_event(struct out *o, struct req *r, const struct sse_event *ev)
 {
 	struct buf *b;
 
-	if (o->format == FMT_BATCH)
+	if (o->format == FMT_BATCH && !r->capture)
 		return;
 	b = begin(o, r, "event");
 	buf_puts(b, ",\"event\":");
@@ -198,6 +263,9 @@ out_retry(struct out *o, struct req *r, const struct failure *f,
 {
 	struct buf *b;
 
+	/* What came before a retry belongs to the failed attempt. */
+	if (r->capture)
+		buf_reset(r->capture);
 	if (o->format == FMT_BATCH)
 		return;
 	b = begin(o, r, "retry");
@@ -209,12 +277,77 @@ out_retry(struct out *o, struct req *r, const struct failure *f,
 	emit(o, r);
 }
 
+/* --dry-run: what would be sent, the key redacted. */
+void
+out_request(struct out *o, struct req *r, const struct curl_slist *h,
+    long long est)
+{
+	struct buf *b = begin(o, r, "request");
+	const char *name, *path, *colon;
+	struct stat st;
+	int first = 1;
+	size_t i;
+
+	put_key(b, "method");
+	json_str(b, r->method ? r->method : "POST",
+	    strlen(r->method ? r->method : "POST"));
+	put_key(b, "url");
+	json_str(b, r->url, strlen(r->url));
+	put_key(b, "headers");
+	buf_putc(b, '{');
+	for (; h; h = h->next) {
+		if (!(colon = strchr(h->data, ':')) || !colon[1])
+			continue;	/* "Expect:" removes a header */
+		if (!first)
+			buf_putc(b, ',');
+		first = 0;
+		json_str(b, h->data, (size_t)(colon - h->data));
+		buf_putc(b, ':');
+		if (out_secret(h->data))
+			buf_puts(b, "\"[redacted]\"");
+		else {
+			for (colon++; *colon == ' '; colon++)
+				;
+			json_str(b, colon, strlen(colon));
+		}
+	}
+	buf_putc(b, '}');
+	put_key(b, "body");
+	if (!r->body || json_compact(r->body, r->body_len, b, NULL, 0,
+	    &o->scratch) < 0)
+		buf_puts(b, "null");
+	if (r->nfiles) {
+		put_key(b, "files");
+		buf_putc(b, '{');
+		for (name = r->files.p, i = 0; i < r->nfiles; i++) {
+			path = name + strlen(name) + 1;
+			if (i)
+				buf_putc(b, ',');
+			json_str(b, name, strlen(name));
+			buf_puts(b, ":{\"path\":");
+			json_str(b, path, strlen(path));
+			put_num(b, "bytes", stat(path, &st) == 0 ?
+			    (long long)st.st_size : -1);
+			buf_putc(b, '}');
+			name = path + strlen(path) + 1;
+		}
+		buf_putc(b, '}');
+	}
+	if (r->task) {
+		put_key(b, "task");
+		json_str(b, r->task->name, strlen(r->task->name));
+	}
+	put_num(b, "est_prompt_tokens", est);
+	buf_putc(b, '}');
+	emit(o, r);
+}
+
 void
 out_progress(struct out *o, struct req *r, const struct taskstate *t)
 {
 	struct buf *b;
 
-	if (o->format == FMT_BATCH)
+	if (o->format == FMT_BATCH && !r->capture)
 		return;
 	b = begin(o, r, "progress");
 	put_key(b, "task");
@@ -232,6 +365,7 @@ batch(struct out *o, struct req *r, long status, const struct buf *body,
 	char num[64];
 
 	buf_reset(b);
+	o->rec_type = NULL;	/* not a record to cache */
 	snprintf(num, sizeof num, "{\"id\":\"vmanjl_req_%lu\",\"custom_id\":",
 	    r->line);
 	buf_puts(b, num);
@@ -268,7 +402,14 @@ out_response(struct out *o, struct req *r, long status,
 
 	if (o->format == FMT_BATCH) {
 		batch(o, r, status, &res->body, NULL);
-		return;
+		if (!r->capture)
+			return;
+	}
+	if (r->capture && r->request_id.len) {
+		/* For the Batch format's request_id on a replay. */
+		buf_puts(r->capture, "request_id\t");
+		buf_put(r->capture, r->request_id.p, r->request_id.len);
+		buf_putc(r->capture, '\n');
 	}
 	b = begin(o, r, "response");
 	put_status(b, status);
@@ -289,6 +430,7 @@ out_response(struct out *o, struct req *r, long status,
 	if (r->nevents >= 0)
 		put_num(b, "events", r->nevents);
 	put_num(b, "attempts", r->attempts);
+	put_timing(o, r);
 	buf_putc(b, '}');
 	emit(o, r);
 }
@@ -310,8 +452,54 @@ out_error(struct out *o, struct req *r, const struct failure *f)
 		put_json(b, "task", &f->task);
 	if (f->body.len)
 		put_json(b, "body", &f->body);
+	put_timing(o, r);
 	buf_putc(b, '}');
 	emit(o, r);
+}
+
+/*
+ * Write a cached request's records (cache.c) as r's: each stored line is
+ * a record's type, a tab, and the text after its custom_id.
+ */
+void
+out_replay(struct out *o, struct req *r, const struct buf *recs)
+{
+	struct jpick pk[2] = { { .path = "status" }, { .path = "body" } };
+	const char *p = recs->p, *end = p + recs->len, *tab, *nl;
+	struct buf t = { 0 }, msg = { 0 };
+	char type[32];
+
+	for (; p < end; p = nl + 1) {
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			break;
+		if (!(tab = memchr(p, '\t', (size_t)(nl - p))) ||
+		    (size_t)(tab - p) >= sizeof type)
+			continue;
+		memcpy(type, p, (size_t)(tab - p));
+		type[tab - p] = '\0';
+		if (strcmp(type, "request_id") == 0) {
+			buf_reset(&r->request_id);
+			buf_put(&r->request_id, tab + 1, (size_t)(nl - tab - 1));
+			continue;
+		}
+		if (o->format == FMT_BATCH) {
+			if (strcmp(type, "response") != 0)
+				continue;
+			buf_reset(&t);
+			buf_puts(&t, "{\"_\":0");
+			buf_put(&t, tab + 1, (size_t)(nl - tab - 1));
+			if (json_compact(t.p, t.len, NULL, pk, 2, &msg) == 0)
+				batch(o, r, (long)json_int(&pk[0].val),
+				    &pk[1].val, NULL);
+			continue;
+		}
+		begin(o, r, type);
+		buf_put(&o->rec, tab + 1, (size_t)(nl - tab - 1));
+		emit(o, r);
+	}
+	json_picks_free(pk, 2);
+	buf_free(&t);
+	buf_free(&msg);
 }
 
 /* The event that r's pending deltas came from is complete: send them

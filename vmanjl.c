@@ -48,6 +48,10 @@ struct conf {
 	int no_wait;
 	long poll_ms, task_timeout_ms;
 	const char *out_dir;
+	struct cache cache;	/* dir NULL: no cache */
+	const char *resume;	/* --resume FILE */
+	int dry_run, timing;
+	long rpm, tpm;		/* 0: no limit */
 };
 
 struct pool {
@@ -64,7 +68,13 @@ struct pool {
 	struct result res;
 	struct buf msg;
 	unsigned long long rng;
-	unsigned long nreq, nok, nerr, nretry;
+	unsigned long nreq, nok, nerr, nretry, nhit, nmiss, nskip;
+	struct pace pace;		/* --rpm, --tpm, the 429 cool-down */
+	unsigned long total;		/* input lines, when known */
+	long long est_tokens;		/* --dry-run */
+	struct keyset *done;		/* --resume: requests done before */
+	struct keyset *seen;		/* --resume: custom_ids of the input */
+	struct buf key;
 	long long ptok, ctok;
 	long long now;			/* ms, as of this turn of the loop */
 	long long start_ms, last_progress, last_idle_check;
@@ -80,12 +90,14 @@ usage(FILE *f)
 	fprintf(f,
 "usage: vmanjl [-hkqVv] [-e path] [-H 'name: value'] [-j jobs]\n"
 "              [--backoff ms] [--base-url url] [--cacert file]\n"
-"              [--connect-timeout s] [--endpoints] [--events]\n"
+"              [--cache dir] [--cache-mode mode] [--connect-timeout s]\n"
+"              [--dry-run] [--endpoints] [--events]\n"
 "              [--format vmanjl|batch] [--idle-timeout s] [--insecure]\n"
 "              [--key-file file] [--max-response-size bytes]\n"
 "              [--no-progress] [--no-wait] [--out-dir dir]\n"
-"              [--poll-interval s] [--progress] [--retries n]\n"
-"              [--task-timeout s] [--timeout s] [--window n] [file ...]\n");
+"              [--poll-interval s] [--progress] [--resume file]\n"
+"              [--retries n] [--rpm n] [--task-timeout s] [--timeout s]\n"
+"              [--timing] [--tpm n] [--window n] [file ...]\n");
 }
 
 static void
@@ -95,7 +107,8 @@ help(void)
 	printf(
 "\nRead one API request per line (an envelope {\"custom_id\",\"method\",\"url\",\n"
 "\"body\",\"headers\"} or a bare request body), send them to $VMAN_BASE_URL,\n"
-"and write one JSON record per line: delta, retry, event, response, error.\n"
+"and write one JSON record per line: delta, event, progress, retry,\n"
+"response, error (request with --dry-run).\n"
 "\n"
 "  -e, --endpoint path      endpoint for bare bodies (/v1/chat/completions)\n"
 "  -H, --header 'n: v'      add a header to every request\n"
@@ -108,7 +121,12 @@ help(void)
 "      --backoff ms         first retry wait, doubled each retry (500)\n"
 "      --base-url url       the API's base URL ($VMAN_BASE_URL)\n"
 "      --cacert file        trust the CA certificates in file\n"
+"      --cache dir          answer repeated requests from dir ($VMANJL_CACHE)\n"
+"      --cache-mode mode    read-write (default), read-only, refresh, or\n"
+"                           offline (a miss is an error, nothing is sent)\n"
 "      --connect-timeout s  limit on connecting (10)\n"
+"      --dry-run            check every line and write the request it\n"
+"                           would send, with a token estimate; send nothing\n"
 "      --endpoints          list the built-in endpoint table and exit\n"
 "      --events             write raw SSE events instead of deltas\n"
 "      --format fmt         vmanjl (default) or batch (OpenAI Batch output)\n"
@@ -122,9 +140,13 @@ help(void)
 "      --out-dir dir        where binary answers are saved (.)\n"
 "      --poll-interval s    tasks: wait between polls (5)\n"
 "      --progress           a live progress line even when not a terminal\n"
+"      --resume file        skip the lines that have a response in file\n"
 "      --retries n          retries after the first attempt (3)\n"
+"      --rpm n              at most n request starts in any minute\n"
 "      --task-timeout s     tasks: give up after s seconds (600)\n"
 "      --timeout s          limit on one whole attempt (600; 0: none)\n"
+"      --timing             add latency_ms and ttft_ms to terminal records\n"
+"      --tpm n              at most n estimated tokens in any minute\n"
 "      --window n           -k: most requests admitted but not yet\n"
 "                           written (4 x jobs, at least 16)\n"
 "\nSee vmanjl(1).\n");
@@ -133,7 +155,7 @@ help(void)
 /* ---------------------------------------------------------------- */
 /* Time, randomness, numbers */
 
-static long long
+long long
 now_ms(void)
 {
 	struct timespec ts;
@@ -341,6 +363,7 @@ req_new(struct pool *p, unsigned long line)
 	r->line = line;
 	r->binfd = -1;
 	r->nevents = -1;
+	r->reset_ms = -1;
 	r->retry_after_ms = -1;
 	return r;
 }
@@ -400,6 +423,9 @@ req_release(struct req *r)
 	chat_free(r->chat);
 	r->chat = NULL;
 	fail_free(&r->fail);
+	buf_free(&r->material);
+	buf_free(&r->capbuf);
+	r->capture = NULL;
 }
 
 void
@@ -873,22 +899,12 @@ on_write(char *s, size_t size, size_t n, void *ctx)
 	r->bytes += len;
 	if (r->binfd >= 0) {
 		/* Binary answers go to their file, unbounded. */
-		const char *q = s;
-		size_t left = len;
-		ssize_t w;
-
-		while (left) {
-			if ((w = write(r->binfd, q, left)) < 0) {
-				if (errno == EINTR)
-					continue;
-				fail_set(&r->fail, r->status, "output_error",
-				    0, "cannot write '%s': %s",
-				    r->tmpname.p, strerror(errno));
-				r->stopped = 1;
-				return 0;
-			}
-			q += w;
-			left -= (size_t)w;
+		if (write_all(r->binfd, s, len) < 0) {
+			fail_set(&r->fail, r->status, "output_error", 0,
+			    "cannot write '%s': %s", r->tmpname.p,
+			    strerror(errno));
+			r->stopped = 1;
+			return 0;
 		}
 		return len;
 	}
@@ -922,6 +938,34 @@ on_write(char *s, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* OpenAI's reset durations ("6m0s", "1.5s", "20ms") in ms; -1 if bad. */
+static long long
+go_duration(const char *s)
+{
+	double total = 0, x;
+	char *end;
+
+	if (!*s)
+		return -1;
+	while (*s) {
+		x = strtod(s, &end);
+		if (end == s)
+			return -1;
+		s = end;
+		if (strncmp(s, "ms", 2) == 0)
+			total += x, s += 2;
+		else if (*s == 'h')
+			total += x * 3600000, s++;
+		else if (*s == 'm')
+			total += x * 60000, s++;
+		else if (*s == 's')
+			total += x * 1000, s++;
+		else
+			return -1;
+	}
+	return (long long)(total + 0.5);
+}
+
 /* Seconds or an HTTP date, as milliseconds from now. */
 static long long
 retry_after(const char *v)
@@ -952,7 +996,7 @@ on_header(char *s, size_t size, size_t n, void *ctx)
 		/* A new answer (after a 100 Continue, say). */
 		buf_reset(&r->ctype);
 		buf_reset(&r->request_id);
-		r->retry_after_ms = -1;
+		r->retry_after_ms = r->reset_ms = -1;
 		return len;
 	}
 	if (!(v = memchr(s, ':', len)))
@@ -973,6 +1017,13 @@ on_header(char *s, size_t size, size_t n, void *ctx)
 	} else if (IS("retry-after") && r->retry_after_ms < 0) {
 		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
 		r->retry_after_ms = retry_after(val);
+	} else if (IS("x-ratelimit-reset-requests") ||
+	    IS("x-ratelimit-reset-tokens")) {
+		long long d;
+
+		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
+		if ((d = go_duration(val)) > r->reset_ms)
+			r->reset_ms = d;
 	} else if (IS("retry-after-ms")) {
 		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
 		r->retry_after_ms = (long long)strtod(val, NULL);
@@ -987,13 +1038,10 @@ on_header(char *s, size_t size, size_t n, void *ctx)
 static int
 on_debug(CURL *e, curl_infotype type, char *data, size_t n, void *ctx)
 {
-	static const char *secret[] = {
-		"authorization:", "proxy-authorization:", "x-api-key:",
-		"api-key:", "mj-api-secret:", NULL
-	};
 	struct req *r = ctx;
 	const char *mark, *s = data, *end, *nl;
-	size_t k, i;
+	char line[1024];
+	size_t k;
 
 	(void)e;
 	switch (type) {
@@ -1010,13 +1058,10 @@ on_debug(CURL *e, curl_infotype type, char *data, size_t n, void *ctx)
 			k--;
 		if (k == 0 && type != CURLINFO_TEXT)
 			continue;
-		for (i = 0; secret[i]; i++)
-			if (k >= strlen(secret[i]) &&
-			    strncasecmp(s, secret[i], strlen(secret[i])) == 0)
-				break;
-		if (secret[i])
-			fprintf(stderr, "vmanjl: line %lu: %s %.*s [redacted]\n",
-			    r->line, mark, (int)strlen(secret[i]), s);
+		snprintf(line, sizeof line, "%.*s", (int)k, s);
+		if (out_secret(line))
+			fprintf(stderr, "vmanjl: line %lu: %s %.*s: [redacted]\n",
+			    r->line, mark, (int)strcspn(line, ":"), line);
 		else
 			fprintf(stderr, "vmanjl: line %lu: %s %.*s\n", r->line,
 			    mark, (int)k, s);
@@ -1086,7 +1131,9 @@ attempt_start(struct pool *p, struct req *r)
 	r->sse_mode = r->stopped = 0;
 	r->in_event = 0;
 	r->nevents = -1;
-	r->retry_after_ms = -1;
+	r->retry_after_ms = r->reset_ms = -1;
+	if (!r->t_start)
+		r->t_start = p->now;
 	buf_reset(&r->resp);
 	buf_reset(&r->ctype);
 	buf_reset(&r->request_id);
@@ -1443,8 +1490,11 @@ attempt_done(struct pool *p, struct req *r, CURLcode rc)
 	r->in_event = 0;
 	buf_reset(&r->evq);
 	if (r->status > 0 && !r->stopped)
-		f->wait_ms = r->retry_after_ms;
+		f->wait_ms = r->retry_after_ms >= 0 ? r->retry_after_ms :
+		    r->status == 429 ? r->reset_ms : -1;
 	binary_discard(r);
+	if (f->status == 429)	/* every request slows down, retried or not */
+		pace_cool(&p->pace, now_ms() + backoff(p, r));
 	if (f->retryable && r->tries <= p->conf->retries && !interrupted) {
 		wait = backoff(p, r);
 		p->nretry++;
@@ -1464,6 +1514,9 @@ success:
 	count_usage(p, &res->usage);
 	p->nok++;
 	out_response(&p->out, r, r->status, res);
+	/* A binary answer's file is not in the cache: nothing to store. */
+	if (r->capture && !res->file.len)
+		cache_put(&p->conf->cache, &r->material, r->capture);
 	req_done(p, r);
 }
 
@@ -1483,6 +1536,97 @@ input_error(struct pool *p, unsigned long line, const struct buf *cid,
 	out_admit(&p->out, r);
 	live_add(p, r);
 	req_error(p, r, &r->fail);
+}
+
+/*
+ * With --cache: answer r from the cache if it can be (1: r is done), or
+ * mark it for storing once it succeeds (0: send it).  An upload is not
+ * cached: its files are not part of the request's bytes.
+ */
+static int
+from_cache(struct pool *p, struct req *r)
+{
+	const struct cache *c = &p->conf->cache;
+
+	if (!r->form) {
+		cache_material(&r->material, r->method, r->url,
+		    r->headers ? r->headers : p->common, r->body, r->body_len);
+		/* Options that change the records are part of the key. */
+		if (p->conf->events)
+			buf_puts(&r->material, "\n--events");
+		if (p->conf->no_wait)
+			buf_puts(&r->material, "\n--no-wait");
+		if (c->mode != CACHE_REFRESH &&
+		    cache_get(c, &r->material, &r->capbuf)) {
+			p->nhit++;
+			p->nok++;
+			out_replay(&p->out, r, &r->capbuf);
+			req_done(p, r);
+			return 1;
+		}
+		p->nmiss++;
+	}
+	if (c->mode == CACHE_OFFLINE) {
+		fail_set(&r->fail, 0, "cache_miss", 0, r->form ?
+		    "--cache-mode offline: an upload is never cached" :
+		    "--cache-mode offline: not in the cache");
+		req_error(p, r, &r->fail);
+		return 1;
+	}
+	if (c->mode != CACHE_RO && !r->form) {
+		buf_reset(&r->capbuf);
+		r->capture = &r->capbuf;
+	}
+	return 0;
+}
+
+/*
+ * --resume: is the line done already (1: skip it)?  Also reports a
+ * custom_id that an earlier line had: resuming by it is ambiguous.
+ */
+static int
+resumed(struct pool *p, const struct spec *s, unsigned long lineno)
+{
+	unsigned long prev;
+
+	resume_key(&p->key, &s->cid, lineno);
+	if (s->cid.len && (prev = keyset_add(p->seen, p->key.p, lineno)))
+		warnx("line %lu: custom_id %s repeats line %lu", lineno,
+		    s->cid.p, prev);
+	if (!keyset_has(p->done, p->key.p))
+		return 0;
+	p->nskip++;
+	return 1;
+}
+
+/* --dry-run: the request that would be sent, as a record. */
+static void
+dry_run(struct pool *p, struct req *r)
+{
+	long long est = json_text_chars(r->body, r->body_len) / 4;
+
+	p->est_tokens += est;
+	p->nok++;
+	out_request(&p->out, r, r->headers ? r->headers : p->common, est);
+	req_done(p, r);
+}
+
+/* Start an attempt of r now if the pace allows, else when it will. */
+static void
+start(struct pool *p, struct req *r)
+{
+	long long now = now_ms(), tok = 0, at;
+
+	/* Polls carry no prompt: they count as requests, not tokens. */
+	if (p->conf->tpm && !r->polling)
+		tok = pace_tokens(r->body, r->body_len);
+	if ((at = pace_when(&p->pace, tok, now)) > now) {
+		r->due = at;
+		waitq_add(p, r);
+		return;
+	}
+	pace_start(&p->pace, tok, now);
+	attempt_start(p, r);
 }
 
 /* Read and admit input lines while there is room.  Returns 0 at the end
@@ -1516,14 +1660,24 @@ admit(struct pool *p, struct input *in, struct spec *s)
 		if (i == len)
 			continue;	/* blank */
 		p->nreq++;
-		if (in_parse(line, len, s, &p->msg) < 0 ||
-		    !(r = req_from_spec(p, lineno, s, &p->msg))) {
+		if (in_parse(line, len, s, &p->msg) < 0) {
+			input_error(p, lineno, &s->cid, p->msg.p);
+			continue;
+		}
+		if (p->done && resumed(p, s, lineno))
+			continue;
+		if (!(r = req_from_spec(p, lineno, s, &p->msg))) {
 			input_error(p, lineno, &s->cid, p->msg.p);
 			continue;
 		}
 		out_admit(&p->out, r);
 		live_add(p, r);
-		attempt_start(p, r);
+		if (c->dry_run) {
+			dry_run(p, r);
+			continue;
+		}
+		if (!c->cache.dir || !from_cache(p, r))
+			start(p, r);
 	}
 	return 1;
 }
@@ -1579,25 +1733,73 @@ check_idle(struct pool *p)
 	}
 }
 
+/* The non-blank lines of the inputs, when all are regular files (for
+ * the progress line's total); 0 when unknown. */
+static unsigned long
+count_lines(char **files, int n)
+{
+	char buf[65536];
+	unsigned long lines = 0;
+	struct stat st;
+	off_t off;
+	ssize_t r, i;
+	int k, fd, blank;
+
+	for (k = 0; k < (n ? n : 1); k++) {
+		fd = n && strcmp(files[k], "-") != 0 ?
+		    open(files[k], O_RDONLY) : 0;
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			if (fd > 0)
+				close(fd);
+			return 0;
+		}
+		off = fd ? 0 : lseek(0, 0, SEEK_CUR);
+		blank = 1;
+		while ((r = pread(fd, buf, sizeof buf, off)) > 0) {
+			for (i = 0; i < r; i++)
+				if (buf[i] == '\n') {
+					lines += !blank;
+					blank = 1;
+				} else if (buf[i] != ' ' && buf[i] != '\t' &&
+				    buf[i] != '\r')
+					blank = 0;
+			off += r;
+		}
+		lines += !blank;
+		if (fd > 0)
+			close(fd);
+	}
+	return lines;
+}
+
 static void
 progress(struct pool *p, int final)
 {
 	long long t = now_ms();
-	double secs = (t - p->start_ms) / 1000.0;
-	unsigned long done = p->nok + p->nerr;
+	double secs = (t - p->start_ms) / 1000.0, rate;
+	unsigned long done = p->nok + p->nerr + p->nskip;
 
 	if (!p->conf->progress || (!final && t - p->last_progress < 250))
 		return;
 	p->last_progress = t;
-	if (final) {
-		if (p->shown_progress)
-			fputs("\r\033[K", stderr);
+	if (final && !p->shown_progress)
 		return;
-	}
 	p->shown_progress = 1;
-	fprintf(stderr, "\r\033[Kvmanjl: %lu done, %zu in flight, %lu errors,"
-	    " %lu retries, %.1f req/s", done, p->active, p->nerr, p->nretry,
-	    secs > 0 ? done / secs : 0.0);
+	rate = secs > 0 ? done / secs : 0.0;
+	if (p->total) {
+		unsigned long all = p->total;	/* lines done before count */
+		double eta = rate > 0 && all > done ? (all - done) / rate : 0;
+
+		fprintf(stderr, "\r\033[Kvmanjl: %lu/%lu %.0f%%, %.1f req/s, "
+		    "ETA %.0f s, %zu in flight, %lu errors, %lu retries, "
+		    "%lu cache hits", done, all, all ? 100.0 * done / all : 100,
+		    rate, eta, p->active, p->nerr, p->nretry, p->nhit);
+	} else
+		fprintf(stderr, "\r\033[Kvmanjl: %lu done, %.1f req/s, %zu "
+		    "in flight, %lu errors, %lu retries, %lu cache hits", done,
+		    rate, p->active, p->nerr, p->nretry, p->nhit);
+	if (final)
+		fputc('\n', stderr);	/* the last state stays, above the summary */
 }
 
 /* Run every input line to its terminal record.  Returns nonzero after
@@ -1622,7 +1824,7 @@ run(struct pool *p, struct input *in)
 			state = admit(p, in, &spec);
 		for (t = now_ms(); (r = p->waitq) && r->due <= t;) {
 			p->waitq = r->next;
-			attempt_start(p, r);
+			start(p, r);
 		}
 		if (state != 1 && p->active == 0)
 			break;
@@ -1747,18 +1949,23 @@ common_headers(const struct conf *c, int json)
 }
 
 enum {
-	O_BACKOFF = 256, O_BASE_URL, O_CACERT, O_CONNECT_TIMEOUT,
+	O_BACKOFF = 256, O_BASE_URL, O_CACERT, O_CACHE, O_CACHE_MODE,
+	O_CONNECT_TIMEOUT, O_DRY_RUN,
 	O_ENDPOINTS, O_EVENTS, O_FORMAT, O_IDLE_TIMEOUT, O_INSECURE,
 	O_KEY_FILE, O_MAX_RESPONSE, O_NO_PROGRESS, O_NO_WAIT, O_OUT_DIR,
-	O_POLL_INTERVAL, O_PROGRESS, O_RETRIES, O_TASK_TIMEOUT, O_TIMEOUT,
+	O_POLL_INTERVAL, O_PROGRESS, O_RESUME, O_RETRIES, O_TASK_TIMEOUT,
+	O_TIMEOUT, O_TIMING, O_RPM, O_TPM,
 	O_WINDOW
 };
 
 static const struct option longopts[] = {
 	{ "backoff", required_argument, NULL, O_BACKOFF },
 	{ "base-url", required_argument, NULL, O_BASE_URL },
+	{ "cache", required_argument, NULL, O_CACHE },
+	{ "cache-mode", required_argument, NULL, O_CACHE_MODE },
 	{ "cacert", required_argument, NULL, O_CACERT },
 	{ "connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT },
+	{ "dry-run", no_argument, NULL, O_DRY_RUN },
 	{ "endpoint", required_argument, NULL, 'e' },
 	{ "endpoints", no_argument, NULL, O_ENDPOINTS },
 	{ "events", no_argument, NULL, O_EVENTS },
@@ -1777,13 +1984,22 @@ static const struct option longopts[] = {
 	{ "poll-interval", required_argument, NULL, O_POLL_INTERVAL },
 	{ "progress", no_argument, NULL, O_PROGRESS },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "resume", required_argument, NULL, O_RESUME },
 	{ "retries", required_argument, NULL, O_RETRIES },
+	{ "rpm", required_argument, NULL, O_RPM },
 	{ "task-timeout", required_argument, NULL, O_TASK_TIMEOUT },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "timing", no_argument, NULL, O_TIMING },
+	{ "tpm", required_argument, NULL, O_TPM },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "window", required_argument, NULL, O_WINDOW },
 	{ NULL, 0, NULL, 0 }
+};
+
+static const char *cache_modes[] = {
+	[CACHE_RW] = "read-write", [CACHE_RO] = "read-only",
+	[CACHE_REFRESH] = "refresh", [CACHE_OFFLINE] = "offline", NULL
 };
 
 static long
@@ -1863,6 +2079,19 @@ main(int argc, char *argv[])
 		case O_BASE_URL:
 			base = optarg;
 			break;
+		case O_CACHE:
+			c.cache.dir = optarg;
+			break;
+		case O_CACHE_MODE:
+			for (i = 0; cache_modes[i]; i++)
+				if (strcmp(optarg, cache_modes[i]) == 0)
+					break;
+			if (!cache_modes[i])
+				errx(2, "invalid cache mode '%s' (want "
+				    "read-write, read-only, refresh or "
+				    "offline)", optarg);
+			c.cache.mode = i;
+			break;
 		case O_CACERT:
 			c.cacert = optarg;
 			break;
@@ -1917,6 +2146,22 @@ main(int argc, char *argv[])
 		case O_TASK_TIMEOUT:
 			c.task_timeout_ms = secs_opt(optarg, "task timeout");
 			break;
+		case O_DRY_RUN:
+			c.dry_run = 1;
+			break;
+		case O_RPM:
+			c.rpm = (long)parse_num(optarg, 1, 100000000, "rpm");
+			break;
+		case O_TIMING:
+			c.timing = 1;
+			break;
+		case O_TPM:
+			c.tpm = (long)parse_num(optarg, 1, 1000000000000LL,
+			    "tpm");
+			break;
+		case O_RESUME:
+			c.resume = optarg;
+			break;
 		case O_RETRIES:
 			c.retries = (int)parse_num(optarg, 0, 1000, "retries");
 			break;
@@ -1935,6 +2180,8 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
+	if (!c.cache.dir && (env = getenv("VMANJL_CACHE")) && *env)
+		c.cache.dir = env;
 	if (!base && (env = getenv("VMAN_BASE_URL")) && *env)
 		base = env;
 	if (!base)
@@ -1955,6 +2202,8 @@ main(int argc, char *argv[])
 		c.key = xstrdup(env);
 	if (c.key && strpbrk(c.key, "\r\n"))
 		errx(2, "the API key contains a line break");
+	if (c.dry_run)
+		c.format = FMT_VMANJL;	/* request records have no Batch form */
 	if (c.window == 0)
 		c.window = c.jobs * 4 > 16 ? (size_t)c.jobs * 4 : 16;
 	if (c.window < (size_t)c.jobs)
@@ -2001,17 +2250,40 @@ main(int argc, char *argv[])
 		sigaction(SIGINT, &sa, NULL);
 	}
 
+	pace_init(&p.pace, c.rpm, c.tpm);
+	p.out.timing = c.timing;
+	if (c.progress)
+		p.total = count_lines(argv, argc);
+	if (c.resume) {
+		p.done = resume_load(c.resume);
+		p.seen = keyset_new();
+	}
 	p.start_ms = now_ms();
 	in = in_open(argv, argc);
 	input_failed = run(&p, in);
 	in_close(in);
 	progress(&p, 1);
 
-	if (!c.quiet)
+	if (!c.quiet) {
+		char hits[160] = "";
+
+		if (c.cache.dir)
+			snprintf(hits, sizeof hits, "%lu cache hits, %lu "
+			    "misses, ", p.nhit, p.nmiss);
+		if (c.resume)
+			snprintf(hits + strlen(hits), sizeof hits -
+			    strlen(hits), "%lu done before, ", p.nskip);
+		if (c.dry_run)
+			fprintf(stderr, "vmanjl: dry run: %lu requests, %lu "
+			    "valid, %lu invalid, about %lld prompt tokens "
+			    "(chars/4)\n", p.nreq, p.nok, p.nerr,
+			    p.est_tokens);
+		else
 		fprintf(stderr, "vmanjl: %lu requests, %lu ok, %lu errors, "
-		    "%lu retries, %lld prompt + %lld completion tokens, "
-		    "%.2f s\n", p.nreq, p.nok, p.nerr, p.nretry, p.ptok,
+		    "%lu retries, %s%lld prompt + %lld completion tokens, "
+		    "%.2f s\n", p.nreq, p.nok, p.nerr, p.nretry, hits, p.ptok,
 		    p.ctok, (now_ms() - p.start_ms) / 1000.0);
+	}
 
 	signal(SIGINT, SIG_IGN);
 	wake = NULL;
@@ -2030,6 +2302,10 @@ main(int argc, char *argv[])
 	buf_free(&p.res.file);
 	buf_free(&p.res.ctype);
 	buf_free(&p.msg);
+	buf_free(&p.key);
+	keyset_free(p.done);
+	pace_free(&p.pace);
+	keyset_free(p.seen);
 	out_free(&p.out);
 	if (c.key) {
 		memset(c.key, 0, strlen(c.key));

@@ -40,6 +40,20 @@ void *xmalloc(size_t);
 void *xcalloc(size_t, size_t);
 char *xstrdup(const char *);
 
+/* cache.c */
+
+enum { CACHE_RW, CACHE_RO, CACHE_REFRESH, CACHE_OFFLINE };
+
+struct cache {
+	const char *dir;
+	int mode;
+};
+
+void cache_material(struct buf *, const char *, const char *,
+    const struct curl_slist *, const char *, size_t);
+int cache_get(const struct cache *, const struct buf *, struct buf *);
+void cache_put(const struct cache *, const struct buf *, const struct buf *);
+
 /* chat.c */
 
 /* What one chunk adds to one choice; absent parts are NULL. */
@@ -172,6 +186,7 @@ void json_error(yajl_handle, const char *, size_t, int, const char *,
 int json_members(const char *, size_t,
     void (*)(void *, const char *, size_t, const char *, size_t), void *);
 void json_str(struct buf *, const char *, size_t);
+long long json_text_chars(const char *, size_t);
 void json_picks_free(struct jpick *, size_t);
 long long json_int(const struct buf *);
 
@@ -198,23 +213,64 @@ struct out {
 	int keep;
 	struct buf buf;		/* whole records waiting to be written */
 	struct buf rec;		/* the record being built */
+	const char *rec_type;	/* its type */
+	size_t rec_body;	/* where its text after custom_id starts */
 	struct req *head, *tail;	/* -k: requests in input order */
 	size_t pending;		/* admitted and not yet written */
+	int timing;		/* --timing */
+	size_t cut;		/* where timing fields start; 0: none */
+	struct buf scratch;
 };
 
 void out_init(struct out *, int, int);
 void out_free(struct out *);
 void out_flush(struct out *);
+int out_secret(const char *);
+int write_all(int, const void *, size_t);
+void out_replay(struct out *, struct req *, const struct buf *);
 void out_delta(struct out *, struct req *, const struct delta *);
 void out_event(struct out *, struct req *, const struct sse_event *);
 void out_retry(struct out *, struct req *, const struct failure *,
     long long);
 void out_progress(struct out *, struct req *, const struct taskstate *);
+void out_request(struct out *, struct req *, const struct curl_slist *,
+    long long);
 void out_response(struct out *, struct req *, long, const struct result *);
 void out_error(struct out *, struct req *, const struct failure *);
 void out_commit(struct out *, struct req *);
 void out_admit(struct out *, struct req *);
 void out_finish(struct out *, struct req *);
+
+/* pace.c */
+
+/* Request starts of the last minute, for --rpm and --tpm. */
+struct pace {
+	long rpm, tpm;		/* 0: no limit */
+	long long *starts;	/* the last rpm start times, a ring */
+	size_t nstart;
+	long long *tok_t, *tok_n;	/* starts and their tokens, a queue */
+	size_t head, len, cap;
+	long long sum;
+	long long cool_until;	/* after a 429 nobody starts before */
+};
+
+void pace_init(struct pace *, long, long);
+void pace_free(struct pace *);
+long long pace_tokens(const char *, size_t);
+long long pace_when(const struct pace *, long long, long long);
+void pace_start(struct pace *, long long, long long);
+void pace_cool(struct pace *, long long);
+
+/* resume.c */
+
+struct keyset;
+
+struct keyset *keyset_new(void);
+unsigned long keyset_add(struct keyset *, const char *, unsigned long);
+int keyset_has(const struct keyset *, const char *);
+void keyset_free(struct keyset *);
+void resume_key(struct buf *, const struct buf *, unsigned long);
+struct keyset *resume_load(const char *);
 
 /* sse.c */
 
@@ -328,16 +384,24 @@ struct req {
 	struct buf ctype;
 	struct buf request_id;
 	long long retry_after_ms;
+	long long reset_ms;	/* x-ratelimit-reset-*, on a 429 */
+	long long t_start;	/* the first attempt's start, ms */
+	long long t_first;	/* the first delta, ms */
 	struct sse *sse;
 	struct chat *chat;
 	struct failure fail;
 	int in_event;		/* deltas wait in evq until the event ends */
 	struct buf evq;
 
+	struct buf material;	/* the request as the cache knows it */
+	struct buf *capture;	/* records for its cache entry, or NULL */
+	struct buf capbuf;
+
 	struct buf held;	/* -k: records waiting for their turn */
 	int finished;
 };
 
 void req_free(struct req *);
+long long now_ms(void);
 
 #endif

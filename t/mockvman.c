@@ -45,18 +45,22 @@
  *	  .jpg/.jpeg a 1x1 JPEG, .webp a 1x1 WebP, any other a 1x1 PNG.
  *	GET /mock/stats  {"requests":N,"ids":{"id":count},"last_headers":{..},
  *	  "last_body_bytes":N,"last_method":"POST","last_path":"/x",
- *	  "last_query":"a=b","last_form":F,"polls":{"task id":N}} over every
- *	  request but /mock/...; header names lower-cased, repeated ones
- *	  joined by ", ", authorization given only as "present"; last_path
- *	  without the query, last_query raw ("" when none; the last_* null
- *	  before any request).  last_form: null unless the last request
- *	  was multipart: {"name":"text value", "name":{"filename":"a.mp3",
- *	  "bytes":N,"content_type":"t"|null}} (a part with a filename is a
- *	  file; a name sent twice gives an array).  polls: every poll of
+ *	  "last_query":"a=b","last_form":F,"polls":{"task id":N},
+ *	  "starts":[ms,...]} over every request but /mock/...; header
+ *	  names lower-cased, repeated ones joined by ", ", authorization
+ *	  given only as "present"; last_path without the query, last_query
+ *	  raw ("" when none; the last_* null before any request).
+ *	  last_form: null unless the last request was multipart:
+ *	  {"name":"text value", "name":{"filename":"a.mp3","bytes":N,
+ *	  "content_type":"t"|null}} (a part with a filename is a file; a
+ *	  name sent twice gives an array).  polls: every poll of
  *	  each task since the last reset ("not found" answers count too),
- *	  in creation order, tasks not polled left out.  POST /mock/reset
- *	  clears them (and the id counter); tasks live on, with their
- *	  poll counts zeroed.
+ *	  in creation order, tasks not polled left out.  starts: the
+ *	  request-start log, one entry per request (when its whole request
+ *	  was read), in arrival order, as ms since the server started
+ *	  (monotonic clock); only the last 10,000 are kept.  POST
+ *	  /mock/reset clears them (and the id counter and the start log);
+ *	  tasks live on, with their poll counts zeroed.
  *	SEQ, the number in "chatcmpl-mock-SEQ", "cmpl-mock-SEQ" and image
  *	urls, is the request's ordinal in the stats ("requests").
  *
@@ -387,6 +391,7 @@
 #define TRIM_CAP	(256 << 10)	/* free idle buffers above this */
 #define LINGER_MS	2000		/* wait this long for the FIN */
 #define ID_BUCKETS	1024
+#define STARTS_MAX	10000	/* request starts kept for /mock/stats */
 #define CREATED		"1700000000"
 #define BADCHUNK	"zz; not a chunk size\r\n"
 
@@ -496,6 +501,8 @@ static struct {
 	int have_form;
 	struct task *tbucket[ID_BUCKETS], *tasks, **tasks_tail;
 	unsigned long long ntasks;
+	int64_t t0, starts[STARTS_MAX];	/* the start log, a ring */
+	unsigned long long nstarts;
 	char xs[PAD_UNIT], scratch[65536];
 } g;
 
@@ -903,6 +910,7 @@ stats_clear(void)
 	g.ids = NULL;
 	g.ids_tail = &g.ids;
 	g.requests = 0;
+	g.nstarts = 0;
 	buf_free(&g.last_head);
 	buf_free(&g.last_meth);
 	buf_free(&g.last_path);
@@ -992,6 +1000,7 @@ static void
 stats_json(struct buf *b)
 {
 	struct idrec *r;
+	unsigned long long i, n;
 
 	buf_adds(b, "{\"requests\":");
 	buf_addu(b, g.requests);
@@ -1029,7 +1038,14 @@ stats_json(struct buf *b)
 		buf_adds(b, "null");
 	buf_adds(b, ",\"polls\":{");
 	stats_polls(b);
-	buf_adds(b, "}}");
+	buf_adds(b, "},\"starts\":[");
+	n = g.nstarts < STARTS_MAX ? g.nstarts : STARTS_MAX;
+	for (i = g.nstarts - n; i < g.nstarts; i++) {
+		if (i > g.nstarts - n)
+			buf_add(b, ",", 1);
+		buf_addu(b, (unsigned long long)g.starts[i % STARTS_MAX]);
+	}
+	buf_adds(b, "]}");
 }
 
 /* ------------------------------------------------------------------ */
@@ -5525,6 +5541,7 @@ dispatch(struct conn *c, char *p)
 	}
 
 	seq = ++g.requests;
+	g.starts[g.nstarts++ % STARTS_MAX] = mono_ms() - g.t0;
 	g.last_head.len = 0;
 	buf_add(&g.last_head, p + c->hoff, c->lstart - c->hoff);
 	g.last_body = c->blen;
@@ -6305,6 +6322,7 @@ main(int argc, char *argv[])
 	g.key = getenv("MOCK_KEY");
 	if (g.key && !*g.key)
 		g.key = NULL;
+	g.t0 = mono_ms();
 	g.ids_tail = &g.ids;
 	g.tasks_tail = &g.tasks;
 	memset(g.xs, 'x', sizeof g.xs);

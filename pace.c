@@ -1,0 +1,120 @@
+/*
+ * pace.c: when the next request may start, so that no 60-second window
+ * holds more than --rpm starts or more than --tpm estimated tokens, and
+ * nothing starts while the server's 429 says to wait.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmanjl.h"
+
+#define WINDOW 60000		/* ms */
+
+void
+pace_init(struct pace *p, long rpm, long tpm)
+{
+	memset(p, 0, sizeof *p);
+	p->rpm = rpm;
+	p->tpm = tpm;
+	if (rpm)
+		p->starts = xcalloc((size_t)rpm, sizeof *p->starts);
+}
+
+void
+pace_free(struct pace *p)
+{
+	free(p->starts);
+	free(p->tok_t);
+	free(p->tok_n);
+}
+
+/* The tokens a request may use: its text as chars/4, plus the
+ * completion it asks for at most. */
+long long
+pace_tokens(const char *body, size_t len)
+{
+	struct jpick pk[2] = {
+		{ .path = "max_tokens" }, { .path = "max_completion_tokens" }
+	};
+	struct buf msg = { 0 };
+	long long n = 0, m;
+
+	if (!body)
+		return 0;
+	if (json_compact(body, len, NULL, pk, 2, &msg) == 0 &&
+	    ((m = json_int(&pk[0].val)) > 0 || (m = json_int(&pk[1].val)) > 0))
+		n = m;
+	json_picks_free(pk, 2);
+	buf_free(&msg);
+	return n + json_text_chars(body, len) / 4;
+}
+
+/* When may a request of tok tokens start: now, or later. */
+long long
+pace_when(const struct pace *p, long long tok, long long now)
+{
+	long long t = now > p->cool_until ? now : p->cool_until, sum;
+	size_t i, k;
+
+	/* The rpm-th start before this one must be a minute old. */
+	if (p->rpm && p->nstart >= (size_t)p->rpm &&
+	    p->starts[p->nstart % p->rpm] + WINDOW > t)
+		t = p->starts[p->nstart % p->rpm] + WINDOW;
+	if (!p->tpm)
+		return t;
+	/* Drop the oldest starts until these tokens fit the window. */
+	for (i = 0, sum = p->sum; i < p->len; i++) {
+		k = (p->head + i) % p->cap;
+		if (p->tok_t[k] + WINDOW > t && sum + tok <= p->tpm)
+			break;
+		if (p->tok_t[k] + WINDOW > t)
+			t = p->tok_t[k] + WINDOW;
+		sum -= p->tok_n[k];
+	}
+	return t;
+}
+
+/* A request of tok tokens starts at now. */
+void
+pace_start(struct pace *p, long long tok, long long now)
+{
+	size_t k, i, cap;
+	long long *t, *n;
+
+	if (p->rpm)
+		p->starts[p->nstart++ % p->rpm] = now;
+	if (!p->tpm)
+		return;
+	while (p->len && p->tok_t[p->head] + WINDOW <= now) {
+		p->sum -= p->tok_n[p->head];
+		p->head = (p->head + 1) % p->cap;
+		p->len--;
+	}
+	if (p->len == p->cap) {
+		cap = p->cap ? 2 * p->cap : 64;
+		t = xcalloc(cap, sizeof *t);
+		n = xcalloc(cap, sizeof *n);
+		for (i = 0; i < p->len; i++) {
+			t[i] = p->tok_t[(p->head + i) % p->cap];
+			n[i] = p->tok_n[(p->head + i) % p->cap];
+		}
+		free(p->tok_t);
+		free(p->tok_n);
+		p->tok_t = t;
+		p->tok_n = n;
+		p->cap = cap;
+		p->head = 0;
+	}
+	k = (p->head + p->len++) % p->cap;
+	p->tok_t[k] = now;
+	p->tok_n[k] = tok;
+	p->sum += tok;
+}
+
+/* A 429 says: nobody starts before until. */
+void
+pace_cool(struct pace *p, long long until)
+{
+	if (until > p->cool_until)
+		p->cool_until = until;
+}
