@@ -78,6 +78,32 @@ check-deps:
 	  fi; \
 	fi
 
+SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+
+# The whole suite against an ASan + UBSan build made in a copy of the
+# tree; any sanitizer report fails it, whatever the test thought.
+check-sanitize: check-deps
+	rm -rf sanitize && mkdir -p sanitize/logs
+	cp -r $(OBJS:.o=.c) vmanjl.h Makefile t man1 examples sanitize/
+	$(MAKE) -s -C sanitize clean
+	ASAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/asan \
+	UBSAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/ubsan:print_stacktrace=1 \
+	    $(MAKE) -C sanitize check CFLAGS="-O1 -g $(SAN)" \
+	    LDFLAGS="$(SAN)"
+	@if ls sanitize/logs/* >/dev/null 2>&1; then \
+	  cat sanitize/logs/*; echo "sanitizer reports: see above"; exit 1; fi
+
+# A representative part of the suite with vmanjl under valgrind: no
+# leaks, no errors.
+VALGRIND_TESTS = t/0200-answers.t t/0700-batch.t t/1000-services.t \
+	t/1300-cache.t
+check-valgrind: vmanjl $(TOOLS) check-deps
+	rm -rf valgrind-logs && mkdir valgrind-logs
+	VMANJL_VALGRIND=$(CURDIR)/valgrind-logs $(PROVE) $(VALGRIND_TESTS)
+	@if grep -l 'ERROR SUMMARY: [1-9]' valgrind-logs/*; then \
+	  echo "valgrind found errors or leaks: see the files above"; exit 1; fi
+
 # Start the local VMAN server, send the example requests, stop it.
 # (Its last example line is malformed on purpose: vmanjl exits 1.)
 demo: vmanjl t/mockvman
@@ -100,5 +126,7 @@ uninstall:
 
 clean:
 	rm -f vmanjl $(OBJS) $(TOOLS)
+	rm -rf sanitize valgrind-logs
 
-.PHONY: all check check-deps clean demo deps install uninstall
+.PHONY: all check check-deps check-sanitize check-valgrind clean demo deps \
+	install uninstall

@@ -8,6 +8,14 @@ T=$(cd "$(dirname "$0")" && pwd)
 VMANJL=$(dirname "$T")/vmanjl
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/vmanjl-t.XXXXXX") || exit 1
 cd "$TMP" || exit 1
+if [ -n "${VMANJL_VALGRIND:-}" ]; then
+	# make check-valgrind: every run of vmanjl under valgrind, a log
+	# for each process in that directory.
+	printf '#!/bin/sh\nexec valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --log-file=%s/%%p.log "%s" "$@"\n' \
+	    "$VMANJL_VALGRIND" "$VMANJL" >"$TMP/vmanjl-vg"
+	chmod +x "$TMP/vmanjl-vg"
+	VMANJL="$TMP/vmanjl-vg"
+fi
 unset VMAN_BASE_URL VMAN_API_KEY
 test_count=0
 test_failed=0
