@@ -27,21 +27,26 @@ enum {
 	CK_TYPE, CK_FUNCTION, CK_NAME, CK_ARGS
 };
 
+#define K(s, k) { s, sizeof(s) - 1, k }
+
 static const struct {
 	const char *name;
+	size_t len;
 	int key;
 } known_keys[] = {
-	{ "id", CK_ID }, { "object", CK_OBJECT }, { "created", CK_CREATED },
-	{ "model", CK_MODEL }, { "system_fingerprint", CK_FP },
-	{ "choices", CK_CHOICES }, { "usage", CK_USAGE },
-	{ "error", CK_ERROR }, { "index", CK_INDEX }, { "delta", CK_DELTA },
-	{ "text", CK_TEXT }, { "finish_reason", CK_FINISH },
-	{ "role", CK_ROLE }, { "content", CK_CONTENT },
-	{ "reasoning_content", CK_REASONING }, { "reasoning", CK_REASONING },
-	{ "tool_calls", CK_TOOL_CALLS }, { "type", CK_TYPE },
-	{ "function", CK_FUNCTION }, { "name", CK_NAME },
-	{ "arguments", CK_ARGS },
+	K("id", CK_ID), K("object", CK_OBJECT), K("created", CK_CREATED),
+	K("model", CK_MODEL), K("system_fingerprint", CK_FP),
+	K("choices", CK_CHOICES), K("usage", CK_USAGE),
+	K("error", CK_ERROR), K("index", CK_INDEX), K("delta", CK_DELTA),
+	K("text", CK_TEXT), K("finish_reason", CK_FINISH),
+	K("role", CK_ROLE), K("content", CK_CONTENT),
+	K("reasoning_content", CK_REASONING), K("reasoning", CK_REASONING),
+	K("tool_calls", CK_TOOL_CALLS), K("type", CK_TYPE),
+	K("function", CK_FUNCTION), K("name", CK_NAME),
+	K("arguments", CK_ARGS),
 };
+
+#undef K
 
 struct tool {
 	long index;
@@ -85,13 +90,15 @@ struct chat {
 	int done;
 };
 
+/* Which known key is k?  Called for every key of every chunk: the
+ * length and the first byte rule most keys out before any compare. */
 static int
 lookup(const unsigned char *k, size_t n)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
-		if (strlen(known_keys[i].name) == n &&
+		if (known_keys[i].len == n && known_keys[i].name[0] == k[0] &&
 		    memcmp(known_keys[i].name, k, n) == 0)
 			return known_keys[i].key;
 	return CK_OTHER;
@@ -180,6 +187,20 @@ cur_tool(struct chat *c)
 	return c->cur_ntc ? &c->cur_tc[c->cur_ntc - 1] : NULL;
 }
 
+/* An index as sent: a small non-negative integer, or -1. */
+static long
+small_int(const char *s)
+{
+	long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (*s - '0')) > MAXCHOICE)
+			return -1;
+	return *s ? -1 : v;
+}
+
 /* A scalar at the current place; type 's' string, 'n' number, '0' null,
  * 'b' boolean, with its JSON text in json. */
 static void
@@ -192,8 +213,10 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 
 	if (type == 'n') {
 		/* yajl's number text is not NUL-terminated. */
-		snprintf(num, sizeof num, "%.*s", (int)(jn < 31 ? jn : 31),
-		    json);
+		if (jn > sizeof num - 1)
+			jn = sizeof num - 1;
+		memcpy(num, json, jn);
+		num[jn] = '\0';
 		s = num;
 	}
 
@@ -211,7 +234,7 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 	}
 	if (c->depth == 3 && c->key[1] == CK_CHOICES) {
 		if (c->key[3] == CK_INDEX && type == 'n') {
-			c->cur_index = strtol(s, NULL, 10);
+			c->cur_index = small_int(s);
 		} else if (c->key[3] == CK_TEXT && type == 's') {
 			buf_put(&c->cur_content, s, n);
 		} else if (c->key[3] == CK_FINISH && type != '0') {
@@ -231,7 +254,7 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 		return;
 	if (c->depth == 6) {
 		if (c->key[6] == CK_INDEX && type == 'n')
-			t->index = strtol(s, NULL, 10);
+			t->index = small_int(s);
 		else if (c->key[6] == CK_ID && type == 's')
 			buf_put(&t->id, s, n);
 		else if (c->key[6] == CK_TYPE && type == 's')
@@ -310,6 +333,19 @@ cb_number(void *ctx, const char *s, size_t n)
 	return 1;
 }
 
+/* Is the top-level member being read one we keep and have not yet? */
+static int
+top_wanted(const struct chat *c)
+{
+	switch (c->key[1]) {
+	case CK_ID: return !c->id.len;
+	case CK_OBJECT: return !c->object.len;
+	case CK_MODEL: return !c->model.len;
+	case CK_FP: return !c->fp.len;
+	default: return 0;
+	}
+}
+
 static int
 cb_string(void *ctx, const unsigned char *s, size_t n)
 {
@@ -320,7 +356,9 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 		return c->bad = 1, 0;
 	value_start(c);
 	CAP(yajl_gen_string(c->cap, s, n));
-	if (c->depth == 1 || (c->depth == 3 && c->key[3] == CK_FINISH)) {
+	if ((c->depth == 1 && top_wanted(c)) ||
+	    (c->depth == 3 && c->key[1] == CK_CHOICES &&
+	    c->key[3] == CK_FINISH)) {
 		json_str(&j, (const char *)s, n);
 		scalar(c, 's', (const char *)s, n, j.p, j.len);
 		buf_free(&j);
@@ -336,8 +374,11 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 	struct chat *c = ctx;
 
 	CAP(yajl_gen_string(c->cap, k, n));
-	if (c->depth <= MAXD)
+	/* No path we follow goes deeper than 7. */
+	if (c->depth <= 7 && n)
 		c->key[c->depth] = lookup(k, n);
+	else if (c->depth <= MAXD)
+		c->key[c->depth] = CK_OTHER;
 	return 1;
 }
 

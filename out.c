@@ -122,17 +122,33 @@ emit(struct out *o, struct req *r)
 		out_flush(o);
 }
 
+/* Append the decimal digits of v: records are built for every delta,
+ * and printf is most of their cost. */
+static void
+put_digits(struct buf *b, long long v)
+{
+	char d[24], *p = d + sizeof d;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v :
+	    (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	buf_put(b, p, (size_t)(d + sizeof d - p));
+}
+
 /* Start a record of the given type for r: the fields every record has. */
 static struct buf *
 begin(struct out *o, struct req *r, const char *type)
 {
-	char num[32];
-
 	buf_reset(&o->rec);
 	buf_puts(&o->rec, "{\"type\":\"");
 	buf_puts(&o->rec, type);
-	snprintf(num, sizeof num, "\",\"line\":%lu,\"custom_id\":", r->line);
-	buf_puts(&o->rec, num);
+	buf_puts(&o->rec, "\",\"line\":");
+	put_digits(&o->rec, (long long)r->line);
+	buf_puts(&o->rec, ",\"custom_id\":");
 	if (r->cid.len)
 		buf_put(&o->rec, r->cid.p, r->cid.len);
 	else
@@ -145,10 +161,10 @@ begin(struct out *o, struct req *r, const char *type)
 static void
 put_num(struct buf *b, const char *key, long long v)
 {
-	char num[64];
-
-	snprintf(num, sizeof num, ",\"%s\":%lld", key, v);
-	buf_puts(b, num);
+	buf_puts(b, ",\"");
+	buf_puts(b, key);
+	buf_puts(b, "\":");
+	put_digits(b, v);
 }
 
 /* ,"key": */
