@@ -73,6 +73,7 @@ struct chat {
 	int started;		/* this event's first byte has been seen */
 
 	yajl_gen cap;		/* capture of a raw value */
+	struct buf tmp;		/* a captured string made valid UTF-8 */
 	int capdepth;		/* -1 when idle */
 	struct buf *capto;
 
@@ -355,7 +356,12 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 	if (c->depth == 0)
 		return c->bad = 1, 0;
 	value_start(c);
-	CAP(yajl_gen_string(c->cap, s, n));
+	if (c->capdepth >= 0) {
+		size_t cn = n;
+		const unsigned char *cs = json_utf8_clean(s, &cn, &c->tmp);
+
+		yajl_gen_string(c->cap, cs, cn);
+	}
 	if ((c->depth == 1 && top_wanted(c)) ||
 	    (c->depth == 3 && c->key[1] == CK_CHOICES &&
 	    c->key[3] == CK_FINISH)) {
@@ -373,7 +379,12 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 {
 	struct chat *c = ctx;
 
-	CAP(yajl_gen_string(c->cap, k, n));
+	if (c->capdepth >= 0) {
+		size_t cn = n;
+		const unsigned char *cs = json_utf8_clean(k, &cn, &c->tmp);
+
+		yajl_gen_string(c->cap, cs, cn);
+	}
 	/* No path we follow goes deeper than 7. */
 	if (c->depth <= 7 && n)
 		c->key[c->depth] = lookup(k, n);
@@ -612,6 +623,7 @@ chat_free(struct chat *c)
 	buf_free(&c->fp);
 	buf_free(&c->usage);
 	buf_free(&c->error);
+	buf_free(&c->tmp);
 	yajl_gen_free(c->cap);
 	free(c);
 }

@@ -227,6 +227,8 @@ struct lp {
 	int bodykey_stream;	/* the key just read was "stream" */
 	int bare_stream, env_stream;
 	size_t raw_start;	/* where the body or task object began */
+	unsigned seen;		/* envelope members met, a bit each */
+	const char *twice;	/* the first member met twice */
 };
 
 static const char *key_names[] = {
@@ -308,6 +310,8 @@ lp_scalar(struct lp *l, int type, const char *s, size_t n)
 		return 1;
 	switch (l->key) {
 	case K_CID:
+		if (sp->cid.len)
+			break;		/* given twice: refused, keep the first */
 		if (type == 's')
 			json_str(&sp->cid, s, n);
 		else if (type == 'n')
@@ -444,6 +448,11 @@ lp_map_key(void *ctx, const unsigned char *k, size_t n)
 			if (strlen(key_names[i]) == n &&
 			    memcmp(key_names[i], k, n) == 0)
 				l->key = i;
+		if (l->key != K_OTHER) {
+			if (l->seen & 1u << l->key && !l->twice)
+				l->twice = key_names[l->key];
+			l->seen |= 1u << l->key;
+		}
 		if (l->key == K_BODY || l->key == K_URL)
 			l->s->envelope = 1;
 		if (l->key == K_OTHER && !l->other.len) {
@@ -536,9 +545,20 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 	struct lp l;
 	yajl_status st;
 	const char *why;
+	size_t bad;
 	int rc = -1, eof = 0;
 
 	in_spec_reset(s);
+	buf_reset(msg);
+	/* yajl lets overlong forms and surrogates through: not us. */
+	if ((bad = json_utf8_check(line, len)) < len) {
+		char m[80];
+
+		snprintf(m, sizeof m, "invalid JSON at column %zu: invalid UTF-8",
+		    bad + 1);
+		buf_puts(msg, m);
+		return -1;
+	}
 	memset(&l, 0, sizeof l);
 	s->line = l.line = line;
 	l.s = s;
@@ -577,11 +597,15 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 		    strcmp(l.badtype, "body") == 0 ?
 		    "' has the wrong type (want an object)" :
 		    "' has the wrong type (want a string)");
+	} else if (l.twice) {
+		buf_puts(msg, "envelope member '");
+		buf_puts(msg, l.twice);
+		buf_puts(msg, "' is given twice");
 	} else if (l.other.len) {
 		buf_puts(msg, "unknown envelope member ");
 		buf_put(msg, l.other.p, l.other.len);
-	} else if (s->url.len &&
-	    (why = url_problem(s->url.p, s->url.len)) != NULL) {
+	} else if (l.seen & 1u << K_URL && (why = url_problem(s->url.len ?
+	    s->url.p : "", s->url.len)) != NULL) {
 		buf_puts(msg, "envelope url ");
 		buf_puts(msg, why);
 	} else {

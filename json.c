@@ -19,6 +19,8 @@
 
 #define JC_MAXDEPTH 512
 
+static int utf8_seq(const unsigned char *, size_t, size_t *);
+
 struct frame {
 	size_t base;		/* path length at the container's start */
 	long index;		/* element number, -1 in a map */
@@ -31,6 +33,7 @@ struct jc {
 	int depth[JSON_MAXPICK];	/* capture depth, -1 when idle */
 	yajl_gen pg[JSON_MAXPICK];
 	struct buf path;
+	struct buf tmp;		/* a string made valid UTF-8 */
 	struct frame fr[JC_MAXDEPTH];
 	int nfr;
 	int toodeep;
@@ -159,6 +162,7 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 {
 	struct jc *c = ctx;
 
+	s = json_utf8_clean(s, &n, &c->tmp);
 	jc_value(c);
 #define G(g) yajl_gen_string(g, s, n)
 	EACH_GEN(c, G);
@@ -181,16 +185,17 @@ cb_start_map(void *ctx)
 }
 
 static int
-cb_map_key(void *ctx, const unsigned char *s, size_t n)
+cb_map_key(void *ctx, const unsigned char *k, size_t n)
 {
 	struct jc *c = ctx;
 	size_t base = c->fr[c->nfr - 1].base;
 
+	k = json_utf8_clean(k, &n, &c->tmp);
 	c->path.len = base;
 	if (base)
 		buf_putc(&c->path, '.');
-	buf_put(&c->path, s, n);
-#define G(g) yajl_gen_string(g, s, n)
+	buf_put(&c->path, k, n);
+#define G(g) yajl_gen_string(g, k, n)
 	EACH_GEN(c, G);
 #undef G
 	return 1;
@@ -313,6 +318,7 @@ json_compact(const char *p, size_t n, struct buf *out, struct jpick *picks,
 	for (i = 0; i < npicks; i++)
 		yajl_gen_free(c.pg[i]);
 	buf_free(&c.path);
+	buf_free(&c.tmp);
 	return rc;
 }
 
@@ -577,6 +583,53 @@ json_str(struct buf *b, const char *s, size_t n)
 	}
 	buf_put(b, run, (size_t)(p - run));
 	buf_putc(b, '"');
+}
+
+/* Is s[0..n) valid UTF-8 (no overlong forms, surrogates or code points
+ * past U+10FFFF)?  Returns n, or the offset of the first bad byte. */
+size_t
+json_utf8_check(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, len;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (!utf8_seq(p + i, n - i, &len))
+			return i;
+		i += len;
+	}
+	return n;
+}
+
+/* s[0..*n) as valid UTF-8: itself when it is, else a copy in tmp with
+ * each bad byte replaced by U+FFFD (yajl's own check lets surrogates
+ * and overlong forms through, and \udc00 escapes decode to them). */
+const unsigned char *
+json_utf8_clean(const unsigned char *s, size_t *n, struct buf *tmp)
+{
+	size_t i = json_utf8_check((const char *)s, *n), len;
+
+	if (i == *n)
+		return s;
+	buf_reset(tmp);
+	buf_put(tmp, s, i);
+	while (i < *n) {
+		if (s[i] < 0x80)
+			buf_putc(tmp, s[i++]);
+		else if (utf8_seq(s + i, *n - i, &len)) {
+			buf_put(tmp, s + i, len);
+			i += len;
+		} else {
+			buf_put(tmp, "\xef\xbf\xbd", 3);
+			i++;
+		}
+	}
+	*n = tmp->len;
+	return (const unsigned char *)tmp->p;
 }
 
 /* Free the values of an array of picks. */

@@ -1876,6 +1876,7 @@ run(struct pool *p, struct input *in)
 static char *
 read_key(const char *file)
 {
+	struct stat st;
 	char buf[4096];
 	ssize_t n;
 	size_t len;
@@ -1883,6 +1884,12 @@ read_key(const char *file)
 
 	if ((fd = open(file, O_RDONLY)) < 0)
 		err(2, "cannot open '%s'", file);
+	/* As ssh does with keys: a secret others can read is refused. */
+	if (fstat(fd, &st) < 0)
+		err(2, "cannot read '%s'", file);
+	if (st.st_mode & 077)
+		errx(2, "key file '%s' can be read by others: chmod 600 '%s'",
+		    file, file);
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n < 0)
@@ -1904,13 +1911,14 @@ check_header(const char *h)
 	const char *colon = strchr(h, ':');
 	const char *s;
 
+	/* Checked first: a message must not carry the line break. */
+	if (strpbrk(h, "\r\n"))
+		errx(2, "a -H header contains a line break");
 	if (!colon || colon == h)
 		errx(2, "invalid header '%s' (want 'Name: value')", h);
 	for (s = h; s < colon; s++)
 		if (*s <= ' ' || *s == 0x7f)
 			errx(2, "invalid header name in '%s'", h);
-	if (strpbrk(h, "\r\n"))
-		errx(2, "header '%s' contains a line break", h);
 }
 
 /* The headers every request sends: the -H ones, then the defaults they
@@ -2212,6 +2220,8 @@ main(int argc, char *argv[])
 	    !c.quiet && isatty(2);
 	if (c.quiet && progress_opt != 1)
 		c.progress = 0;
+	if (c.cacert && access(c.cacert, R_OK) < 0)
+		err(2, "cannot read '%s'", c.cacert);
 	if (c.insecure && !c.quiet)
 		warnx("--insecure: the server's certificate is not checked");
 	/* Every named input must open before anything is sent. */

@@ -186,6 +186,9 @@ void json_error(yajl_handle, const char *, size_t, int, const char *,
 int json_members(const char *, size_t,
     void (*)(void *, const char *, size_t, const char *, size_t), void *);
 void json_str(struct buf *, const char *, size_t);
+size_t json_utf8_check(const char *, size_t);
+const unsigned char *json_utf8_clean(const unsigned char *, size_t *,
+    struct buf *);
 long long json_text_chars(const char *, size_t);
 void json_picks_free(struct jpick *, size_t);
 long long json_int(const struct buf *);

@@ -76,7 +76,7 @@ test_expect_success 'a missing input file: exit 2 before anything is sent' '
 
 test_expect_success 'an empty key file is refused' '
 	export VMAN_BASE_URL=http://127.0.0.1:9 &&
-	: >key &&
+	: >key && chmod 600 key &&
 	"$VMANJL" --key-file key </dev/null 2>err; test $? -eq 2 &&
 	grep "empty" err
 '

@@ -61,7 +61,7 @@ test_expect_success 'a wrong key: error 401, not retried' '
 '
 
 test_expect_success '--key-file: the key read from a file, trailing newline ignored' '
-	printf "%s\n" "$KEY" >key &&
+	printf "%s\n" "$KEY" >key && chmod 600 key &&
 	echo "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"from file\"}]}" >in &&
 	"$VMANJL" --key-file key in >out 2>err &&
 	has ".type==\"response\" and .content==\"from file\"" out &&
@@ -69,21 +69,21 @@ test_expect_success '--key-file: the key read from a file, trailing newline igno
 '
 
 test_expect_success '--key-file: trailing white space and CRLF are ignored' '
-	printf "%s \r\n\n" "$KEY" >key &&
+	printf "%s \r\n\n" "$KEY" >key && chmod 600 key &&
 	echo "{\"model\":\"m\",\"messages\":[]}" >in &&
 	"$VMANJL" --key-file key in >out &&
 	has ".type==\"response\"" out
 '
 
 test_expect_success '--key-file overrides VMAN_API_KEY' '
-	printf "%s\n" "$KEY" >key &&
+	printf "%s\n" "$KEY" >key && chmod 600 key &&
 	echo "{\"model\":\"m\",\"messages\":[]}" >in &&
 	VMAN_API_KEY=sk-wrong-999 "$VMANJL" --key-file key in >out &&
 	has ".type==\"response\"" out
 '
 
 test_expect_success 'a key file with a line break in the key: exit 2, key not shown' '
-	printf "%s\nsecond-line\n" "$KEY" >key &&
+	printf "%s\nsecond-line\n" "$KEY" >key && chmod 600 key &&
 	echo "{\"model\":\"m\",\"messages\":[]}" >in &&
 	{ "$VMANJL" --key-file key in >out 2>err; test $? -eq 2; } &&
 	cat err &&
@@ -103,7 +103,7 @@ test_expect_success 'the key cannot be given as an argument' '
 '
 
 test_expect_success 'a run with -v and faults never shows the key' '
-	printf "%s\n" "$KEY" >key &&
+	printf "%s\n" "$KEY" >key && chmod 600 key &&
 	cat >in <<-EOF &&
 	{"model":"m","messages":[{"role":"user","content":"plain"}]}
 	{"model":"m","messages":[],"mock":{"id":"v500","fail_first":1,"status":500}}
@@ -139,7 +139,7 @@ test_expect_success 'a run with -v and faults never shows the key' '
 '
 
 test_expect_success '-v with --key-file: the trace redacts it too' '
-	printf "%s\n" "$KEY" >key &&
+	printf "%s\n" "$KEY" >key && chmod 600 key &&
 	echo "{\"model\":\"m\",\"messages\":[]}" >in &&
 	"$VMANJL" -v --key-file key in >out 2>err &&
 	grep "> Authorization: \[redacted\]" err &&
@@ -163,7 +163,7 @@ test_expect_success '-v redacts the other key headers given with -H or in the en
 '
 
 test_expect_success 'the key is not on the command line of a running vmanjl' '
-	printf "%s\n" "$KEY" >key &&
+	printf "%s\n" "$KEY" >key && chmod 600 key &&
 	echo "{\"model\":\"m\",\"messages\":[],\"mock\":{\"delay_ms\":3000}}" >in &&
 	{ VMAN_API_KEY=$KEY "$VMANJL" --retries 0 in >out 2>err & } &&
 	pid1=$! &&

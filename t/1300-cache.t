@@ -225,7 +225,7 @@ test_expect_success 'the key is not part of the entry: another key hits, none is
 	grep "0 cache hits, 2 misses" err1 &&
 	test $(files c) -eq 2 &&
 	n=$(requests) &&
-	printf "sk-cache-two\n" >keyfile &&
+	printf "sk-cache-two\n" >keyfile && chmod 600 keyfile &&
 	VMAN_API_KEY=sk-cache-three "$VMANJL" -H "X-Api-Key: opt-secret-3" \
 	    --key-file keyfile --cache c in >out2 2>err2 &&
 	test $(requests) -eq $n &&
