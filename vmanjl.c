@@ -922,11 +922,10 @@ on_write(char *s, size_t size, size_t n, void *ctx)
 				fail_set(&r->fail, r->status, "out_of_memory",
 				    0, "out of memory reading the stream");
 			r->stopped = 1;
-			out_flush(&p->out);
 			return 0;
 		}
-		if (p->out.buf.len)
-			out_flush(&p->out);
+		/* The deltas go out at the end of this turn of the loop,
+		 * with whatever else arrived with them: one write. */
 		return len;
 	}
 	if (buf_add(&r->resp, s, len) < 0) {
