@@ -104,6 +104,15 @@ check-valgrind: vmanjl $(TOOLS) check-deps
 	@if grep -l 'ERROR SUMMARY: [1-9]' valgrind-logs/*; then \
 	  echo "valgrind found errors or leaks: see the files above"; exit 1; fi
 
+# Benchmarks beside curl on the local server (not part of check).
+bench: vmanjl t/mockvman
+	sh bench/bench.sh
+
+# The libFuzzer targets t/fuzz-*.c, FUZZ_SECONDS each (needs clang).
+FUZZ_SECONDS = 60
+fuzz:
+	sh t/fuzz.sh $(FUZZ_SECONDS)
+
 # Start the local VMAN server, send the example requests, stop it.
 # (Its last example line is malformed on purpose: vmanjl exits 1.)
 demo: vmanjl t/mockvman
@@ -126,7 +135,7 @@ uninstall:
 
 clean:
 	rm -f vmanjl $(OBJS) $(TOOLS)
-	rm -rf sanitize valgrind-logs
+	rm -rf sanitize valgrind-logs t/fuzz-build
 
-.PHONY: all check check-deps check-sanitize check-valgrind clean demo deps \
-	install uninstall
+.PHONY: all bench check check-deps check-sanitize check-valgrind clean demo \
+	deps fuzz install uninstall
