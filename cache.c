@@ -96,12 +96,18 @@ cache_get(const struct cache *c, const struct buf *m, struct buf *recs)
 	if (n < 0 || f.len < strlen(MAGIC) ||
 	    memcmp(f.p, MAGIC, strlen(MAGIC)) != 0)
 		goto out;
+	/* Two unsigned numbers; every length checked before it is used. */
+	if (f.p[strlen(MAGIC)] < '0' || f.p[strlen(MAGIC)] > '9')
+		goto out;
 	len = strtoul(f.p + strlen(MAGIC), &end, 10);
-	rl = strtoul(end, &end, 10);
+	if (*end != ' ' || end[1] < '0' || end[1] > '9')
+		goto out;
+	rl = strtoul(end + 1, &end, 10);
 	if (*end != '\n')
 		goto out;
 	hl = (size_t)(end + 1 - f.p);
-	if (len != m->len || f.len != hl + len + 1 + rl ||
+	if (hl + 1 > f.len || len != m->len || len > f.len - hl - 1 ||
+	    rl != f.len - hl - len - 1 ||
 	    memcmp(f.p + hl, m->p, m->len) != 0 || f.p[hl + len] != '\n')
 		goto out;
 	buf_reset(recs);

@@ -393,14 +393,19 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 	return 1;
 }
 
-static void
+/* Deeper than yajl_gen can write (128): the chunk is refused. */
+#define CAPDEPTH 100
+
+static int
 open_container(struct chat *c)
 {
 	struct tool *t;
 
 	value_start(c);
-	if (c->capdepth >= 0)
-		c->capdepth++;
+	if (c->capdepth >= 0 && ++c->capdepth > CAPDEPTH) {
+		c->bad = 1;
+		return 0;
+	}
 	if (c->depth == 2 && c->key[1] == CK_CHOICES) {
 		/* A new choice in this chunk. */
 		c->cur_index = 0;
@@ -423,6 +428,7 @@ open_container(struct chat *c)
 	c->depth++;
 	if (c->depth <= MAXD)
 		c->key[c->depth] = CK_OTHER;
+	return 1;
 }
 
 static int
@@ -430,7 +436,8 @@ cb_start_map(void *ctx)
 {
 	struct chat *c = ctx;
 
-	open_container(c);
+	if (!open_container(c))
+		return 0;
 	CAP(yajl_gen_map_open(c->cap));
 	return 1;
 }
@@ -440,9 +447,8 @@ cb_start_array(void *ctx)
 {
 	struct chat *c = ctx;
 
-	if (c->depth == 0)
+	if (c->depth == 0 || !open_container(c))
 		return c->bad = 1, 0;
-	open_container(c);
 	CAP(yajl_gen_array_open(c->cap));
 	return 1;
 }

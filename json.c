@@ -17,7 +17,7 @@
 
 #include "vmanjl.h"
 
-#define JC_MAXDEPTH 512
+#define JC_MAXDEPTH 120	/* below yajl_gen's own limit of 128 */
 
 static int utf8_seq(const unsigned char *, size_t, size_t *);
 

@@ -149,8 +149,8 @@ done_record(const char *rec, size_t n, struct buf *key, struct buf *msg)
 	} else if (pk[ID].val.len > 13 &&
 	    strncmp(pk[ID].val.p, "\"vmanjl_req_", 12) == 0) {
 		st = json_int(&pk[STATUS].val);
-		done = st >= 200 && st < 300 &&
-		    strcmp(pk[ERROR].val.p, "null") == 0;
+		done = st >= 200 && st < 300 && (!pk[ERROR].val.len ||
+		    strcmp(pk[ERROR].val.p, "null") == 0);
 		line = strtoll(pk[ID].val.p + 12, NULL, 10);
 	}
 	if (done && pk[CID].val.len && strcmp(pk[CID].val.p, "null") != 0)

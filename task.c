@@ -156,12 +156,43 @@ tree_json(struct buf *b, yajl_val v)
 	}
 }
 
+/* How deep does the JSON text p[0..n) nest?  yajl_tree and the walks
+ * over it recurse once a level: too deep a text is refused first. */
+static int
+too_deep(const char *p, size_t n)
+{
+	int depth = 0, str = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				str = 0;
+		} else if (p[i] == '"')
+			str = 1;
+		else if (p[i] == '[' || p[i] == '{') {
+			if (++depth > 100)
+				return 1;
+		} else if (p[i] == ']' || p[i] == '}')
+			depth--;
+	}
+	return 0;
+}
+
 static yajl_val
 parse(const char *p, size_t n, struct buf *msg)
 {
 	char e[256];
 	char *s;
 	yajl_val v;
+
+	if (too_deep(p, n)) {
+		buf_reset(msg);
+		buf_puts(msg, "invalid JSON in the answer: nested too deeply");
+		return NULL;
+	}
 
 	s = xmalloc(n + 1);
 	memcpy(s, p, n);
@@ -402,6 +433,11 @@ put_id(struct buf *b, const char *s, int json)
 	static const char hex[] = "0123456789ABCDEF";
 	struct buf j = { 0 };
 
+	if (!json && (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)) {
+		/* Not a path segment of its own: that would move the poll. */
+		buf_puts(b, s[1] ? "%2E%2E" : "%2E");
+		return;
+	}
 	if (json) {
 		json_str(&j, s, strlen(s));
 		buf_put(b, j.p + 1, j.len - 2);
@@ -534,7 +570,7 @@ progress_of(const struct taskdesc *d, yajl_val v)
 	if (!s)
 		return -1;
 	x = strtod(s, &end);
-	if (end == s)
+	if (end == s || x != x)		/* no number, or NaN */
 		return -1;
 	if (*end == '%')
 		max = 100;
