@@ -225,132 +225,6 @@ parse_size(const char *s)
 /* ---------------------------------------------------------------- */
 /* Failures */
 
-/* Set f to a failure of our own description. */
-static void
-fail_set(struct failure *f, long status, const char *kind, int retryable,
-    const char *fmt, ...)
-{
-	char msg[CURL_ERROR_SIZE + 512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	f->status = status;
-	f->kind = kind;
-	f->retryable = retryable;
-	buf_reset(&f->message);
-	json_str(&f->message, msg, strlen(msg));
-	buf_reset(&f->type);
-	json_str(&f->type, kind, strlen(kind));
-	buf_reset(&f->code);
-	buf_reset(&f->body);
-	buf_reset(&f->task);
-}
-
-static void
-fail_free(struct failure *f)
-{
-	buf_free(&f->message);
-	buf_free(&f->type);
-	buf_free(&f->code);
-	buf_free(&f->body);
-	buf_free(&f->task);
-}
-
-static int
-retryable_status(long s)
-{
-	return s == 408 || s == 409 || s == 429 || s == 500 || s == 502 ||
-	    s == 503 || s == 504;
-}
-
-/* The picks that find a server's message in the error shapes of
- * vman-api.md section 2. */
-enum {
-	E_ERROR, E_ERROR_MESSAGE, E_ERROR_TYPE, E_ERROR_CODE, E_MESSAGE,
-	E_DESCRIPTION, E_DETAIL, E_ERRORS0, E_TYPE, E_CODE, E_N
-};
-
-/*
- * Describe a non-2xx answer (or a mid-stream error object) in f: the
- * server's own message, type and code where its body has them, else the
- * body itself.
- */
-static void
-fail_from_body(struct pool *p, struct failure *f, long status,
-    const char *body, size_t len, const char *kind)
-{
-	struct jpick pk[E_N] = {
-		{ .path = "error" }, { .path = "error.message" },
-		{ .path = "error.type" }, { .path = "error.code" },
-		{ .path = "message" }, { .path = "description" },
-		{ .path = "detail" }, { .path = "errors.0" },
-		{ .path = "type" }, { .path = "code" }
-	};
-	static const int msgs[] = {
-		E_ERROR_MESSAGE, E_ERROR, E_MESSAGE, E_DESCRIPTION, E_DETAIL,
-		E_ERRORS0
-	};
-	const struct buf *m = NULL;
-	size_t i, n;
-
-	fail_set(f, status, kind, retryable_status(status), "HTTP %ld", status);
-	buf_reset(&f->body);
-	if (json_compact(body, len, &f->body, pk, E_N, &p->msg) < 0 ||
-	    f->body.p[0] != '{') {
-		/* Not JSON: the body itself is the message. */
-		buf_reset(&f->body);
-		n = len;
-		while (n && (body[n - 1] == '\n' || body[n - 1] == '\r' ||
-		    body[n - 1] == ' '))
-			n--;
-		if (n > 2000)
-			n = 2000;
-		buf_reset(&f->message);
-		if (n) {
-			char pre[64];
-
-			buf_reset(&p->msg);
-			snprintf(pre, sizeof pre, "HTTP %ld: ", status);
-			buf_puts(&p->msg, pre);
-			buf_put(&p->msg, body, n);
-			json_str(&f->message, p->msg.p, p->msg.len);
-		} else {
-			char m0[64];
-
-			snprintf(m0, sizeof m0, "HTTP %ld with an empty body",
-			    status);
-			json_str(&f->message, m0, strlen(m0));
-		}
-		json_picks_free(pk, E_N);
-		return;
-	}
-	for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
-		if (pk[msgs[i]].val.len && pk[msgs[i]].val.p[0] == '"') {
-			m = &pk[msgs[i]].val;
-			break;
-		}
-	buf_reset(&f->message);
-	if (m)
-		buf_put(&f->message, m->p, m->len);
-	else
-		json_str(&f->message, f->body.p, f->body.len);
-	if (pk[E_ERROR_TYPE].val.len || pk[E_TYPE].val.len) {
-		buf_reset(&f->type);
-		m = pk[E_ERROR_TYPE].val.len ? &pk[E_ERROR_TYPE].val :
-		    &pk[E_TYPE].val;
-		buf_put(&f->type, m->p, m->len);
-	}
-	m = pk[E_ERROR_CODE].val.len ? &pk[E_ERROR_CODE].val : &pk[E_CODE].val;
-	buf_put(&f->code, m->p, m->len);
-	/* An exhausted quota does not come back by waiting. */
-	if ((f->code.len && strstr(f->code.p, "insufficient_quota")) ||
-	    strstr(f->type.p, "insufficient_quota"))
-		f->retryable = 0;
-	json_picks_free(pk, E_N);
-}
-
 /* ---------------------------------------------------------------- */
 /* Requests */
 
@@ -682,8 +556,8 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 		r->in_event = 1;
 		return 1;
 	case CHAT_ERROR:
-		fail_from_body(p, &r->fail, r->status, chat_error(r->chat)->p,
-		    chat_error(r->chat)->len, "stream_error");
+		fail_from_body(&r->fail, r->status, chat_error(r->chat)->p,
+		    chat_error(r->chat)->len, "stream_error", &p->msg);
 		r->fail.retryable = 0;
 		break;
 	default:
@@ -1481,8 +1355,8 @@ attempt_done(struct pool *p, struct req *r, CURLcode rc)
 		fail_set(f, r->status, "parse_error", 0,
 		    "invalid JSON in the answer: %s", p->msg.p);
 	} else if (r->status > 0)
-		fail_from_body(p, f, r->status, r->resp.p, r->resp.len,
-		    "http_error");
+		fail_from_body(f, r->status, r->resp.p, r->resp.len,
+		    "http_error", &p->msg);
 	else
 		fail_set(f, 0, "network_error", 1, "no HTTP answer");
 

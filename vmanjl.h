@@ -19,6 +19,7 @@ struct req;
 struct pool;
 struct sse_event;
 struct taskstate;
+struct failure;
 
 /* buf.c */
 
@@ -133,6 +134,14 @@ struct endpoint {
 
 const struct endpoint *ep_lookup(const char *, const char *);
 void ep_print(FILE *);
+
+/* fail.c */
+
+void fail_set(struct failure *, long, const char *, int, const char *, ...);
+void fail_free(struct failure *);
+int retryable_status(long);
+void fail_from_body(struct failure *, long, const char *, size_t,
+    const char *, struct buf *);
 
 /* input.c */
 

@@ -99,120 +99,7 @@ check_records(struct buf *b, struct buf *all)
 }
 
 /* ---------------------------------------------------------------- */
-/* vmanjl.c's glue */
-
-static void
-fail_set(struct failure *f, long status, const char *kind, int retryable,
-    const char *fmt, ...)
-{
-	char msg[CURL_ERROR_SIZE + 512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	f->status = status;
-	f->kind = kind;
-	f->retryable = retryable;
-	buf_reset(&f->message);
-	json_str(&f->message, msg, strlen(msg));
-	buf_reset(&f->type);
-	json_str(&f->type, kind, strlen(kind));
-	buf_reset(&f->code);
-	buf_reset(&f->body);
-	buf_reset(&f->task);
-}
-
-static void
-fail_free(struct failure *f)
-{
-	buf_free(&f->message);
-	buf_free(&f->type);
-	buf_free(&f->code);
-	buf_free(&f->body);
-	buf_free(&f->task);
-}
-
-enum {
-	E_ERROR, E_ERROR_MESSAGE, E_ERROR_TYPE, E_ERROR_CODE, E_MESSAGE,
-	E_DESCRIPTION, E_DETAIL, E_ERRORS0, E_TYPE, E_CODE, E_N
-};
-
-/* vmanjl.c's fail_from_body(), with its msg buffer passed in. */
-static void
-fail_from_body(struct buf *msgbuf, struct failure *f, long status,
-    const char *body, size_t len, const char *kind)
-{
-	struct jpick pk[E_N] = {
-		{ .path = "error" }, { .path = "error.message" },
-		{ .path = "error.type" }, { .path = "error.code" },
-		{ .path = "message" }, { .path = "description" },
-		{ .path = "detail" }, { .path = "errors.0" },
-		{ .path = "type" }, { .path = "code" }
-	};
-	static const int msgs[] = {
-		E_ERROR_MESSAGE, E_ERROR, E_MESSAGE, E_DESCRIPTION, E_DETAIL,
-		E_ERRORS0
-	};
-	const struct buf *m = NULL;
-	size_t i, n;
-
-	fail_set(f, status, kind, status == 429 || status >= 500,
-	    "HTTP %ld", status);
-	buf_reset(&f->body);
-	if (json_compact(body, len, &f->body, pk, E_N, msgbuf) < 0 ||
-	    f->body.p[0] != '{') {
-		buf_reset(&f->body);
-		n = len;
-		while (n && (body[n - 1] == '\n' || body[n - 1] == '\r' ||
-		    body[n - 1] == ' '))
-			n--;
-		if (n > 2000)
-			n = 2000;
-		buf_reset(&f->message);
-		if (n) {
-			char pre[64];
-
-			buf_reset(msgbuf);
-			snprintf(pre, sizeof pre, "HTTP %ld: ", status);
-			buf_puts(msgbuf, pre);
-			buf_put(msgbuf, body, n);
-			json_str(&f->message, msgbuf->p, msgbuf->len);
-		} else {
-			char m0[64];
-
-			snprintf(m0, sizeof m0, "HTTP %ld with an empty body",
-			    status);
-			json_str(&f->message, m0, strlen(m0));
-		}
-		json_picks_free(pk, E_N);
-		return;
-	}
-	for (i = 0; i < E_N; i++)
-		check_json(&pk[i].val, "an error pick is not JSON");
-	for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
-		if (pk[msgs[i]].val.len && pk[msgs[i]].val.p[0] == '"') {
-			m = &pk[msgs[i]].val;
-			break;
-		}
-	buf_reset(&f->message);
-	if (m)
-		buf_put(&f->message, m->p, m->len);
-	else
-		json_str(&f->message, f->body.p, f->body.len);
-	if (pk[E_ERROR_TYPE].val.len || pk[E_TYPE].val.len) {
-		buf_reset(&f->type);
-		m = pk[E_ERROR_TYPE].val.len ? &pk[E_ERROR_TYPE].val :
-		    &pk[E_TYPE].val;
-		buf_put(&f->type, m->p, m->len);
-	}
-	m = pk[E_ERROR_CODE].val.len ? &pk[E_ERROR_CODE].val : &pk[E_CODE].val;
-	buf_put(&f->code, m->p, m->len);
-	if ((f->code.len && strstr(f->code.p, "insufficient_quota")) ||
-	    strstr(f->type.p, "insufficient_quota"))
-		f->retryable = 0;
-	json_picks_free(pk, E_N);
-}
+/* vmanjl.c's glue (its failure classes are fail.c's, linked as they are) */
 
 static void
 result_free(struct result *res)
@@ -385,8 +272,8 @@ error_answer(const uint8_t *data, size_t size, int format, long status)
 	struct ctx c;
 
 	ctx_init(&c, format);
-	fail_from_body(&c.msg, &c.r.fail, status, (const char *)data, size,
-	    "http_error");
+	fail_from_body(&c.r.fail, status, (const char *)data, size,
+	    "http_error", &c.msg);
 	check_json(&c.r.fail.message, "the failure message is not JSON");
 	check_json(&c.r.fail.type, "the failure type is not JSON");
 	check_json(&c.r.fail.code, "the failure code is not JSON");
@@ -431,9 +318,9 @@ on_sse_event(void *arg, const struct sse_event *ev)
 		if (!chat_error(r->chat)->len)
 			fail("CHAT_ERROR without an error", NULL, 0);
 		check_json(chat_error(r->chat), "the error event is not JSON");
-		fail_from_body(&c->msg, &r->fail, r->status,
+		fail_from_body(&r->fail, r->status,
 		    chat_error(r->chat)->p, chat_error(r->chat)->len,
-		    "stream_error");
+		    "stream_error", &c->msg);
 		r->fail.retryable = 0;
 		break;
 	case CHAT_BAD:

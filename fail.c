@@ -1,0 +1,136 @@
+/*
+ * fail.c: what went wrong with a request, as its error record says it:
+ * our own description, or the server's message, type and code found in
+ * the error shapes of the VMAN relays (vman-api.md section 2).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmanjl.h"
+
+/* Set f to a failure of our own description. */
+void
+fail_set(struct failure *f, long status, const char *kind, int retryable,
+    const char *fmt, ...)
+{
+	char msg[CURL_ERROR_SIZE + 512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	f->status = status;
+	f->kind = kind;
+	f->retryable = retryable;
+	buf_reset(&f->message);
+	json_str(&f->message, msg, strlen(msg));
+	buf_reset(&f->type);
+	json_str(&f->type, kind, strlen(kind));
+	buf_reset(&f->code);
+	buf_reset(&f->body);
+	buf_reset(&f->task);
+}
+
+void
+fail_free(struct failure *f)
+{
+	buf_free(&f->message);
+	buf_free(&f->type);
+	buf_free(&f->code);
+	buf_free(&f->body);
+	buf_free(&f->task);
+}
+
+int
+retryable_status(long s)
+{
+	return s == 408 || s == 409 || s == 429 || s == 500 || s == 502 ||
+	    s == 503 || s == 504;
+}
+
+/* The picks that find a server's message in the error shapes of
+ * vman-api.md section 2. */
+enum {
+	E_ERROR, E_ERROR_MESSAGE, E_ERROR_TYPE, E_ERROR_CODE, E_MESSAGE,
+	E_DESCRIPTION, E_DETAIL, E_ERRORS0, E_TYPE, E_CODE, E_N
+};
+
+/*
+ * Describe a non-2xx answer (or a mid-stream error object) in f: the
+ * server's own message, type and code where its body has them, else the
+ * body itself.
+ */
+void
+fail_from_body(struct failure *f, long status, const char *body,
+    size_t len, const char *kind, struct buf *scratch)
+{
+	struct jpick pk[E_N] = {
+		{ .path = "error" }, { .path = "error.message" },
+		{ .path = "error.type" }, { .path = "error.code" },
+		{ .path = "message" }, { .path = "description" },
+		{ .path = "detail" }, { .path = "errors.0" },
+		{ .path = "type" }, { .path = "code" }
+	};
+	static const int msgs[] = {
+		E_ERROR_MESSAGE, E_ERROR, E_MESSAGE, E_DESCRIPTION, E_DETAIL,
+		E_ERRORS0
+	};
+	const struct buf *m = NULL;
+	size_t i, n;
+
+	fail_set(f, status, kind, retryable_status(status), "HTTP %ld", status);
+	buf_reset(&f->body);
+	if (json_compact(body, len, &f->body, pk, E_N, scratch) < 0 ||
+	    f->body.p[0] != '{') {
+		/* Not JSON: the body itself is the message. */
+		buf_reset(&f->body);
+		n = len;
+		while (n && (body[n - 1] == '\n' || body[n - 1] == '\r' ||
+		    body[n - 1] == ' '))
+			n--;
+		if (n > 2000)
+			n = 2000;
+		buf_reset(&f->message);
+		if (n) {
+			char pre[64];
+
+			buf_reset(scratch);
+			snprintf(pre, sizeof pre, "HTTP %ld: ", status);
+			buf_puts(scratch, pre);
+			buf_put(scratch, body, n);
+			json_str(&f->message, scratch->p, scratch->len);
+		} else {
+			char m0[64];
+
+			snprintf(m0, sizeof m0, "HTTP %ld with an empty body",
+			    status);
+			json_str(&f->message, m0, strlen(m0));
+		}
+		json_picks_free(pk, E_N);
+		return;
+	}
+	for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++)
+		if (pk[msgs[i]].val.len && pk[msgs[i]].val.p[0] == '"') {
+			m = &pk[msgs[i]].val;
+			break;
+		}
+	buf_reset(&f->message);
+	if (m)
+		buf_put(&f->message, m->p, m->len);
+	else
+		json_str(&f->message, f->body.p, f->body.len);
+	if (pk[E_ERROR_TYPE].val.len || pk[E_TYPE].val.len) {
+		buf_reset(&f->type);
+		m = pk[E_ERROR_TYPE].val.len ? &pk[E_ERROR_TYPE].val :
+		    &pk[E_TYPE].val;
+		buf_put(&f->type, m->p, m->len);
+	}
+	m = pk[E_ERROR_CODE].val.len ? &pk[E_ERROR_CODE].val : &pk[E_CODE].val;
+	buf_put(&f->code, m->p, m->len);
+	/* An exhausted quota does not come back by waiting. */
+	if ((f->code.len && strstr(f->code.p, "insufficient_quota")) ||
+	    strstr(f->type.p, "insufficient_quota"))
+		f->retryable = 0;
+	json_picks_free(pk, E_N);
+}
