@@ -87,7 +87,7 @@ check-sanitize: check-deps
 	rm -rf sanitize && mkdir -p sanitize/logs
 	cp -r $(OBJS:.o=.c) vmanjl.h Makefile t man1 examples sanitize/
 	$(MAKE) -s -C sanitize clean
-	ASAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/asan \
+	VMANJL_SANITIZE=1 ASAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/asan \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/ubsan:print_stacktrace=1 \
 	    $(MAKE) -C sanitize check CFLAGS="-O1 -g $(SAN)" \
 	    LDFLAGS="$(SAN)"
