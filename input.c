@@ -224,8 +224,6 @@ struct lp {
 	const char *badtype;	/* first envelope member of a wrong type */
 	struct buf other;	/* first unknown top-level key */
 	struct buf hname;	/* header name waiting for its value */
-	int bodykey_stream;	/* the key just read was "stream" */
-	int bare_stream, env_stream;
 	size_t raw_start;	/* where the body or task object began */
 	unsigned seen;		/* envelope members met, a bit each */
 	const char *twice;	/* the first member met twice */
@@ -302,10 +300,6 @@ lp_scalar(struct lp *l, int type, const char *s, size_t n)
 		sp->nfiles++;
 		return 1;
 	}
-	if (l->depth == 2 && l->key == K_BODY && l->bodykey_stream)
-		l->env_stream = type == 't';
-	if (l->depth == 1 && l->bodykey_stream)
-		l->bare_stream = type == 't';
 	if (l->depth != 1)
 		return 1;
 	switch (l->key) {
@@ -396,7 +390,6 @@ lp_open(struct lp *l, int type)
 		if (!l->badtype)
 			l->badtype = key_names[l->key];
 	}
-	l->bodykey_stream = 0;
 	l->depth++;
 	return 1;
 }
@@ -440,9 +433,7 @@ lp_map_key(void *ctx, const unsigned char *k, size_t n)
 	struct lp *l = ctx;
 	int i;
 
-	l->bodykey_stream = 0;
 	if (l->depth == 1) {
-		l->bodykey_stream = n == 6 && memcmp(k, "stream", 6) == 0;
 		l->key = K_OTHER;
 		for (i = K_CID; i < K_OTHER; i++)
 			if (strlen(key_names[i]) == n &&
@@ -455,11 +446,8 @@ lp_map_key(void *ctx, const unsigned char *k, size_t n)
 		}
 		if (l->key == K_BODY || l->key == K_URL)
 			l->s->envelope = 1;
-		if (l->key == K_OTHER && !l->other.len) {
+		if (l->key == K_OTHER && !l->other.len)
 			json_str(&l->other, (const char *)k, n);
-		}
-	} else if (l->depth == 2 && l->key == K_BODY) {
-		l->bodykey_stream = n == 6 && memcmp(k, "stream", 6) == 0;
 	} else if (l->depth == 2 && l->key == K_HEADERS) {
 		buf_reset(&l->hname);
 		if (!is_token((const char *)k, n)) {
@@ -516,7 +504,7 @@ in_spec_reset(struct spec *s)
 	s->nheaders = s->nfiles = 0;
 	s->line = s->body = s->task = NULL;
 	s->body_len = s->task_len = 0;
-	s->stream = s->envelope = s->notask = s->form = 0;
+	s->envelope = s->notask = s->form = 0;
 }
 
 void
@@ -577,7 +565,6 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 		in_spec_reset(s);
 		s->line = s->body = line;
 		s->body_len = len;
-		s->stream = l.bare_stream;
 		rc = 0;
 	} else if (l.badtype) {
 		buf_puts(msg, "envelope member '");
@@ -609,7 +596,6 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 		buf_puts(msg, "envelope url ");
 		buf_puts(msg, why);
 	} else {
-		s->stream = l.env_stream;
 		rc = 0;
 	}
 	yajl_free(l.h);

@@ -445,7 +445,6 @@ req_from_spec(struct pool *p, unsigned long line, const struct spec *s,
 		r->body[s->body_len] = '\0';
 		r->body_len = s->body_len;
 	}
-	r->stream = s->stream;
 	if (s->nfiles) {
 		buf_put(&r->files, s->files.p, s->files.len);
 		r->nfiles = s->nfiles;

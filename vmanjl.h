@@ -162,7 +162,6 @@ struct spec {
 	const char *task;	/* the task descriptor object, inside line */
 	size_t task_len;
 	int notask;		/* "task": false */
-	int stream;		/* the body says "stream": true */
 	int envelope;
 };
 
@@ -361,7 +360,6 @@ struct req {
 	char *body;		/* NULL: none */
 	size_t body_len;
 	struct curl_slist *headers;	/* NULL: the common headers */
-	int stream;
 	int attempts;		/* HTTP requests made for this line */
 	int tries;		/* attempts at the current step */
 	struct buf files;	/* form field, NUL, path, NUL, ... */
