@@ -41,12 +41,6 @@ buf_add(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
-int
-buf_adds(struct buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
-
 /* The buf_put family appends or dies: for places where running out of
  * memory leaves nothing sensible to do but stop. */
 void
@@ -115,4 +109,24 @@ xstrdup(const char *s)
 	if (!(p = strdup(s)))
 		err(2, "strdup");
 	return p;
+}
+
+/*
+ * FNV-1a over p[0..n), 64 bits, from offset basis seed; with mix, each
+ * step also folds the high bits down (h ^= h >> 29).  For hash-table
+ * slots and file names: 64 bits wide, not cryptographic.
+ */
+unsigned long long
+buf_hash(const void *p, size_t n, unsigned long long seed, int mix)
+{
+	const unsigned char *s = p;
+	unsigned long long h = seed;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h = (h ^ s[i]) * 0x100000001b3ULL;
+		if (mix)
+			h ^= h >> 29;
+	}
+	return h;
 }

@@ -36,7 +36,7 @@ cache_material(struct buf *m, const char *method, const char *url,
 	buf_puts(m, url);
 	buf_putc(m, '\n');
 	for (; headers; headers = headers->next)
-		if (!out_secret(headers->data)) {	/* never stored */
+		if (!io_secret_header(headers->data)) {	/* never stored */
 			buf_puts(m, headers->data);
 			buf_putc(m, '\n');
 		}
@@ -45,25 +45,70 @@ cache_material(struct buf *m, const char *method, const char *url,
 		buf_put(m, body, len);
 }
 
-/* FNV-1a, twice over with other offsets: 128 bits of name. */
+/* An entry's file: two 64-bit hashes of the request from other offsets,
+ * 128 bits of name (though not two independent halves). */
 static void
 entry_path(const struct cache *c, const struct buf *m, struct buf *path)
 {
-	unsigned long long h1 = 0xcbf29ce484222325ULL;
-	unsigned long long h2 = 0x84222325cbf29ce4ULL;
+	unsigned long long h1 = buf_hash(m->p, m->len, 0xcbf29ce484222325ULL,
+	    0);
+	unsigned long long h2 = buf_hash(m->p, m->len, 0x84222325cbf29ce4ULL,
+	    1);
 	char name[64];
-	size_t i;
 
-	for (i = 0; i < m->len; i++) {
-		h1 = (h1 ^ (unsigned char)m->p[i]) * 0x100000001b3ULL;
-		h2 = (h2 ^ (unsigned char)m->p[i]) * 0x100000001b3ULL;
-		h2 ^= h2 >> 29;
-	}
 	buf_reset(path);
 	buf_puts(path, c->dir);
 	snprintf(name, sizeof name, "/%02x/%016llx%016llx", (unsigned)(h1 >> 56),
 	    h1, h2);
 	buf_puts(path, name);
+}
+
+/* The bytes of an entry for request m with records recs. */
+void
+cache_entry(struct buf *f, const struct buf *m, const struct buf *recs)
+{
+	char head[64];
+
+	snprintf(head, sizeof head, MAGIC "%zu %zu\n", m->len, recs->len);
+	buf_reset(f);
+	buf_puts(f, head);
+	buf_put(f, m->p, m->len);
+	buf_putc(f, '\n');
+	buf_put(f, recs->p, recs->len);
+}
+
+/*
+ * Is the entry f[0..n) one for request m?  Returns 1 with its records
+ * in recs, else 0.  The entry is "vmanjl-cache 1 <request bytes>
+ * <records bytes>\n", the request, a newline and the records: one of any
+ * other length is not one.
+ */
+int
+cache_match(const char *f, size_t n, const struct buf *m, struct buf *recs)
+{
+	size_t len, rl, hl, ml = strlen(MAGIC);
+	const char *p = f + ml, *end = f + n;
+
+	if (n < ml || memcmp(f, MAGIC, ml) != 0)
+		return 0;
+	/* Two unsigned numbers; every length checked before it is used. */
+	for (len = 0; p < end && *p >= '0' && *p <= '9' && len < n; p++)
+		len = len * 10 + (size_t)(*p - '0');
+	if (p == f + ml || p == end || *p++ != ' ')
+		return 0;
+	for (rl = 0, hl = 0; p < end && *p >= '0' && *p <= '9' && rl < n;
+	    p++, hl++)
+		rl = rl * 10 + (size_t)(*p - '0');
+	if (hl == 0 || p == end || *p++ != '\n')
+		return 0;
+	hl = (size_t)(p - f);
+	if (len != m->len || len > n - hl || n - hl - len < 1 ||
+	    rl != n - hl - len - 1 || memcmp(p, m->p, m->len) != 0 ||
+	    p[len] != '\n')
+		return 0;
+	buf_reset(recs);
+	buf_put(recs, p + len + 1, rl);
+	return 1;
 }
 
 /*
@@ -75,45 +120,21 @@ int
 cache_get(const struct cache *c, const struct buf *m, struct buf *recs)
 {
 	struct buf path = { 0 }, f = { 0 };
-	char *end;
 	ssize_t n = 0;
-	size_t len, rl, hl;
 	int fd, hit = 0;
 
 	entry_path(c, m, &path);
-	if ((fd = open(path.p, O_RDONLY)) < 0)
-		goto out;
-	for (;;) {
-		if (buf_grow(&f, 65536) < 0)
-			break;
-		if ((n = read(fd, f.p + f.len, 65536)) <= 0)
-			break;
-		f.len += (size_t)n;
+	if ((fd = open(path.p, O_RDONLY)) >= 0) {
+		for (;;) {
+			if (buf_grow(&f, 65536) < 0)
+				break;
+			if ((n = read(fd, f.p + f.len, 65536)) <= 0)
+				break;
+			f.len += (size_t)n;
+		}
+		close(fd);
+		hit = n == 0 && cache_match(f.p, f.len, m, recs);
 	}
-	close(fd);
-	/* "vmanjl-cache 1 <request bytes> <records bytes>\n": an entry
-	 * of any other length is not one. */
-	if (n < 0 || f.len < strlen(MAGIC) ||
-	    memcmp(f.p, MAGIC, strlen(MAGIC)) != 0)
-		goto out;
-	/* Two unsigned numbers; every length checked before it is used. */
-	if (f.p[strlen(MAGIC)] < '0' || f.p[strlen(MAGIC)] > '9')
-		goto out;
-	len = strtoul(f.p + strlen(MAGIC), &end, 10);
-	if (*end != ' ' || end[1] < '0' || end[1] > '9')
-		goto out;
-	rl = strtoul(end + 1, &end, 10);
-	if (*end != '\n')
-		goto out;
-	hl = (size_t)(end + 1 - f.p);
-	if (hl + 1 > f.len || len != m->len || len > f.len - hl - 1 ||
-	    rl != f.len - hl - len - 1 ||
-	    memcmp(f.p + hl, m->p, m->len) != 0 || f.p[hl + len] != '\n')
-		goto out;
-	buf_reset(recs);
-	buf_put(recs, f.p + hl + len + 1, rl);
-	hit = 1;
-out:
 	buf_free(&path);
 	buf_free(&f);
 	return hit;
@@ -124,7 +145,7 @@ out:
 void
 cache_put(const struct cache *c, const struct buf *m, const struct buf *recs)
 {
-	struct buf path = { 0 }, tmp = { 0 };
+	struct buf path = { 0 }, tmp = { 0 }, f = { 0 };
 	char head[64], *slash;
 	int fd;
 
@@ -141,10 +162,8 @@ cache_put(const struct cache *c, const struct buf *m, const struct buf *recs)
 	buf_puts(&tmp, head);
 	if ((fd = open(tmp.p, O_WRONLY | O_CREAT | O_TRUNC, 0666)) < 0)
 		goto fail;
-	snprintf(head, sizeof head, MAGIC "%zu %zu\n", m->len, recs->len);
-	if (write_all(fd, head, strlen(head)) < 0 ||
-	    write_all(fd, m->p, m->len) < 0 || write_all(fd, "\n", 1) < 0 ||
-	    write_all(fd, recs->p, recs->len) < 0 || fsync(fd) < 0) {
+	cache_entry(&f, m, recs);
+	if (io_write_all(fd, f.p, f.len) < 0 || fsync(fd) < 0) {
 		close(fd);
 		unlink(tmp.p);
 		goto fail;
@@ -155,9 +174,11 @@ cache_put(const struct cache *c, const struct buf *m, const struct buf *recs)
 	}
 	buf_free(&path);
 	buf_free(&tmp);
+	buf_free(&f);
 	return;
 fail:
 	warn("cannot write the cache entry '%s'", path.p);
 	buf_free(&path);
 	buf_free(&tmp);
+	buf_free(&f);
 }

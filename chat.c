@@ -735,6 +735,66 @@ put_or(struct buf *b, const struct buf *v, const char *dflt)
 		buf_puts(b, dflt);
 }
 
+/* "tool_calls":[...] of one assembled choice */
+static void
+put_tools(struct buf *b, const struct choice *ch)
+{
+	const struct tool *t;
+	size_t k;
+
+	buf_puts(b, ",\"tool_calls\":[");
+	for (k = 0; k < ch->ntools; k++) {
+		t = &ch->tools[k];
+		if (k)
+			buf_putc(b, ',');
+		buf_puts(b, "{\"id\":");
+		json_str(b, t->id.p, t->id.len);
+		buf_puts(b, ",\"type\":");
+		if (t->type.len)
+			json_str(b, t->type.p, t->type.len);
+		else
+			buf_puts(b, "\"function\"");
+		buf_puts(b, ",\"function\":{\"name\":");
+		json_str(b, t->name.p, t->name.len);
+		buf_puts(b, ",\"arguments\":");
+		json_str(b, t->args.p, t->args.len);
+		buf_puts(b, "}}");
+	}
+	buf_putc(b, ']');
+}
+
+/* One assembled choice, as a non-streamed answer has it. */
+static void
+put_choice(struct buf *b, const struct choice *ch, size_t i, int completion)
+{
+	char num[24];
+
+	buf_puts(b, "{\"index\":");
+	snprintf(num, sizeof num, "%zu", i);
+	buf_puts(b, num);
+	if (completion) {
+		buf_puts(b, ",\"text\":");
+		json_str(b, ch->content.p, ch->content.len);
+	} else {
+		buf_puts(b, ",\"message\":{\"role\":\"assistant\","
+		    "\"content\":");
+		if (ch->content.len || !ch->ntools)
+			json_str(b, ch->content.p, ch->content.len);
+		else
+			buf_puts(b, "null");
+		if (ch->reasoning.len) {
+			buf_puts(b, ",\"reasoning_content\":");
+			json_str(b, ch->reasoning.p, ch->reasoning.len);
+		}
+		if (ch->ntools)
+			put_tools(b, ch);
+		buf_putc(b, '}');
+	}
+	buf_puts(b, ",\"logprobs\":null,\"finish_reason\":");
+	put_or(b, &ch->finish, "null");
+	buf_putc(b, '}');
+}
+
 /*
  * Write the answer the server would have sent without streaming into r:
  * a chat.completion (or text_completion) body, choice 0's content and
@@ -746,8 +806,7 @@ chat_result(const struct chat *c, struct result *r)
 	int completion = c->object.len &&
 	    strstr(c->object.p, "text_completion") != NULL;
 	const struct choice *ch;
-	const struct tool *t;
-	size_t i, k;
+	size_t i;
 	int first = 1;
 
 	buf_reset(&r->body);
@@ -771,60 +830,7 @@ chat_result(const struct chat *c, struct result *r)
 		if (!first)
 			buf_putc(&r->body, ',');
 		first = 0;
-		buf_puts(&r->body, "{\"index\":");
-		{
-			char num[24];
-
-			snprintf(num, sizeof num, "%zu", i);
-			buf_puts(&r->body, num);
-		}
-		if (completion) {
-			buf_puts(&r->body, ",\"text\":");
-			json_str(&r->body, ch->content.p, ch->content.len);
-		} else {
-			buf_puts(&r->body,
-			    ",\"message\":{\"role\":\"assistant\",\"content\":");
-			if (ch->content.len || !ch->ntools)
-				json_str(&r->body, ch->content.p,
-				    ch->content.len);
-			else
-				buf_puts(&r->body, "null");
-			if (ch->reasoning.len) {
-				buf_puts(&r->body, ",\"reasoning_content\":");
-				json_str(&r->body, ch->reasoning.p,
-				    ch->reasoning.len);
-			}
-			if (ch->ntools) {
-				buf_puts(&r->body, ",\"tool_calls\":[");
-				for (k = 0; k < ch->ntools; k++) {
-					t = &ch->tools[k];
-					if (k)
-						buf_putc(&r->body, ',');
-					buf_puts(&r->body, "{\"id\":");
-					json_str(&r->body, t->id.p, t->id.len);
-					buf_puts(&r->body, ",\"type\":");
-					if (t->type.len)
-						json_str(&r->body, t->type.p,
-						    t->type.len);
-					else
-						buf_puts(&r->body,
-						    "\"function\"");
-					buf_puts(&r->body,
-					    ",\"function\":{\"name\":");
-					json_str(&r->body, t->name.p,
-					    t->name.len);
-					buf_puts(&r->body, ",\"arguments\":");
-					json_str(&r->body, t->args.p,
-					    t->args.len);
-					buf_puts(&r->body, "}}");
-				}
-				buf_putc(&r->body, ']');
-			}
-			buf_putc(&r->body, '}');
-		}
-		buf_puts(&r->body, ",\"logprobs\":null,\"finish_reason\":");
-		put_or(&r->body, &ch->finish, "null");
-		buf_putc(&r->body, '}');
+		put_choice(&r->body, ch, i, completion);
 	}
 	buf_putc(&r->body, ']');
 	if (c->usage.len) {

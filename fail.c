@@ -42,11 +42,55 @@ fail_free(struct failure *f)
 	buf_free(&f->task);
 }
 
-int
+/* Can an answer of HTTP status s come out otherwise if sent again? */
+static int
 retryable_status(long s)
 {
 	return s == 408 || s == 409 || s == 429 || s == 500 || s == 502 ||
 	    s == 503 || s == 504;
+}
+
+/* Can a transfer that libcurl ended with rc succeed if sent again? */
+static int
+retryable_curl(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Describe in f a transfer of easy handle e that libcurl ended with rc,
+ * errbuf its error buffer, after bytes of the answer's body. */
+void
+fail_transfer(struct failure *f, CURLcode rc, CURL *e, const char *errbuf,
+    size_t bytes)
+{
+	const char *what = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	long status = 0;
+
+	if (e)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		fail_set(f, status, "timeout", 1, "timeout: %s", what);
+	else if (status > 0)
+		fail_set(f, status, "network_error", retryable_curl(rc),
+		    "transfer broken after %zu bytes of the answer: %s",
+		    bytes, what);
+	else
+		fail_set(f, status, "network_error", retryable_curl(rc),
+		    "%s", what);
 }
 
 /* The picks that find a server's message in the error shapes of
@@ -79,7 +123,8 @@ fail_from_body(struct failure *f, long status, const char *body,
 	const struct buf *m = NULL;
 	size_t i, n;
 
-	fail_set(f, status, kind, retryable_status(status), "HTTP %ld", status);
+	fail_set(f, status, kind, retryable_status(status),
+	    "HTTP %ld", status);
 	buf_reset(&f->body);
 	if (json_compact(body, len, &f->body, pk, E_N, scratch) < 0 ||
 	    f->body.p[0] != '{') {

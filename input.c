@@ -7,6 +7,8 @@
  * and bare-body forms and validates an envelope's members; the body is
  * never re-encoded: the request carries the bytes the user wrote.
  */
+#include <sys/stat.h>
+
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
@@ -46,7 +48,7 @@ in_open(char **files, int nfiles)
 	return in;
 }
 
-/* The descriptor to wait on when in_next() says 3. */
+/* The descriptor to wait on when in_next() says IN_WAIT. */
 int
 in_fd(const struct input *in)
 {
@@ -115,15 +117,15 @@ in_take(struct input *in, size_t n, size_t adv, const char **line,
 }
 
 /*
- * Read the next line without blocking.  Returns 1 with the line (valid
- * until the next call, without its line end), 2 for a line longer than
- * max (consumed), 3 when no whole line is available yet (wait for
- * in_fd() to become readable), 0 at the end of all input, -1 on a read
- * error (reported).  *lineno is the line's 1-based number, counted
- * across all files as if they were concatenated.
+ * Read the next line without blocking: IN_LINE with the line (valid
+ * until the next call, without its line end), IN_LONG for a line longer
+ * than max (consumed), IN_WAIT when no whole line is available yet (wait
+ * for in_fd() to become readable), IN_END at the end of all input,
+ * IN_ERROR after a read error (reported).  *lineno is the line's 1-based
+ * number, counted across all files as if they were concatenated.
  */
-int
-in_next(struct input *in, size_t max, const char **line, size_t *len,
+static enum in_status
+next_line(struct input *in, size_t max, const char **line, size_t *len,
     unsigned long *lineno)
 {
 	struct buf *b = &in->b;
@@ -135,7 +137,7 @@ in_next(struct input *in, size_t max, const char **line, size_t *len,
 	for (;;) {
 		if (in->fd < 0) {
 			if ((rc = in_nextfile(in)) <= 0)
-				return rc;
+				return rc < 0 ? IN_ERROR : IN_END;
 			in->off = b->len = in->scan = 0;
 		}
 		nl = b->len > in->scan ?
@@ -148,11 +150,11 @@ in_next(struct input *in, size_t max, const char **line, size_t *len,
 				in_take(in, 0, n + 1, line, len);
 				*len = max + 1;
 				*lineno = in->lineno;
-				return 2;
+				return IN_LONG;
 			}
 			in_take(in, n, n + 1, line, len);
 			*lineno = in->lineno;
-			return 1;
+			return IN_LINE;
 		}
 		if (b->len - in->off > max) {
 			/* Too long: keep counting, stop storing. */
@@ -171,13 +173,13 @@ in_next(struct input *in, size_t max, const char **line, size_t *len,
 		pfd.fd = in->fd;
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, 0) == 0)
-			return 3;
+			return IN_WAIT;
 		r = read(in->fd, b->p + b->len, READ_SIZE);
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
-				return 3;
+				return IN_WAIT;
 			warn("cannot read '%s'", in->name);
-			return -1;
+			return IN_ERROR;
 		}
 		if (r == 0) {
 			if (in->fd > 0)
@@ -193,17 +195,80 @@ in_next(struct input *in, size_t max, const char **line, size_t *len,
 					*len = max + 1;
 					*lineno = in->lineno;
 					b->len = 0;
-					return 2;
+					return IN_LONG;
 				}
 				in_take(in, n, n, line, len);
 				*lineno = in->lineno;
-				return 1;
+				return IN_LINE;
 			}
 			continue;
 		}
 		b->len += (size_t)r;
 		b->p[b->len] = '\0';
 	}
+}
+
+/* Is the line made of blanks only (space, tab, CR)? */
+static int
+blank(const char *s, size_t n)
+{
+	while (n && (*s == ' ' || *s == '\t' || *s == '\r'))
+		s++, n--;
+	return n == 0;
+}
+
+/* The next line that is not blank, as next_line() says it. */
+enum in_status
+in_next(struct input *in, size_t max, const char **line, size_t *len,
+    unsigned long *lineno)
+{
+	enum in_status rc;
+
+	while ((rc = next_line(in, max, line, len, lineno)) == IN_LINE &&
+	    blank(*line, *len))
+		;
+	return rc;
+}
+
+/*
+ * The non-blank lines of the inputs, when all are regular files (for
+ * the progress line's total); 0 when unknown.
+ */
+unsigned long
+in_count_lines(char **files, int n)
+{
+	char buf[65536];
+	unsigned long lines = 0;
+	struct stat st;
+	off_t off;
+	ssize_t r, i;
+	int k, fd, empty;
+
+	for (k = 0; k < (n ? n : 1); k++) {
+		fd = n && strcmp(files[k], "-") != 0 ?
+		    open(files[k], O_RDONLY) : 0;
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			if (fd > 0)
+				close(fd);
+			return 0;
+		}
+		off = fd ? 0 : lseek(0, 0, SEEK_CUR);
+		empty = 1;
+		while ((r = pread(fd, buf, sizeof buf, off)) > 0) {
+			for (i = 0; i < r; i++)
+				if (buf[i] == '\n') {
+					lines += !empty;
+					empty = 1;
+				} else if (buf[i] != ' ' && buf[i] != '\t' &&
+				    buf[i] != '\r')
+					empty = 0;
+			off += r;
+		}
+		lines += !empty;
+		if (fd > 0)
+			close(fd);
+	}
+	return lines;
 }
 
 /* ---------------------------------------------------------------- */
@@ -492,7 +557,7 @@ url_problem(const char *u, size_t n)
 	return NULL;
 }
 
-void
+static void
 in_spec_reset(struct spec *s)
 {
 	buf_reset(&s->cid);

@@ -47,7 +47,7 @@ out_free(struct out *o)
 void
 out_flush(struct out *o)
 {
-	if (write_all(o->fd, o->buf.p, o->buf.len) < 0) {
+	if (io_write_all(o->fd, o->buf.p, o->buf.len) < 0) {
 		if (errno == EPIPE) {
 			signal(SIGPIPE, SIG_DFL);
 			raise(SIGPIPE);
@@ -55,42 +55,6 @@ out_flush(struct out *o)
 		err(2, "cannot write to standard output");
 	}
 	buf_reset(&o->buf);
-}
-
-/* Write all of p[0..n) to fd, across short writes; 0 or -1. */
-int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-	ssize_t w;
-
-	while (n) {
-		if ((w = write(fd, s, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Does header line h ("Name: value") carry a credential?  Such values
- * are never written: not in -v traces, dry runs or the cache. */
-int
-out_secret(const char *h)
-{
-	static const char *names[] = {
-		"authorization", "proxy-authorization", "x-api-key",
-		"api-key", "mj-api-secret", NULL
-	};
-	size_t i, n = strcspn(h, ":");
-
-	for (i = 0; names[i]; i++)
-		if (strlen(names[i]) == n && strncasecmp(h, names[i], n) == 0)
-			return 1;
-	return 0;
 }
 
 /* Take the record built in o->rec: out now, or held for -k order; and
@@ -208,16 +172,13 @@ put_error(struct buf *b, const struct failure *f)
 	buf_putc(b, '}');
 }
 
-/* --timing: latency of the whole request, and time to the first token
- * of a stream, at the end of a terminal record. */
+/* --timing: latency of the whole request until now, and time to the
+ * first token of a stream, at the end of a terminal record. */
 static void
-put_timing(struct out *o, struct req *r)
+put_timing(struct out *o, struct req *r, long long now)
 {
-	long long now;
-
 	if (!o->timing || !r->t_start)
 		return;
-	now = now_ms();
 	o->cut = o->rec.len;
 	put_num(&o->rec, "latency_ms", now - r->t_start);
 	if (r->t_first)
@@ -228,9 +189,6 @@ void
 out_delta(struct out *o, struct req *r, const struct delta *d)
 {
 	struct buf *b;
-
-	if (!r->t_first)
-		r->t_first = now_ms();
 
 	if (o->format == FMT_BATCH && !r->capture)
 		return;
@@ -319,7 +277,7 @@ out_request(struct out *o, struct req *r, const struct curl_slist *h,
 		first = 0;
 		json_str(b, h->data, (size_t)(colon - h->data));
 		buf_putc(b, ':');
-		if (out_secret(h->data))
+		if (io_secret_header(h->data))
 			buf_puts(b, "\"[redacted]\"");
 		else {
 			for (colon++; *colon == ' '; colon++)
@@ -412,7 +370,7 @@ batch(struct out *o, struct req *r, long status, const struct buf *body,
 
 void
 out_response(struct out *o, struct req *r, long status,
-    const struct result *res)
+    const struct result *res, long long now)
 {
 	struct buf *b;
 
@@ -446,13 +404,14 @@ out_response(struct out *o, struct req *r, long status,
 	if (r->nevents >= 0)
 		put_num(b, "events", r->nevents);
 	put_num(b, "attempts", r->attempts);
-	put_timing(o, r);
+	put_timing(o, r, now);
 	buf_putc(b, '}');
 	emit(o, r);
 }
 
 void
-out_error(struct out *o, struct req *r, const struct failure *f)
+out_error(struct out *o, struct req *r, const struct failure *f,
+    long long now)
 {
 	struct buf *b;
 
@@ -468,16 +427,56 @@ out_error(struct out *o, struct req *r, const struct failure *f)
 		put_json(b, "task", &f->task);
 	if (f->body.len)
 		put_json(b, "body", &f->body);
-	put_timing(o, r);
+	put_timing(o, r, now);
 	buf_putc(b, '}');
 	emit(o, r);
 }
 
 /*
- * Write a cached request's records (cache.c) as r's: each stored line is
- * a record's type, a tab, and the text after its custom_id.
+ * Is every line of a cache entry one a replay can write: a known type, a
+ * tab, and the rest of a JSON object (or, for the request id, a JSON
+ * string)?  An entry edited by hand must not make invalid output.
  */
-void
+static int
+replayable(const struct buf *recs, struct buf *t, struct buf *msg)
+{
+	static const char *types[] = {
+		"delta", "event", "progress", "response", "error",
+		"request_id", NULL
+	};
+	const char *p = recs->p, *end = p + recs->len, *tab, *nl;
+	size_t i, n;
+
+	for (; p < end; p = nl + 1) {
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))) ||
+		    !(tab = memchr(p, '\t', (size_t)(nl - p))))
+			return 0;
+		n = (size_t)(tab - p);
+		for (i = 0; types[i]; i++)
+			if (strlen(types[i]) == n && memcmp(types[i], p, n) == 0)
+				break;
+		if (!types[i])
+			return 0;
+		buf_reset(t);
+		if (i == 5)
+			buf_put(t, tab + 1, (size_t)(nl - tab - 1));
+		else {
+			buf_puts(t, "{\"_\":0");
+			buf_put(t, tab + 1, (size_t)(nl - tab - 1));
+		}
+		if (json_compact(t->p, t->len, NULL, NULL, 0, msg) < 0 ||
+		    t->p[0] != (i == 5 ? '"' : '{'))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Write a cached request's records (cache.c) as r's: each stored line is
+ * a record's type, a tab, and the text after its custom_id.  Returns -1,
+ * having written nothing, when the entry is not fit to replay.
+ */
+int
 out_replay(struct out *o, struct req *r, const struct buf *recs)
 {
 	struct jpick pk[2] = { { .path = "status" }, { .path = "body" } };
@@ -485,6 +484,11 @@ out_replay(struct out *o, struct req *r, const struct buf *recs)
 	struct buf t = { 0 }, msg = { 0 };
 	char type[32];
 
+	if (!replayable(recs, &t, &msg)) {
+		buf_free(&t);
+		buf_free(&msg);
+		return -1;
+	}
 	for (; p < end; p = nl + 1) {
 		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
 			break;
@@ -516,6 +520,7 @@ out_replay(struct out *o, struct req *r, const struct buf *recs)
 	json_picks_free(pk, 2);
 	buf_free(&t);
 	buf_free(&msg);
+	return 0;
 }
 
 /* The event that r's pending deltas came from is complete: send them
@@ -550,20 +555,21 @@ out_admit(struct out *o, struct req *r)
 }
 
 /*
- * r has written its terminal record.  Without -k it is freed now; with
- * -k every finished request at the head of the order is written out and
- * freed, and the next unfinished one may write straight to stdout.
+ * r has written its terminal record.  Returns the requests whose records
+ * are now all out, linked by onext, for the caller to free: without -k
+ * r itself; with -k every finished request at the head of the order,
+ * after which the next unfinished one may write straight to stdout.
  */
-void
+struct req *
 out_finish(struct out *o, struct req *r)
 {
-	struct req *h;
+	struct req *h, *done = NULL, **tail = &done;
 
 	r->finished = 1;
 	if (!o->keep) {
 		o->pending--;
-		req_free(r);
-		return;
+		r->onext = NULL;
+		return r;
 	}
 	while ((h = o->head) && h->finished) {
 		buf_put(&o->buf, h->held.p, h->held.len);
@@ -571,7 +577,9 @@ out_finish(struct out *o, struct req *r)
 		if (!o->head)
 			o->tail = NULL;
 		o->pending--;
-		req_free(h);
+		h->onext = NULL;
+		*tail = h;
+		tail = &h->onext;
 	}
 	if ((h = o->head) && h->held.len) {
 		buf_put(&o->buf, h->held.p, h->held.len);
@@ -579,4 +587,5 @@ out_finish(struct out *o, struct req *r)
 	}
 	if (o->buf.len >= OUT_HIGH)
 		out_flush(o);
+	return done;
 }

@@ -30,16 +30,13 @@ struct keyset {
 static unsigned long long
 hash(const char *s)
 {
-	unsigned long long h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
+	return buf_hash(s, strlen(s), 0xcbf29ce484222325ULL, 0);
 }
 
 /* Add key; returns 0 when it was new, else the line it came with. */
 unsigned long
-keyset_add(struct keyset *k, const char *key, unsigned long line)
+resume_keyset_add(struct keyset *k, const char *key,
+    unsigned long line)
 {
 	size_t i, cap;
 	char **keys;
@@ -77,7 +74,7 @@ keyset_add(struct keyset *k, const char *key, unsigned long line)
 }
 
 int
-keyset_has(const struct keyset *k, const char *key)
+resume_keyset_has(const struct keyset *k, const char *key)
 {
 	size_t i;
 
@@ -91,13 +88,13 @@ keyset_has(const struct keyset *k, const char *key)
 }
 
 struct keyset *
-keyset_new(void)
+resume_keyset_new(void)
 {
 	return xcalloc(1, sizeof(struct keyset));
 }
 
 void
-keyset_free(struct keyset *k)
+resume_keyset_free(struct keyset *k)
 {
 	size_t i;
 
@@ -126,10 +123,10 @@ resume_key(struct buf *key, const struct buf *cid, unsigned long line)
 	}
 }
 
-/* Is the record rec[0..n) a terminal success, and whose?  Reads both
- * the vmanjl records and the Batch API's. */
-static int
-done_record(const char *rec, size_t n, struct buf *key, struct buf *msg)
+/* Is the record rec[0..n) a terminal success?  Returns 1 with its key
+ * in key when it is.  Reads both the vmanjl records and the Batch API's. */
+int
+resume_done(const char *rec, size_t n, struct buf *key, struct buf *msg)
 {
 	enum { TYPE, CID, LINE, ID, STATUS, ERROR, NPICK };
 	struct jpick pk[NPICK] = {
@@ -172,7 +169,7 @@ out:
 struct keyset *
 resume_load(const char *file)
 {
-	struct keyset *k = keyset_new();
+	struct keyset *k = resume_keyset_new();
 	struct buf b = { 0 }, key = { 0 }, msg = { 0 };
 	struct stat a, o;
 	size_t off = 0, whole = 0;
@@ -194,9 +191,9 @@ resume_load(const char *file)
 			break;
 		b.len += (size_t)n;
 		while ((nl = memchr(b.p + off, '\n', b.len - off))) {
-			if (done_record(b.p + off, (size_t)(nl - b.p) - off,
+			if (resume_done(b.p + off, (size_t)(nl - b.p) - off,
 			    &key, &msg))
-				keyset_add(k, key.p, 1);
+				resume_keyset_add(k, key.p, 1);
 			off = (size_t)(nl - b.p) + 1;
 		}
 		/* Keep only the partial line. */

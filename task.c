@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "vmanjl.h"
@@ -118,42 +119,62 @@ in_list(const char *const *l, const char *s)
 	return 0;
 }
 
+/* Generate tree value v; strings made strict UTF-8 first (yajl's own
+ * check lets surrogates and overlong forms through). */
+static void
+gen_tree(yajl_gen g, yajl_val v, struct buf *tmp)
+{
+	const unsigned char *s;
+	size_t i, n;
+
+	if (!v || YAJL_IS_NULL(v))
+		yajl_gen_null(g);
+	else if (YAJL_IS_STRING(v) || YAJL_IS_NUMBER(v)) {
+		s = (const unsigned char *)(YAJL_IS_STRING(v) ? v->u.string :
+		    v->u.number.r);
+		n = strlen((const char *)s);
+		if (YAJL_IS_NUMBER(v))
+			yajl_gen_number(g, (const char *)s, n);
+		else {
+			s = json_utf8_clean(s, &n, tmp);
+			yajl_gen_string(g, s, n);
+		}
+	} else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
+		yajl_gen_bool(g, YAJL_IS_TRUE(v));
+	else if (YAJL_IS_ARRAY(v)) {
+		yajl_gen_array_open(g);
+		for (i = 0; i < v->u.array.len; i++)
+			gen_tree(g, v->u.array.values[i], tmp);
+		yajl_gen_array_close(g);
+	} else {
+		yajl_gen_map_open(g);
+		for (i = 0; i < v->u.object.len; i++) {
+			s = (const unsigned char *)v->u.object.keys[i];
+			n = strlen((const char *)s);
+			s = json_utf8_clean(s, &n, tmp);
+			yajl_gen_string(g, s, n);
+			gen_tree(g, v->u.object.values[i], tmp);
+		}
+		yajl_gen_map_close(g);
+	}
+}
+
 /* Append the compact JSON of a tree value. */
 static void
 tree_json(struct buf *b, yajl_val v)
 {
-	size_t i;
+	yajl_gen g;
+	struct buf tmp = { 0 };
+	const unsigned char *out;
+	size_t n;
 
-	if (!v || YAJL_IS_NULL(v))
-		buf_puts(b, "null");
-	else if (YAJL_IS_STRING(v))
-		json_str(b, v->u.string, strlen(v->u.string));
-	else if (YAJL_IS_NUMBER(v))
-		buf_puts(b, v->u.number.r);
-	else if (YAJL_IS_TRUE(v))
-		buf_puts(b, "true");
-	else if (YAJL_IS_FALSE(v))
-		buf_puts(b, "false");
-	else if (YAJL_IS_ARRAY(v)) {
-		buf_putc(b, '[');
-		for (i = 0; i < v->u.array.len; i++) {
-			if (i)
-				buf_putc(b, ',');
-			tree_json(b, v->u.array.values[i]);
-		}
-		buf_putc(b, ']');
-	} else {
-		buf_putc(b, '{');
-		for (i = 0; i < v->u.object.len; i++) {
-			if (i)
-				buf_putc(b, ',');
-			json_str(b, v->u.object.keys[i],
-			    strlen(v->u.object.keys[i]));
-			buf_putc(b, ':');
-			tree_json(b, v->u.object.values[i]);
-		}
-		buf_putc(b, '}');
-	}
+	if (!(g = yajl_gen_alloc(NULL)))
+		err(2, "out of memory");
+	gen_tree(g, v, &tmp);
+	if (yajl_gen_get_buf(g, &out, &n) == yajl_gen_status_ok)
+		buf_put(b, out, n);
+	yajl_gen_free(g);
+	buf_free(&tmp);
 }
 
 /* How deep does the JSON text p[0..n) nest?  yajl_tree and the walks
@@ -426,36 +447,19 @@ task_submit(const struct taskdesc *d, const char *body, size_t n,
 	return rc;
 }
 
-/* Append s percent-encoded for a URL, or JSON-escaped inside a string. */
+/* Append id as a URL path segment, or JSON-escaped inside a string. */
 static void
 put_id(struct buf *b, const char *s, int json)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct buf j = { 0 };
 
-	if (!json && (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)) {
-		/* Not a path segment of its own: that would move the poll. */
-		buf_puts(b, s[1] ? "%2E%2E" : "%2E");
+	if (!json) {
+		url_put_id(b, s);
 		return;
 	}
-	if (json) {
-		json_str(&j, s, strlen(s));
-		buf_put(b, j.p + 1, j.len - 2);
-		buf_free(&j);
-		return;
-	}
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~", c))
-			buf_putc(b, c);
-		else {
-			buf_putc(b, '%');
-			buf_putc(b, hex[c >> 4]);
-			buf_putc(b, hex[c & 15]);
-		}
-	}
+	json_str(&j, s, strlen(s));
+	buf_put(b, j.p + 1, j.len - 2);
+	buf_free(&j);
 }
 
 /* Fill template tpl: {id}, {path}, {prefix}. */
@@ -485,66 +489,30 @@ expand(struct buf *out, const char *tpl, const char *path, size_t plen,
 	}
 }
 
-/* Resolve "/x/../" and "/./" in the path part of u (RFC 3986 5.2.4). */
-static void
-dot_segments(struct buf *u)
-{
-	char *p = u->p, *q, *w, *start;
-
-	if ((q = strstr(p, "://")))
-		p = strchr(q + 3, '/');
-	if (!p)
-		return;
-	start = w = p;
-	for (q = p; *q && *q != '?';) {
-		if (strncmp(q, "/./", 3) == 0 || strcmp(q, "/.") == 0) {
-			q += 2;
-			if (!*q)
-				*w++ = '/';
-		} else if (strncmp(q, "/../", 4) == 0 ||
-		    strcmp(q, "/..") == 0) {
-			q += 3;
-			while (w > start && *--w != '/')
-				;
-			if (!*q)
-				*w++ = '/';
-		} else {
-			do
-				*w++ = *q++;
-			while (*q && *q != '/' && *q != '?');
-		}
-	}
-	memmove(w, q, strlen(q) + 1);
-	u->len = strlen(u->p);
-}
-
 /*
  * The poll request for task t of a request sent to submit (a path or
- * URL): its URL (a path, or a URL when submit was one) and body (empty
- * for none).
+ * URL): its URL (a path, or a URL when submit was one or the template
+ * is one) and body (empty for none).  Dot segments are left for
+ * url_join() to resolve.
  */
 void
 task_poll(const struct taskdesc *d, const char *submit,
     const struct taskstate *t, struct buf *url, struct buf *body)
 {
-	const char *path = submit, *h;
-	size_t origin = 0, plen;
+	struct buf path = { 0 };
+	int abs = url_absolute(submit);
 
-	if ((h = strstr(submit, "://"))) {
-		path = strchr(h + 3, '/');
-		if (!path)
-			path = submit + strlen(submit);
-		origin = (size_t)(path - submit);
-	}
-	plen = strcspn(path, "?#");
+	if (!abs || url_path(submit, &path) < 0)
+		buf_put(&path, submit, strcspn(submit, "?#"));
 	buf_reset(url);
-	if (d->poll[0] == '/' || d->poll[0] == '{')
-		buf_put(url, submit, origin);
-	expand(url, d->poll, path, plen, t->id.p, 0);
-	dot_segments(url);
+	expand(url, d->poll, path.p, path.len, t->id.p, 0);
+	/* A template that starts with a path keeps the submit's host. */
+	if (abs && (d->poll[0] == '/' || d->poll[0] == '{'))
+		url_resolve(url, submit);
 	buf_reset(body);
 	if (d->poll_body)
-		expand(body, d->poll_body, path, plen, t->id.p, 1);
+		expand(body, d->poll_body, path.p, path.len, t->id.p, 1);
+	buf_free(&path);
 }
 
 static void
@@ -724,4 +692,125 @@ task_json(const struct taskstate *t, int brief, struct buf *b)
 			buf_puts(b, "null");
 	}
 	buf_putc(b, '}');
+}
+
+/* ---------------------------------------------------------------- */
+/* A request's task, step by step */
+
+/* A failure of the task itself: the error record carries the task. */
+static int
+step_fail(struct req *r, const char *kind, const char *what)
+{
+	struct failure *f = &r->fail;
+
+	fail_set(f, r->status, kind, 0, "%s", what);
+	if (r->ts.status.len)
+		json_str(&f->code, r->ts.status.p, r->ts.status.len);
+	buf_reset(&f->task);
+	task_json(&r->ts, 0, &f->task);
+	return TASK_STEP_FAILED;
+}
+
+/* The submit answer of r: refused, done (--no-wait), or the request
+ * becomes its first poll, whose path goes to poll. */
+static int
+step_submit(struct req *r, struct result *res, long long now,
+    struct buf *poll)
+{
+	const struct conf *c = r->pool->conf;
+	struct taskstate *t = &r->ts;
+	struct buf *msg = &r->pool->msg;
+	int rc;
+
+	rc = task_submit(r->task, r->resp.p, r->resp.len, t, msg);
+	if (rc == TASK_REFUSED || rc == TASK_BAD) {
+		/* No task came of it: the error has no task. */
+		fail_set(&r->fail, r->status, rc == TASK_REFUSED ?
+		    "task_refused" : "task_error", 0, "%s", msg->p);
+		buf_put(&r->fail.code, t->status.p, t->status.len);
+		json_compact(r->resp.p, r->resp.len, &r->fail.body, NULL, 0,
+		    msg);
+		return TASK_STEP_FAILED;
+	}
+	t->submitted = 1;
+	if (c->no_wait) {
+		task_json(t, 0, &res->task);
+		return TASK_STEP_DONE;
+	}
+	out_progress(&r->pool->out, r, t);
+	/* From now on the request is the poll. */
+	r->polling = 1;
+	task_poll(r->task, r->path, t, poll, &r->resp);
+	free(r->method);
+	r->method = xstrdup(r->task->poll_method ? r->task->poll_method :
+	    "GET");
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+	if (r->resp.len) {
+		r->body = xstrdup(r->resp.p);
+		r->body_len = r->resp.len;
+	}
+	r->deadline = now + c->task_timeout_ms;
+	r->notfound_until = now + 30000;
+	return TASK_STEP_POLL;
+}
+
+/*
+ * An answer for a task request: the submit's, or a poll's.  Returns
+ * TASK_STEP_DONE when it is the final one (res holds it, with the task),
+ * TASK_STEP_POLL when the task goes on (poll holds the path of the first
+ * poll, empty after that), TASK_STEP_FAILED when the task failed
+ * (r->fail says how), and TASK_STEP_ANSWER when the answer is an
+ * ordinary failure to report as such.
+ */
+int
+task_step(struct req *r, struct result *res, long long now,
+    struct buf *poll)
+{
+	const struct conf *c = r->pool->conf;
+	struct taskstate *t = &r->ts;
+	char what[512];
+	int rc;
+
+	buf_reset(poll);
+	if (!r->polling)
+		return step_submit(r, res, now, poll);
+	rc = task_update(r->task, r->status, r->resp.p, r->resp.len, t,
+	    &r->pool->msg);
+	if (r->status >= 400 && rc != TASK_NOTFOUND)
+		return TASK_STEP_ANSWER;	/* an error answer to a poll */
+	t->submitted = 0;
+	t->polls++;
+	switch (rc) {
+	case TASK_NOTFOUND:
+		if (now < r->notfound_until)
+			break;
+		snprintf(what, sizeof what, "task %s not found after %.0f s",
+		    t->id.p, (now - r->notfound_until + 30000) / 1000.0);
+		return step_fail(r, "task_not_found", what);
+	case TASK_DONE:
+		task_json(t, 0, &res->task);
+		return TASK_STEP_DONE;
+	case TASK_FAILED:
+	case TASK_CANCELLED:
+		snprintf(what, sizeof what, "task %s %s: %s", t->id.p,
+		    rc == TASK_FAILED ? "failed" : "was cancelled",
+		    t->reason.len ? t->reason.p : t->status.p);
+		return step_fail(r, rc == TASK_FAILED ? "task_failed" :
+		    "task_cancelled", what);
+	case TASK_BAD:
+		snprintf(what, sizeof what, "%s", r->pool->msg.p);
+		return step_fail(r, "task_error", what);
+	}
+	if (rc == TASK_RUNNING && t->changed)
+		out_progress(&r->pool->out, r, t);
+	if (c->task_timeout_ms > 0 && now + c->poll_ms > r->deadline) {
+		snprintf(what, sizeof what, "task %s did not finish within "
+		    "--task-timeout (%.3g s); last status %s", t->id.p,
+		    c->task_timeout_ms / 1000.0,
+		    t->status.len ? t->status.p : "unknown");
+		return step_fail(r, "task_timeout", what);
+	}
+	return TASK_STEP_POLL;
 }

@@ -31,7 +31,6 @@ struct buf {
 
 int buf_grow(struct buf *, size_t);
 int buf_add(struct buf *, const void *, size_t);
-int buf_adds(struct buf *, const char *);
 void buf_put(struct buf *, const void *, size_t);
 void buf_puts(struct buf *, const char *);
 void buf_putc(struct buf *, int);
@@ -40,6 +39,7 @@ void buf_free(struct buf *);
 void *xmalloc(size_t);
 void *xcalloc(size_t, size_t);
 char *xstrdup(const char *);
+unsigned long long buf_hash(const void *, size_t, unsigned long long, int);
 
 /* cache.c */
 
@@ -52,6 +52,8 @@ struct cache {
 
 void cache_material(struct buf *, const char *, const char *,
     const struct curl_slist *, const char *, size_t);
+void cache_entry(struct buf *, const struct buf *, const struct buf *);
+int cache_match(const char *, size_t, const struct buf *, struct buf *);
 int cache_get(const struct cache *, const struct buf *, struct buf *);
 void cache_put(const struct cache *, const struct buf *, const struct buf *);
 
@@ -137,9 +139,23 @@ void ep_print(FILE *);
 
 /* fail.c */
 
+/* Why a request attempt failed. */
+struct failure {
+	long status;		/* HTTP status; 0: no HTTP answer */
+	const char *kind;	/* our class of failure, e.g. "http_error" */
+	struct buf message;	/* JSON string: the server's message, or ours */
+	struct buf type;	/* JSON: the server's error type, else kind */
+	struct buf code;	/* JSON: the server's error code, or empty */
+	struct buf body;	/* JSON: the server's error body, or empty */
+	struct buf task;	/* JSON: the normalised task, or empty */
+	int retryable;
+	long long wait_ms;	/* the server's Retry-After; -1: none */
+};
+
 void fail_set(struct failure *, long, const char *, int, const char *, ...);
 void fail_free(struct failure *);
-int retryable_status(long);
+void fail_transfer(struct failure *, CURLcode, CURL *, const char *,
+    size_t);
 void fail_from_body(struct failure *, long, const char *, size_t,
     const char *, struct buf *);
 
@@ -167,15 +183,24 @@ struct spec {
 
 struct input;
 
+/* What in_next() found. */
+enum in_status { IN_ERROR = -1, IN_END, IN_LINE, IN_LONG, IN_WAIT };
+
 struct input *in_open(char **, int);
-int in_next(struct input *, size_t, const char **, size_t *,
+enum in_status in_next(struct input *, size_t, const char **, size_t *,
     unsigned long *);
+unsigned long in_count_lines(char **, int);
 int in_fd(const struct input *);
 void in_close(struct input *);
 int in_parse(const char *, size_t, struct spec *, struct buf *);
-void in_spec_reset(struct spec *);
 void in_spec_free(struct spec *);
 const char *in_url_problem(const char *);
+
+/* io.c */
+
+long long io_now_ms(void);
+int io_write_all(int, const void *, size_t);
+int io_secret_header(const char *);
 
 /* json.c */
 
@@ -205,19 +230,6 @@ long long json_int(const struct buf *);
 
 enum { FMT_VMANJL, FMT_BATCH };
 
-/* Why a request attempt failed. */
-struct failure {
-	long status;		/* HTTP status; 0: no HTTP answer */
-	const char *kind;	/* our class of failure, e.g. "http_error" */
-	struct buf message;	/* JSON string: the server's message, or ours */
-	struct buf type;	/* JSON: the server's error type, else kind */
-	struct buf code;	/* JSON: the server's error code, or empty */
-	struct buf body;	/* JSON: the server's error body, or empty */
-	struct buf task;	/* JSON: the normalised task, or empty */
-	int retryable;
-	long long wait_ms;	/* the server's Retry-After; -1: none */
-};
-
 struct out {
 	int fd;
 	int format;
@@ -236,9 +248,7 @@ struct out {
 void out_init(struct out *, int, int);
 void out_free(struct out *);
 void out_flush(struct out *);
-int out_secret(const char *);
-int write_all(int, const void *, size_t);
-void out_replay(struct out *, struct req *, const struct buf *);
+int out_replay(struct out *, struct req *, const struct buf *);
 void out_delta(struct out *, struct req *, const struct delta *);
 void out_event(struct out *, struct req *, const struct sse_event *);
 void out_retry(struct out *, struct req *, const struct failure *,
@@ -246,11 +256,13 @@ void out_retry(struct out *, struct req *, const struct failure *,
 void out_progress(struct out *, struct req *, const struct taskstate *);
 void out_request(struct out *, struct req *, const struct curl_slist *,
     long long);
-void out_response(struct out *, struct req *, long, const struct result *);
-void out_error(struct out *, struct req *, const struct failure *);
+void out_response(struct out *, struct req *, long, const struct result *,
+    long long);
+void out_error(struct out *, struct req *, const struct failure *,
+    long long);
 void out_commit(struct out *, struct req *);
 void out_admit(struct out *, struct req *);
-void out_finish(struct out *, struct req *);
+struct req *out_finish(struct out *, struct req *);
 
 /* pace.c */
 
@@ -276,11 +288,12 @@ void pace_cool(struct pace *, long long);
 
 struct keyset;
 
-struct keyset *keyset_new(void);
-unsigned long keyset_add(struct keyset *, const char *, unsigned long);
-int keyset_has(const struct keyset *, const char *);
-void keyset_free(struct keyset *);
+struct keyset *resume_keyset_new(void);
+unsigned long resume_keyset_add(struct keyset *, const char *, unsigned long);
+int resume_keyset_has(const struct keyset *, const char *);
+void resume_keyset_free(struct keyset *);
 void resume_key(struct buf *, const struct buf *, unsigned long);
+int resume_done(const char *, size_t, struct buf *, struct buf *);
 struct keyset *resume_load(const char *);
 
 /* sse.c */
@@ -345,7 +358,87 @@ int task_update(const struct taskdesc *, long, const char *, size_t,
 void task_json(const struct taskstate *, int, struct buf *);
 void task_state_free(struct taskstate *);
 
-/* vmanjl.c */
+/* save.c */
+
+/* A binary answer on its way to a file. */
+struct save {
+	int fd;			/* the temporary file; -1: none */
+	struct buf tmpname, outname;
+};
+
+int save_is_binary(const struct buf *);
+int save_open(struct save *, const char *, const char *, const struct buf *,
+    unsigned long, const char *, struct buf *);
+int save_write(struct save *, const char *, size_t, struct buf *);
+int save_finish(struct save *, struct buf *);
+void save_discard(struct save *);
+void save_free(struct save *);
+
+/* url.c */
+
+int url_absolute(const char *);
+char *url_join(const char *, const char *);
+void url_resolve(struct buf *, const char *);
+int url_path(const char *, struct buf *);
+void url_put_id(struct buf *, const char *);
+
+/* ---------------------------------------------------------------- */
+/* The run, its pool and its requests: vmanjl.c, pool.c, request.c */
+
+/* The run's settings, from the options and the environment. */
+struct conf {
+	const char *base;	/* base URL, no trailing slash */
+	char *key;
+	const char *endpoint;
+	struct curl_slist *user_headers;
+	const char *cacert;
+	int insecure;
+	int jobs;
+	int keep;
+	size_t window;
+	int format;
+	int events;
+	int retries;
+	long backoff_ms;
+	long connect_ms, timeout_ms, idle_ms;
+	size_t max_response;
+	int quiet, verbose, progress;
+	int no_wait;
+	long poll_ms, task_timeout_ms;
+	const char *out_dir;
+	struct cache cache;	/* dir NULL: no cache */
+	const char *resume;	/* --resume FILE */
+	int dry_run, timing;
+	long rpm, tpm;		/* 0: no limit */
+};
+
+/* Everything in flight, and the run's counts. */
+struct pool {
+	const struct conf *conf;
+	CURLM *multi;
+	struct out out;
+	struct curl_slist *common;	/* headers every request sends */
+	struct curl_slist *common_form;	/* the same without Content-Type */
+	struct req *waitq;		/* retries, soonest first */
+	struct req *live;		/* every admitted, unfinished request */
+	size_t active;			/* requests in live */
+	CURL **spare;			/* easy handles for reuse */
+	size_t nspare;
+	struct result res;
+	struct buf msg;
+	unsigned long long rng;
+	unsigned long nreq, nok, nerr, nretry, nhit, nmiss, nskip;
+	struct pace pace;		/* --rpm, --tpm, the 429 cool-down */
+	unsigned long total;		/* input lines, when known */
+	long long est_tokens;		/* --dry-run */
+	struct keyset *done;		/* --resume: requests done before */
+	struct keyset *seen;		/* --resume: custom_ids of the input */
+	struct buf key;
+	long long ptok, ctok;
+	long long now;			/* ms, as of this turn of the loop */
+	long long start_ms, last_progress, last_idle_check;
+	int shown_progress;
+};
 
 /* One request, from admission to its terminal record. */
 struct req {
@@ -367,8 +460,7 @@ struct req {
 	int form;		/* sent as multipart/form-data */
 	curl_mime *mime;
 	char *output;		/* where a binary answer goes; NULL: default */
-	int binfd;		/* the binary answer's temporary file */
-	struct buf tmpname, outname;
+	struct save save;	/* a binary answer's file */
 
 	/* An asynchronous task. */
 	const struct taskdesc *task;
@@ -384,7 +476,8 @@ struct req {
 	char errbuf[CURL_ERROR_SIZE];
 
 	/* The current attempt. */
-	long status;
+	long status;		/* 0 until the body starts */
+	long head_status;	/* the last status line's code */
 	size_t bytes;		/* of the answer's body */
 	size_t event_start;	/* bytes when the current event began */
 	int sse_mode;		/* the answer is an event stream */
@@ -411,7 +504,40 @@ struct req {
 	int finished;
 };
 
+/* answer.c */
+
+enum { ANSWER_OK, ANSWER_FAIL };
+
+void answer_begin(struct req *);
+size_t answer_write(char *, size_t, size_t, void *);
+size_t answer_header(char *, size_t, size_t, void *);
+int answer_end(struct req *, CURLcode, struct result *);
+
+/* pool.c */
+
+void pool_init(struct pool *, const struct conf *);
+int pool_run(struct pool *, struct input *);
+void pool_progress(struct pool *, int);
+int pool_interrupted(void);
+void pool_free(struct pool *);
+
+/* request.c */
+
+struct req *req_new(struct pool *, unsigned long);
+struct req *req_from_spec(struct pool *, unsigned long, const struct spec *,
+    struct buf *);
+struct curl_slist *req_common_headers(const struct conf *, int);
+void req_setopt(struct req *, CURL *);
+void req_release(struct req *);
 void req_free(struct req *);
-long long now_ms(void);
+
+/* task.c: a request's task, step by step */
+
+enum {
+	TASK_STEP_DONE, TASK_STEP_POLL, TASK_STEP_FAILED, TASK_STEP_ANSWER
+};
+
+int task_step(struct req *, struct result *, long long, struct buf *);
+
 
 #endif

@@ -46,11 +46,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (ssize_t)strlen(SENTINEL))
 		abort();
 	k = resume_load(path);
-	if (!keyset_has(k, "c\"fuzz-sentinel\"")) {
+	if (!resume_keyset_has(k, "c\"fuzz-sentinel\"")) {
 		fprintf(stderr, "fuzz-resume: invariant broken: the last "
 		    "response record is not among the requests done\n");
 		abort();
 	}
-	keyset_free(k);
+	resume_keyset_free(k);
 	return 0;
 }

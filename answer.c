@@ -1,0 +1,421 @@
+/*
+ * answer.c: the answer to one attempt, as libcurl delivers it.  The
+ * header callback keeps what the record and the retry rules need (type,
+ * request id, Retry-After); the write callback routes body bytes to the
+ * decoder the answer calls for (an event stream to sse.c and chat.c, a
+ * binary answer to save.c, anything else to memory); answer_end says
+ * what the finished attempt was: a result, or a failure.
+ */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "vmanjl.h"
+
+
+static int
+on_sse_data(void *ctx, const char *s, size_t n)
+{
+	struct req *r = ctx;
+
+	return r->chat ? chat_data(r->chat, s, n) : 1;
+}
+
+static int
+on_sse_event(void *ctx, const struct sse_event *ev)
+{
+	struct req *r = ctx;
+	struct pool *p = r->pool;
+	int rc;
+
+	if (p->conf->events) {
+		r->event_start = r->bytes;
+		out_event(&p->out, r, ev);
+		r->nevents++;
+		return 1;
+	}
+	rc = chat_event(r->chat, ev->data, ev->data_len, &p->msg);
+	switch (rc) {
+	case CHAT_MORE:
+	case CHAT_DONE:
+		r->event_start = r->bytes;
+		out_commit(&p->out, r);
+		r->in_event = 1;
+		return 1;
+	case CHAT_ERROR:
+		fail_from_body(&r->fail, r->status, chat_error(r->chat)->p,
+		    chat_error(r->chat)->len, "stream_error", &p->msg);
+		r->fail.retryable = 0;
+		break;
+	default:
+		fail_set(&r->fail, r->status, "stream_error", 0, "%s",
+		    p->msg.p);
+		break;
+	}
+	buf_reset(&r->evq);
+	r->stopped = 1;
+	return 0;
+}
+
+static void
+on_delta(void *ctx, const struct delta *d)
+{
+	struct req *r = ctx;
+
+	if (!r->t_first)
+		r->t_first = r->pool->now;
+	out_delta(&r->pool->out, r, d);
+}
+
+static const struct sse_callbacks sse_cb = { on_sse_data, on_sse_event };
+
+/* A file name extension for a content type. */
+static int
+body_start(struct req *r)
+{
+	const struct conf *c = r->pool->conf;
+	int ok;
+
+	/* The last status line's code, as libcurl's RESPONSE_CODE is. */
+	r->status = r->head_status;
+	if (!r->status && r->easy)
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	ok = r->status >= 200 && r->status < 300;
+	r->sse_mode = ok && r->ctype.len >= 17 &&
+	    strncasecmp(r->ctype.p, "text/event-stream", 17) == 0;
+	if (ok && !r->sse_mode && save_is_binary(&r->ctype)) {
+		if (save_open(&r->save, r->output, c->out_dir, &r->cid,
+		    r->line, r->ctype.p, &r->pool->msg) == 0)
+			return 0;
+		fail_set(&r->fail, r->status, "output_error", 0, "%s",
+		    r->pool->msg.p);
+		return -1;
+	}
+	if (!r->sse_mode)
+		return 0;
+	if (!r->sse && !(r->sse = sse_new(&sse_cb, r)))
+		err(2, "out of memory");
+	if (c->events)
+		r->nevents = 0;
+	else {
+		if (!r->chat)
+			r->chat = chat_new(on_delta, r);
+		r->in_event = 1;
+	}
+	return 0;
+}
+
+/* CURLOPT_WRITEFUNCTION: a piece of the answer's body. */
+size_t
+answer_write(char *s, size_t size, size_t n, void *ctx)
+{
+	struct req *r = ctx;
+	struct pool *p = r->pool;
+	size_t len = size * n;
+
+	r->last_rx = p->now;
+	if (r->status == 0 && body_start(r) < 0) {
+		r->stopped = 1;
+		return 0;
+	}
+	r->bytes += len;
+	if (r->save.fd >= 0) {
+		/* Binary answers go to their file, unbounded. */
+		if (save_write(&r->save, s, len, &p->msg) < 0) {
+			fail_set(&r->fail, r->status, "output_error", 0, "%s",
+			    p->msg.p);
+			r->stopped = 1;
+			return 0;
+		}
+		return len;
+	}
+	/* A stream keeps only its current event: that is what is bounded. */
+	if (r->bytes - r->event_start > p->conf->max_response) {
+		fail_set(&r->fail, r->status, "response_too_large", 0,
+		    "response larger than --max-response-size (%zu bytes)",
+		    p->conf->max_response);
+		r->stopped = 1;
+		return 0;
+	}
+	if (r->sse_mode) {
+		if (sse_feed(r->sse, s, len) < 0) {
+			if (!r->stopped)
+				fail_set(&r->fail, r->status, "out_of_memory",
+				    0, "out of memory reading the stream");
+			r->stopped = 1;
+			return 0;
+		}
+		/* The deltas go out at the end of this turn of the loop,
+		 * with whatever else arrived with them: one write. */
+		return len;
+	}
+	if (buf_add(&r->resp, s, len) < 0) {
+		fail_set(&r->fail, r->status, "out_of_memory", 0,
+		    "out of memory reading the answer");
+		r->stopped = 1;
+		return 0;
+	}
+	return len;
+}
+
+/* OpenAI's reset durations ("6m0s", "1.5s", "20ms") in ms; -1 if bad. */
+static long long
+go_duration(const char *s)
+{
+	double total = 0, x;
+	char *end;
+
+	if (!*s)
+		return -1;
+	while (*s) {
+		x = strtod(s, &end);
+		if (end == s)
+			return -1;
+		s = end;
+		if (strncmp(s, "ms", 2) == 0)
+			total += x, s += 2;
+		else if (*s == 'h')
+			total += x * 3600000, s++;
+		else if (*s == 'm')
+			total += x * 60000, s++;
+		else if (*s == 's')
+			total += x * 1000, s++;
+		else
+			return -1;
+	}
+	return (long long)(total + 0.5);
+}
+
+/* Seconds or an HTTP date, as milliseconds from now. */
+static long long
+retry_after(const char *v)
+{
+	char *end;
+	long long s;
+	time_t t;
+
+	s = strtoll(v, &end, 10);
+	if (end != v && (*end == '\0' || *end == ' '))
+		return s < 0 ? 0 : s * 1000;
+	if ((t = curl_getdate(v, NULL)) < 0)
+		return -1;
+	t -= time(NULL);
+	return t < 0 ? 0 : (long long)t * 1000;
+}
+
+/* CURLOPT_HEADERFUNCTION: one header line of the answer. */
+size_t
+answer_header(char *s, size_t size, size_t n, void *ctx)
+{
+	struct req *r = ctx;
+	size_t len = size * n, k;
+	char val[256];
+	const char *v;
+
+	r->last_rx = r->pool->now;
+	if (len >= 5 && memcmp(s, "HTTP/", 5) == 0) {
+		/* A new answer (after a 100 Continue, say): "HTTP/1.1 200
+		 * OK", "HTTP/2 200". */
+		buf_reset(&r->ctype);
+		buf_reset(&r->request_id);
+		r->retry_after_ms = r->reset_ms = -1;
+		v = memchr(s, ' ', len);
+		r->head_status = 0;
+		for (k = v ? (size_t)(v - s) + 1 : len; k < len &&
+		    s[k] >= '0' && s[k] <= '9' && r->head_status < 1000; k++)
+			r->head_status = r->head_status * 10 + (s[k] - '0');
+		return len;
+	}
+	if (!(v = memchr(s, ':', len)))
+		return len;
+	k = (size_t)(v - s);
+	for (v++; v < s + len && (*v == ' ' || *v == '\t'); v++)
+		;
+	n = (size_t)(s + len - v);
+	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+#define IS(name) (k == sizeof(name) - 1 && strncasecmp(s, name, k) == 0)
+	if (IS("content-type")) {
+		buf_reset(&r->ctype);
+		buf_put(&r->ctype, v, n);
+	} else if (IS("x-request-id") || IS("request-id")) {
+		buf_reset(&r->request_id);
+		json_str(&r->request_id, v, n);
+	} else if (IS("retry-after") && r->retry_after_ms < 0) {
+		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
+		r->retry_after_ms = retry_after(val);
+	} else if (IS("x-ratelimit-reset-requests") ||
+	    IS("x-ratelimit-reset-tokens")) {
+		long long d;
+
+		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
+		if ((d = go_duration(val)) > r->reset_ms)
+			r->reset_ms = d;
+	} else if (IS("retry-after-ms")) {
+		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
+		r->retry_after_ms = (long long)strtod(val, NULL);
+		if (r->retry_after_ms < 0)
+			r->retry_after_ms = 0;
+	}
+#undef IS
+	return len;
+}
+
+
+/* A new attempt of r begins: forget the last one's answer. */
+void
+answer_begin(struct req *r)
+{
+	r->status = r->head_status = 0;
+	r->bytes = r->event_start = 0;
+	r->sse_mode = r->stopped = 0;
+	r->in_event = 0;
+	r->nevents = -1;
+	r->retry_after_ms = r->reset_ms = -1;
+	buf_reset(&r->resp);
+	buf_reset(&r->ctype);
+	buf_reset(&r->request_id);
+	buf_reset(&r->evq);
+	r->errbuf[0] = '\0';
+	if (r->sse)
+		sse_reset(r->sse);
+	if (r->chat)
+		chat_reset(r->chat);
+}
+
+static void
+result_reset(struct result *res)
+{
+	buf_reset(&res->body);
+	buf_reset(&res->content);
+	buf_reset(&res->finish);
+	buf_reset(&res->usage);
+	buf_reset(&res->task);
+	buf_reset(&res->file);
+	buf_reset(&res->ctype);
+	res->bytes = 0;
+}
+
+/* An event stream ended cleanly: complete, or cut short. */
+static int
+stream_end(struct req *r, struct result *res)
+{
+	int events = r->pool->conf->events, torn = sse_end(r->sse);
+
+	if (events && torn) {
+		fail_set(&r->fail, r->status, "stream_error", 1,
+		    "stream ended in the middle of an event");
+		return ANSWER_FAIL;
+	}
+	if (!events && !chat_done(r->chat)) {
+		fail_set(&r->fail, r->status, "stream_error", 1,
+		    "stream ended without [DONE]");
+		return ANSWER_FAIL;
+	}
+	if (events)
+		buf_puts(&res->body, "null");
+	else {
+		out_commit(&r->pool->out, r);
+		chat_result(r->chat, res);
+	}
+	return ANSWER_OK;
+}
+
+/* A whole 2xx answer in memory: JSON, plain text, or nothing. */
+static int
+body_end(struct req *r, struct result *res)
+{
+	struct jpick pk[4] = {
+		{ .path = "choices.0.message.content" },
+		{ .path = "choices.0.text" },
+		{ .path = "choices.0.finish_reason" }, { .path = "usage" }
+	};
+	struct buf *msg = &r->pool->msg;
+	int rc = ANSWER_OK;
+
+	if (r->resp.len == 0)
+		buf_puts(&res->body, "null");
+	else if (json_compact(r->resp.p, r->resp.len, &res->body, pk, 4,
+	    msg) == 0) {
+		struct jpick *c = pk[0].val.len ? &pk[0] : &pk[1];
+
+		buf_put(&res->content, c->val.p, c->val.len);
+		buf_put(&res->finish, pk[2].val.p, pk[2].val.len);
+		buf_put(&res->usage, pk[3].val.p, pk[3].val.len);
+	} else if (r->ctype.len >= 5 &&
+	    strncasecmp(r->ctype.p, "text/", 5) == 0) {
+		/* Plain text (srt, vtt, text): a JSON string. */
+		buf_reset(&res->body);
+		json_str(&res->body, r->resp.p, r->resp.len);
+	} else {
+		fail_set(&r->fail, r->status, "parse_error", 0,
+		    "invalid JSON in the answer: %s", msg->p);
+		rc = ANSWER_FAIL;
+	}
+	json_picks_free(pk, 4);
+	return rc;
+}
+
+/*
+ * The transfer of r has ended with rc: what was it?  ANSWER_OK with the
+ * answer in res, or ANSWER_FAIL with r->fail saying why (and, for an
+ * HTTP answer, how long the server asked us to wait).
+ */
+int
+answer_end(struct req *r, CURLcode rc, struct result *res)
+{
+	struct failure *f = &r->fail;
+	int ok = r->status >= 200 && r->status < 300, out;
+
+	if (r->status == 0 && rc == CURLE_OK) {
+		body_start(r);	/* an answer without a body */
+		ok = r->status >= 200 && r->status < 300;
+	}
+	f->wait_ms = -1;
+	result_reset(res);
+	if (r->stopped)
+		out = ANSWER_FAIL;
+	else if (rc != CURLE_OK) {
+		fail_transfer(f, rc, r->easy, r->errbuf, r->bytes);
+		out = ANSWER_FAIL;
+	} else if (r->sse_mode)
+		out = stream_end(r, res);
+	else if (r->save.fd >= 0) {
+		out = save_finish(&r->save, &r->pool->msg) == 0 ?
+		    ANSWER_OK : ANSWER_FAIL;
+		if (out == ANSWER_OK) {
+			json_str(&res->file, r->save.outname.p,
+			    r->save.outname.len);
+			json_str(&res->ctype, r->ctype.p, r->ctype.len);
+			res->bytes = (long long)r->bytes;
+			buf_puts(&res->body, "null");
+		} else
+			fail_set(f, r->status, "output_error", 0, "%s",
+			    r->pool->msg.p);
+	} else if (ok)
+		out = body_end(r, res);
+	else {
+		if (r->status > 0)
+			fail_from_body(f, r->status, r->resp.p, r->resp.len,
+			    "http_error", &r->pool->msg);
+		else
+			fail_set(f, 0, "network_error", 1, "no HTTP answer");
+		out = ANSWER_FAIL;
+	}
+	if (out == ANSWER_OK) {
+		if (r->status == 0)
+			r->status = 200;
+		return out;
+	}
+	/* Deltas of an event that never completed are dropped. */
+	r->in_event = 0;
+	buf_reset(&r->evq);
+	if (r->status > 0 && !r->stopped)
+		f->wait_ms = r->retry_after_ms >= 0 ? r->retry_after_ms :
+		    r->status == 429 ? r->reset_ms : -1;
+	save_discard(&r->save);
+	return out;
+}
