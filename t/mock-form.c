@@ -236,23 +236,29 @@ part_fname(const struct part *pt, char *out, size_t osz)
 		snprintf(out, osz, "file");
 }
 
+static int
+same_name(const struct part *a, const struct part *b)
+{
+	return a->nl == b->nl && memcmp(a->name, b->name, a->nl) == 0;
+}
+
 static void
-stats_part(struct buf *b, const struct part *pt)
+stats_part(yajl_gen y, const struct part *pt)
 {
 	if (!pt->file) {
-		buf_json(b, pt->data, pt->len);
+		w_strn(y, pt->data, pt->len);
 		return;
 	}
-	buf_adds(b, "{\"filename\":");
-	buf_json(b, pt->fname, pt->fl);
-	buf_adds(b, ",\"bytes\":");
-	buf_addu(b, pt->len);
-	buf_adds(b, ",\"content_type\":");
+	yajl_gen_map_open(y);
+	w_str(y, "filename");
+	w_strn(y, pt->fname, pt->fl);
+	w_ki(y, "bytes", pt->len);
+	w_str(y, "content_type");
 	if (pt->ctype)
-		buf_json(b, pt->ctype, pt->cl);
+		w_strn(y, pt->ctype, pt->cl);
 	else
-		buf_adds(b, "null");
-	buf_add(b, "}", 1);
+		yajl_gen_null(y);
+	yajl_gen_map_close(y);
 }
 
 /* Remember the parts of this request for /mock/stats (last_form); a
@@ -260,40 +266,29 @@ stats_part(struct buf *b, const struct part *pt)
 void
 stats_form(const struct form *f)
 {
-	struct buf *b = &g.last_form;
+	yajl_gen y = json_gen();
 	size_t i, j, k;
-	int first = 1;
 
-	b->len = 0;
-	buf_add(b, "{", 1);
+	yajl_gen_map_open(y);
 	for (i = 0; i < f->n; i++) {
-		for (j = 0; j < i; j++)
-			if (f->p[j].nl == f->p[i].nl &&
-			    memcmp(f->p[j].name, f->p[i].name, f->p[i].nl) == 0)
-				break;
+		for (j = 0; j < i && !same_name(&f->p[j], &f->p[i]); j++)
+			;
 		if (j < i)
 			continue;
 		for (k = 0, j = i; j < f->n; j++)
-			k += f->p[j].nl == f->p[i].nl &&
-			    memcmp(f->p[j].name, f->p[i].name, f->p[i].nl) == 0;
-		if (!first)
-			buf_add(b, ",", 1);
-		first = 0;
-		buf_json(b, f->p[i].name, f->p[i].nl);
-		buf_add(b, ":", 1);
+			k += same_name(&f->p[j], &f->p[i]);
+		w_strn(y, f->p[i].name, f->p[i].nl);
 		if (k > 1)
-			buf_add(b, "[", 1);
-		for (j = i; j < f->n; j++) {
-			if (f->p[j].nl != f->p[i].nl ||
-			    memcmp(f->p[j].name, f->p[i].name, f->p[i].nl) != 0)
-				continue;
-			if (j > i)
-				buf_add(b, ",", 1);
-			stats_part(b, &f->p[j]);
-		}
+			yajl_gen_array_open(y);
+		for (j = i; j < f->n; j++)
+			if (same_name(&f->p[j], &f->p[i]))
+				stats_part(y, &f->p[j]);
 		if (k > 1)
-			buf_add(b, "]", 1);
+			yajl_gen_array_close(y);
 	}
-	buf_add(b, "}", 1);
+	yajl_gen_map_close(y);
+	g.last_form.len = 0;
+	json_take(y, &g.last_form);
+	yajl_gen_free(y);
 	g.have_form = 1;
 }

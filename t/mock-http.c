@@ -67,7 +67,8 @@ resp_reset(struct conn *c)
 
 	memset(&r->s, 0, sizeof r->s);
 	r->hdr.len = r->stage.len = r->head.len = r->tail.len = 0;
-	r->pfx.len = r->rtext.len = r->tname.len = r->targs.len = 0;
+	r->id.len = r->model.len = 0;
+	r->rtext.len = r->tname.len = r->targs.len = 0;
 	r->xhdr.len = 0;
 	for (i = 0; i < MAX_CHOICES; i++)
 		r->text[i].len = 0;
@@ -230,19 +231,12 @@ void
 answer_error(struct conn *c, int status, const char *msg, const char *type,
     const char *code, const struct mock *m)
 {
-	struct buf *b = &c->r.head;
+	yajl_gen y = json_gen();
 
-	b->len = 0;
-	buf_adds(b, "{\"error\":{\"message\":");
-	buf_jsons(b, msg);
-	buf_adds(b, ",\"type\":");
-	buf_jsons(b, type);
-	buf_adds(b, ",\"param\":null,\"code\":");
-	if (code)
-		buf_jsons(b, code);
-	else
-		buf_adds(b, "null");
-	buf_adds(b, "}}");
+	json_error(y, msg, type, code);
+	c->r.head.len = 0;
+	json_take(y, &c->r.head);
+	yajl_gen_free(y);
 	resp_fixed(c, status, "application/json", m);
 }
 
@@ -726,13 +720,16 @@ conn_free(struct conn *c)
 	buf_free(&c->r.stage);
 	buf_free(&c->r.head);
 	buf_free(&c->r.tail);
-	buf_free(&c->r.pfx);
+	buf_free(&c->r.id);
+	buf_free(&c->r.model);
 	buf_free(&c->r.rtext);
 	buf_free(&c->r.tname);
 	buf_free(&c->r.targs);
 	buf_free(&c->r.xhdr);
 	for (i = 0; i < MAX_CHOICES; i++)
 		buf_free(&c->r.text[i]);
+	if (c->r.y)
+		yajl_gen_free(c->r.y);
 	free(c);
 }
 

@@ -162,8 +162,62 @@ json_body(struct conn *c, char *body, size_t n)
 	return root;
 }
 
-/* JSON output through yajl_gen: w_str writes a string or null, the
- * w_k* a key and its value. */
+/* The one JSON writer of the server: yajl_gen, with neither UTF-8
+ * checks nor escaped '/': bytes >= 0x80 pass through raw, so valid
+ * UTF-8 stays valid and the deliberate invalid bytes stay invalid.
+ * Running out of memory is fatal. */
+yajl_gen
+json_gen(void)
+{
+	yajl_gen y;
+
+	if ((y = yajl_gen_alloc(NULL)) == NULL)
+		errx(2, "out of memory");
+	return y;
+}
+
+/* Move the JSON text made in y to the end of b; y is then ready for
+ * another text. */
+void
+json_take(yajl_gen y, struct buf *b)
+{
+	const unsigned char *p;
+	size_t n;
+
+	if (yajl_gen_get_buf(y, &p, &n) == yajl_gen_status_ok)
+		buf_add(b, p, n);
+	yajl_gen_clear(y);
+	yajl_gen_reset(y, NULL);
+}
+
+/* Bytes of the text made so far in y: where the next value will go. */
+size_t
+json_len(yajl_gen y)
+{
+	const unsigned char *p;
+	size_t n;
+
+	return yajl_gen_get_buf(y, &p, &n) == yajl_gen_status_ok ? n : 0;
+}
+
+/* OpenAI's error object; code NULL gives "code":null. */
+void
+json_error(yajl_gen y, const char *msg, const char *type, const char *code)
+{
+	yajl_gen_map_open(y);
+	w_str(y, "error");
+	yajl_gen_map_open(y);
+	w_ks(y, "message", msg);
+	w_ks(y, "type", type);
+	w_ks(y, "param", NULL);
+	w_ks(y, "code", code);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+}
+
+/* w_str writes a string or null, w_strn n bytes as a string, w_raw a
+ * JSON value this writer made before, as it is; the w_k* a key and its
+ * value. */
 void
 w_str(yajl_gen y, const char *s)
 {
@@ -171,6 +225,19 @@ w_str(yajl_gen y, const char *s)
 		yajl_gen_string(y, (const unsigned char *)s, strlen(s));
 	else
 		yajl_gen_null(y);
+}
+
+void
+w_strn(yajl_gen y, const char *s, size_t n)
+{
+	yajl_gen_string(y, (const unsigned char *)(n ? s : ""), n);
+}
+
+/* yajl_gen_number writes its bytes unchanged, in a value's place. */
+void
+w_raw(yajl_gen y, const char *s, size_t n)
+{
+	yajl_gen_number(y, s, n);
 }
 
 void

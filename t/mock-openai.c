@@ -89,32 +89,107 @@ rr_start(struct rstate *s, int ph, const size_t *cnt)
 			s->kmax = cnt[i];
 }
 
-/* Open one chunk event for choice i (its delta or text follows). */
 static void
-ev_choice(struct buf *b, struct resp *r, int i)
+put_usage(yajl_gen y, const struct rstate *s)
 {
-	buf_add(b, r->pfx.p, r->pfx.len);
-	if (r->s.kind == K_CHAT) {
-		buf_adds(b, "{\"index\":");
-		buf_addu(b, i);
-		buf_adds(b, ",\"delta\":");
-	} else
-		buf_adds(b, "{\"text\":");
+	w_str(y, "usage");
+	yajl_gen_map_open(y);
+	w_ki(y, "prompt_tokens", s->ptok);
+	w_ki(y, "completion_tokens", s->ctok);
+	w_ki(y, "total_tokens", s->ptok + s->ctok);
+	yajl_gen_map_close(y);
 }
 
-/* Close a chunk event opened by ev_choice; fin NULL gives null. */
+/* The members every chat or completion answer starts with. */
+static void
+put_head(yajl_gen y, const struct resp *r, const char *object)
+{
+	yajl_gen_map_open(y);
+	w_str(y, "id");
+	w_strn(y, r->id.p, r->id.len);
+	w_ks(y, "object", object);
+	w_str(y, "created");
+	w_raw(y, CREATED, strlen(CREATED));
+	w_str(y, "model");
+	w_strn(y, r->model.p, r->model.len);
+}
+
+/* Open one chunk event for choice i (its delta or text follows). */
+static void
+ev_choice(struct resp *r, int i)
+{
+	yajl_gen y = r->y;
+
+	put_head(y, r, r->s.kind == K_CHAT ? "chat.completion.chunk" :
+	    "text_completion");
+	w_str(y, "choices");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	if (r->s.kind == K_CHAT) {
+		w_ki(y, "index", i);
+		w_str(y, "delta");
+	} else
+		w_str(y, "text");
+}
+
+/* Close a chunk event opened by ev_choice (fin NULL gives null) and
+ * move it to b. */
 static void
 ev_close(struct buf *b, struct resp *r, const char *fin)
 {
+	yajl_gen y = r->y;
+
 	if (r->s.kind == K_CMPL)
-		buf_adds(b, ",\"index\":0");
-	buf_adds(b, ",\"logprobs\":null,\"finish_reason\":");
-	if (fin) {
-		buf_add(b, "\"", 1);
-		buf_adds(b, fin);
-		buf_adds(b, "\"}]}");
-	} else
-		buf_adds(b, "null}]}");
+		w_ki(y, "index", 0);
+	w_ks(y, "logprobs", NULL);
+	w_ks(y, "finish_reason", fin);
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	json_take(y, b);
+}
+
+/* A tool call delta: the call's head (with an empty arguments
+ * string) when name is given, else a piece of its arguments. */
+static void
+put_tool_call(yajl_gen y, const struct buf *name, const char *args,
+    size_t n)
+{
+	yajl_gen_map_open(y);
+	w_str(y, "tool_calls");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	w_ki(y, "index", 0);
+	if (name) {
+		w_ks(y, "id", "call_mock_1");
+		w_ks(y, "type", "function");
+	}
+	w_str(y, "function");
+	yajl_gen_map_open(y);
+	if (name) {
+		w_str(y, "name");
+		w_strn(y, name->p, name->len);
+	}
+	w_str(y, "arguments");
+	w_strn(y, args, n);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+}
+
+/* A delta or text made of one token of t; key NULL gives a bare
+ * string (completions). */
+static void
+put_token(yajl_gen y, const char *key, const char *t, size_t n)
+{
+	if (key) {
+		yajl_gen_map_open(y);
+		w_str(y, key);
+	}
+	w_strn(y, t, n);
+	if (key)
+		yajl_gen_map_close(y);
 }
 
 /* Append the JSON of the stream's next event to b; 0 at the end. */
@@ -123,17 +198,23 @@ gen_event(struct conn *c, struct buf *b)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
+	yajl_gen y;
 	struct buf *t;
 	size_t e;
 	int i;
 
+	if (r->y == NULL)
+		r->y = json_gen();
+	y = r->y;
 	for (;;) {
 		switch (s->ph) {
 		case PH_ROLE:
 			if (s->kind == K_CHAT && s->ci < s->n) {
-				ev_choice(b, r, s->ci++);
-				buf_adds(b, "{\"role\":\"assistant\","
-				    "\"content\":\"\"}");
+				ev_choice(r, s->ci++);
+				yajl_gen_map_open(y);
+				w_ks(y, "role", "assistant");
+				w_ks(y, "content", "");
+				yajl_gen_map_close(y);
 				ev_close(b, r, NULL);
 				return 1;
 			}
@@ -148,10 +229,9 @@ gen_event(struct conn *c, struct buf *b)
 			if (s->rpos[i] >= t->len)
 				s->rpos[i] = 0;
 			e = tok_end(t->p, t->len, 0, s->rpos[i]);
-			ev_choice(b, r, i);
-			buf_adds(b, "{\"reasoning_content\":");
-			buf_json(b, t->p + s->rpos[i], e - s->rpos[i]);
-			buf_add(b, "}", 1);
+			ev_choice(r, i);
+			put_token(y, "reasoning_content", t->p + s->rpos[i],
+			    e - s->rpos[i]);
 			ev_close(b, r, NULL);
 			s->rpos[i] = e;
 			return 1;
@@ -161,21 +241,15 @@ gen_event(struct conn *c, struct buf *b)
 				s->ci = 0;
 				continue;
 			}
-			ev_choice(b, r, i);
+			ev_choice(r, i);
 			if (s->tools && i == 0 && s->tpos == 0 &&
-			    s->k == 0) {
-				buf_adds(b, "{\"tool_calls\":[{\"index\":0,"
-				    "\"id\":\"call_mock_1\",\"type\":"
-				    "\"function\",\"function\":{\"name\":");
-				buf_add(b, r->tname.p, r->tname.len);
-				buf_adds(b, ",\"arguments\":\"\"}}]}");
-			} else if (s->tools && i == 0) {
+			    s->k == 0)
+				put_tool_call(y, &r->tname, "", 0);
+			else if (s->tools && i == 0) {
 				t = &r->targs;
 				e = piece_end(t->p, t->len, s->tpos);
-				buf_adds(b, "{\"tool_calls\":[{\"index\":0,"
-				    "\"function\":{\"arguments\":");
-				buf_json(b, t->p + s->tpos, e - s->tpos);
-				buf_adds(b, "}}]}");
+				put_tool_call(y, NULL, t->p + s->tpos,
+				    e - s->tpos);
 				s->tpos = e;
 			} else {
 				t = &r->text[i];
@@ -183,11 +257,8 @@ gen_event(struct conn *c, struct buf *b)
 					s->pos[i] = 0;
 				e = tok_end(t->p, t->len, s->base[i],
 				    s->pos[i]);
-				if (s->kind == K_CHAT)
-					buf_adds(b, "{\"content\":");
-				buf_json(b, t->p + s->pos[i], e - s->pos[i]);
-				if (s->kind == K_CHAT)
-					buf_add(b, "}", 1);
+				put_token(y, s->kind == K_CHAT ? "content" :
+				    NULL, t->p + s->pos[i], e - s->pos[i]);
 				s->pos[i] = e;
 			}
 			ev_close(b, r, NULL);
@@ -195,8 +266,12 @@ gen_event(struct conn *c, struct buf *b)
 		case PH_FINISH:
 			if (s->ci < s->n) {
 				i = s->ci++;
-				ev_choice(b, r, i);
-				buf_adds(b, s->kind == K_CHAT ? "{}" : "\"\"");
+				ev_choice(r, i);
+				if (s->kind == K_CHAT) {
+					yajl_gen_map_open(y);
+					yajl_gen_map_close(y);
+				} else
+					w_str(y, "");
 				ev_close(b, r, s->fin[i]);
 				return 1;
 			}
@@ -206,14 +281,14 @@ gen_event(struct conn *c, struct buf *b)
 			s->ph = PH_DONE;
 			if (!s->usage)
 				continue;
-			buf_add(b, r->pfx.p, r->pfx.len);
-			buf_adds(b, "],\"usage\":{\"prompt_tokens\":");
-			buf_addu(b, s->ptok);
-			buf_adds(b, ",\"completion_tokens\":");
-			buf_addu(b, s->ctok);
-			buf_adds(b, ",\"total_tokens\":");
-			buf_addu(b, s->ptok + s->ctok);
-			buf_adds(b, "}}");
+			put_head(y, r, s->kind == K_CHAT ?
+			    "chat.completion.chunk" : "text_completion");
+			w_str(y, "choices");
+			yajl_gen_array_open(y);
+			yajl_gen_array_close(y);
+			put_usage(y, s);
+			yajl_gen_map_close(y);
+			json_take(y, b);
 			return 1;
 		case PH_DONE:
 			s->ph = PH_END;
@@ -264,9 +339,11 @@ sse_next(struct conn *c)
 	} else if (s->nev == s->error_event && !s->err_done) {
 		s->err_done = 1;
 		s->ph = PH_END;
-		buf_adds(b, "{\"error\":{\"message\":\"mock stream error\","
-		    "\"type\":\"server_error\",\"param\":null,"
-		    "\"code\":\"mock_stream_error\"}}");
+		if (r->y == NULL)
+			r->y = json_gen();
+		json_error(r->y, "mock stream error", "server_error",
+		    "mock_stream_error");
+		json_take(r->y, b);
 		s->nev++;
 	} else if (gen_event(c, b))
 		s->nev++;
@@ -354,9 +431,13 @@ gen_choices(struct conn *c, const struct mock *m, long long maxtok,
 		buf_add(&r->rtext, r->text[0].p, r->text[0].len);
 	}
 	if (s->tools) {
-		buf_adds(&r->targs, "{\"text\":");
-		buf_json(&r->targs, r->text[0].p, r->text[0].len);
-		buf_adds(&r->targs, "}");
+		if (r->y == NULL)
+			r->y = json_gen();
+		yajl_gen_map_open(r->y);
+		w_str(r->y, "text");
+		w_strn(r->y, r->text[0].p, r->text[0].len);
+		yajl_gen_map_close(r->y);
+		json_take(r->y, &r->targs);
 		for (p = 0; p < r->targs.len; s->npieces++)
 			p = piece_end(r->targs.p, r->targs.len, p);
 	}
@@ -392,17 +473,6 @@ gen_choices(struct conn *c, const struct mock *m, long long maxtok,
 	}
 }
 
-static void
-put_usage(struct buf *b, const struct rstate *s)
-{
-	buf_adds(b, ",\"usage\":{\"prompt_tokens\":");
-	buf_addu(b, s->ptok);
-	buf_adds(b, ",\"completion_tokens\":");
-	buf_addu(b, s->ctok);
-	buf_adds(b, ",\"total_tokens\":");
-	buf_addu(b, s->ptok + s->ctok);
-	buf_adds(b, "}}");
-}
 
 /* Split the fixed body at split, to be padded there up to m->size. */
 static void
@@ -419,38 +489,95 @@ pad_body(struct resp *r, const struct mock *m, size_t split)
 		r->s.pad = m->size - have;
 }
 
-/* The common start of every chunk of a stream, up to "choices":[. */
+/* The id and model every chunk or answer of this request names. */
 static void
-gen_prefix(struct resp *r, const char *id, unsigned long long seq,
-    const char *object, const char *model)
+set_head(struct resp *r, const char *id, unsigned long long seq,
+    const char *model)
 {
-	struct buf *b = &r->pfx;
-
-	buf_adds(b, "{\"id\":\"");
-	buf_adds(b, id);
-	buf_addu(b, seq);
-	buf_adds(b, "\",\"object\":\"");
-	buf_adds(b, object);
-	buf_adds(b, "\",\"created\":" CREATED ",\"model\":");
-	buf_jsons(b, model);
-	buf_adds(b, ",\"choices\":[");
+	buf_adds(&r->id, id);
+	buf_addu(&r->id, seq);
+	buf_adds(&r->model, model);
 }
 
-/* POST /v1/chat/completions: echo the last user message (see the
- * top of the file). */
-void
-do_chat(struct conn *c, yajl_val root, const struct mock *m, int status,
-    unsigned long long seq)
+/* The answer of a chat that does not stream. */
+static void
+chat_body(struct conn *c, const struct mock *m, int status)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	struct buf *b = &r->head;
+	yajl_gen y = r->y ? r->y : (r->y = json_gen());
+	size_t split = 0, len;
+	int i;
+
+	put_head(y, r, "chat.completion");
+	w_str(y, "choices");
+	yajl_gen_array_open(y);
+	for (i = 0; i < s->n; i++) {
+		yajl_gen_map_open(y);
+		w_ki(y, "index", i);
+		w_str(y, "message");
+		yajl_gen_map_open(y);
+		w_ks(y, "role", "assistant");
+		if (s->reason) {
+			w_str(y, "reasoning_content");
+			w_strn(y, r->rtext.p, r->rtext.len);
+		}
+		if (s->tools && i == 0) {
+			w_ks(y, "content", NULL);
+			w_str(y, "tool_calls");
+			yajl_gen_array_open(y);
+			yajl_gen_map_open(y);
+			w_ks(y, "id", "call_mock_1");
+			w_ks(y, "type", "function");
+			w_str(y, "function");
+			yajl_gen_map_open(y);
+			w_str(y, "name");
+			w_strn(y, r->tname.p, r->tname.len);
+			w_str(y, "arguments");
+			w_strn(y, r->targs.p, r->targs.len);
+			yajl_gen_map_close(y);
+			yajl_gen_map_close(y);
+			yajl_gen_array_close(y);
+		} else {
+			w_str(y, "content");
+			len = tok_prefix(r->text[i].p, r->text[i].len,
+			    s->base[i], s->cnt[i]);
+			w_strn(y, r->text[i].p, len);
+			if (i == 0)
+				split = json_len(y) - 1;
+		}
+		yajl_gen_map_close(y);
+		w_ks(y, "logprobs", NULL);
+		w_ks(y, "finish_reason", s->fin[i]);
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_array_close(y);
+	put_usage(y, s);
+	yajl_gen_map_close(y);
+	json_take(y, &r->head);
+	pad_body(r, m, split);
+	resp_fixed(c, status, "application/json", m);
+}
+
+/* POST /v1/chat/completions: echo the last user message (see
+ * mockvman.md). */
+void
+do_chat(struct req *q, int arg)
+{
+	struct conn *c = q->c;
+	yajl_val root = q->root;
+	const struct mock *m = &q->m;
+	int status = q->status;
+	unsigned long long seq = q->seq;
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
 	yajl_val msgs, v, tools;
 	const char *model, *name, *role;
 	long long maxtok;
-	size_t i, last, split = 0, len;
+	size_t i, last;
 	int stream;
 
+	(void)arg;
 	if ((model = jstr(jget(root, "model"))) == NULL)
 		model = "mock";
 	msgs = jget(root, "messages");
@@ -475,7 +602,7 @@ do_chat(struct conn *c, yajl_val root, const struct mock *m, int status,
 		s->tools = 1;
 		name = jstr(jget(jget(tools->u.array.values[0], "function"),
 		    "name"));
-		buf_jsons(&r->tname, name ? name : "");
+		buf_adds(&r->tname, name ? name : "");
 	}
 	stream = YAJL_IS_TRUE(jget(root, "stream"));
 	s->usage = YAJL_IS_TRUE(jget(jget(root, "stream_options"),
@@ -484,69 +611,32 @@ do_chat(struct conn *c, yajl_val root, const struct mock *m, int status,
 	if (maxtok < 0)
 		maxtok = jint(jget(root, "max_completion_tokens"), -1);
 	gen_choices(c, m, maxtok, stream);
-	if (stream) {
-		gen_prefix(r, "chatcmpl-mock-", seq, "chat.completion.chunk",
-		    model);
+	set_head(r, "chatcmpl-mock-", seq, model);
+	if (stream)
 		resp_sse(c, m);
-		return;
-	}
-	buf_adds(b, "{\"id\":\"chatcmpl-mock-");
-	buf_addu(b, seq);
-	buf_adds(b, "\",\"object\":\"chat.completion\",\"created\":"
-	    CREATED ",\"model\":");
-	buf_jsons(b, model);
-	buf_adds(b, ",\"choices\":[");
-	for (i = 0; i < (size_t)s->n; i++) {
-		if (i > 0)
-			buf_add(b, ",", 1);
-		buf_adds(b, "{\"index\":");
-		buf_addu(b, i);
-		buf_adds(b, ",\"message\":{\"role\":\"assistant\",");
-		if (s->reason) {
-			buf_adds(b, "\"reasoning_content\":");
-			buf_json(b, r->rtext.p, r->rtext.len);
-			buf_add(b, ",", 1);
-		}
-		if (s->tools && i == 0) {
-			buf_adds(b, "\"content\":null,\"tool_calls\":[{\"id\":"
-			    "\"call_mock_1\",\"type\":\"function\","
-			    "\"function\":{\"name\":");
-			buf_add(b, r->tname.p, r->tname.len);
-			buf_adds(b, ",\"arguments\":");
-			buf_json(b, r->targs.p, r->targs.len);
-			buf_adds(b, "}}]");
-		} else {
-			buf_adds(b, "\"content\":");
-			len = tok_prefix(r->text[i].p, r->text[i].len,
-			    s->base[i], s->cnt[i]);
-			buf_json(b, r->text[i].p, len);
-			if (i == 0)
-				split = b->len - 1;
-		}
-		buf_adds(b, "},\"logprobs\":null,\"finish_reason\":\"");
-		buf_adds(b, s->fin[i]);
-		buf_adds(b, "\"}");
-	}
-	buf_add(b, "]", 1);
-	put_usage(b, s);
-	pad_body(r, m, split);
-	resp_fixed(c, status, "application/json", m);
+	else
+		chat_body(c, m, status);
 }
 
 /* POST /v1/completions: echo the prompt as one choice. */
 void
-do_completion(struct conn *c, yajl_val root, const struct mock *m,
-    int status, unsigned long long seq)
+do_completion(struct req *q, int arg)
 {
+	struct conn *c = q->c;
+	yajl_val root = q->root;
+	const struct mock *m = &q->m;
+	int status = q->status;
+	unsigned long long seq = q->seq;
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	struct buf *b = &r->head;
 	yajl_val pr;
+	yajl_gen y;
 	const char *model, *prompt;
 	long long maxtok;
 	size_t i, len, split;
 	int stream;
 
+	(void)arg;
 	if ((model = jstr(jget(root, "model"))) == NULL)
 		model = "mock";
 	pr = jget(root, "prompt");
@@ -564,30 +654,35 @@ do_completion(struct conn *c, yajl_val root, const struct mock *m,
 	    "include_usage"));
 	maxtok = jint(jget(root, "max_tokens"), -1);
 	gen_choices(c, m, maxtok, stream);
+	set_head(r, "cmpl-mock-", seq, model);
 	if (stream) {
-		gen_prefix(r, "cmpl-mock-", seq, "text_completion", model);
 		resp_sse(c, m);
 		return;
 	}
-	buf_adds(b, "{\"id\":\"cmpl-mock-");
-	buf_addu(b, seq);
-	buf_adds(b, "\",\"object\":\"text_completion\",\"created\":"
-	    CREATED ",\"model\":");
-	buf_jsons(b, model);
-	buf_adds(b, ",\"choices\":[{\"text\":");
+	y = r->y ? r->y : (r->y = json_gen());
+	put_head(y, r, "text_completion");
+	w_str(y, "choices");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	w_str(y, "text");
 	len = tok_prefix(r->text[0].p, r->text[0].len, 0, s->cnt[0]);
-	buf_json(b, r->text[0].p, len);
-	split = b->len - 1;
-	buf_adds(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":\"");
-	buf_adds(b, s->fin[0]);
-	buf_adds(b, "\"}]");
-	put_usage(b, s);
+	w_strn(y, r->text[0].p, len);
+	split = json_len(y) - 1;
+	w_ki(y, "index", 0);
+	w_ks(y, "logprobs", NULL);
+	w_ks(y, "finish_reason", s->fin[0]);
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	put_usage(y, s);
+	yajl_gen_map_close(y);
+	json_take(y, &r->head);
 	pad_body(r, m, split);
 	resp_fixed(c, status, "application/json", m);
 }
 
+/* One embedding: 8 floats in [-1,1] hashed from the bytes of s. */
 static void
-put_embedding(struct buf *b, const char *s, size_t k)
+put_embedding(yajl_gen y, const char *s, size_t k)
 {
 	uint64_t h = 1469598103934665603ULL;
 	char num[32];
@@ -595,81 +690,86 @@ put_embedding(struct buf *b, const char *s, size_t k)
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	if (k > 0)
-		buf_add(b, ",", 1);
-	buf_adds(b, "{\"object\":\"embedding\",\"index\":");
-	buf_addu(b, k);
-	buf_adds(b, ",\"embedding\":[");
+	yajl_gen_map_open(y);
+	w_ks(y, "object", "embedding");
+	w_ki(y, "index", k);
+	w_str(y, "embedding");
+	yajl_gen_array_open(y);
 	for (j = 0; j < 8; j++) {
-		n = snprintf(num, sizeof num, "%s%.6f", j ? "," : "",
+		n = snprintf(num, sizeof num, "%.6f",
 		    (double)(mix64(h + j) >> 11) / 9007199254740992.0 * 2 - 1);
-		buf_add(b, num, n);
+		w_raw(y, num, n);
 	}
-	buf_adds(b, "]}");
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
 }
 
 /* POST /v1/embeddings: 8 hashed floats per input. */
 void
-do_embeddings(struct conn *c, yajl_val root, const struct mock *m,
-    int status)
+do_embeddings(struct req *q, int arg)
 {
-	struct buf *b = &c->r.head;
-	yajl_val in;
+	yajl_val root = q->root, in;
+	yajl_gen y = q->y;
 	const char *model, *t;
 	unsigned long long p = 0;
 	size_t i;
 
+	(void)arg;
 	if ((model = jstr(jget(root, "model"))) == NULL)
 		model = "mock";
 	in = jget(root, "input");
-	buf_adds(b, "{\"object\":\"list\",\"data\":[");
+	yajl_gen_map_open(y);
+	w_ks(y, "object", "list");
+	w_str(y, "data");
+	yajl_gen_array_open(y);
 	if ((t = jstr(in)) != NULL) {
-		put_embedding(b, t, 0);
+		put_embedding(y, t, 0);
 		p += words(t);
 	}
 	for (i = 0; YAJL_IS_ARRAY(in) && i < in->u.array.len; i++) {
 		t = jstr(in->u.array.values[i]);
-		put_embedding(b, t ? t : "", i);
+		put_embedding(y, t ? t : "", i);
 		p += t ? words(t) : 0;
 	}
-	buf_adds(b, "],\"model\":");
-	buf_jsons(b, model);
-	buf_adds(b, ",\"usage\":{\"prompt_tokens\":");
-	buf_addu(b, p);
-	buf_adds(b, ",\"total_tokens\":");
-	buf_addu(b, p);
-	buf_adds(b, "}}");
-	resp_fixed(c, status, "application/json", m);
+	yajl_gen_array_close(y);
+	w_ks(y, "model", model);
+	w_str(y, "usage");
+	yajl_gen_map_open(y);
+	w_ki(y, "prompt_tokens", p);
+	w_ki(y, "total_tokens", p);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
 }
 
 /* POST /v1/images/generations: n urls served by GET /files/. */
 void
-do_images(struct conn *c, yajl_val root, const struct mock *m, int status,
-    unsigned long long seq)
+do_images(struct req *q, int arg)
 {
-	struct buf *b = &c->r.head;
+	yajl_gen y = q->y;
 	const char *prompt;
+	char name[64];
 	long long n, k;
 
-	if ((prompt = jstr(jget(root, "prompt"))) == NULL)
+	(void)arg;
+	if ((prompt = jstr(jget(q->root, "prompt"))) == NULL)
 		prompt = "";
-	n = clampll(jint(jget(root, "n"), 1), 1, 10);
-	buf_adds(b, "{\"created\":" CREATED ",\"data\":[");
+	n = clampll(jint(jget(q->root, "n"), 1), 1, 10);
+	yajl_gen_map_open(y);
+	w_str(y, "created");
+	w_raw(y, CREATED, strlen(CREATED));
+	w_str(y, "data");
+	yajl_gen_array_open(y);
 	for (k = 0; k < n; k++) {
-		if (k > 0)
-			buf_add(b, ",", 1);
-		buf_adds(b, "{\"url\":\"http://127.0.0.1:");
-		buf_addu(b, g.port);
-		buf_adds(b, "/files/img-");
-		buf_addu(b, seq);
-		buf_add(b, "-", 1);
-		buf_addu(b, k);
-		buf_adds(b, ".png\",\"revised_prompt\":");
-		buf_jsons(b, prompt);
-		buf_add(b, "}", 1);
+		snprintf(name, sizeof name, "img-%llu-%lld", q->seq, k);
+		yajl_gen_map_open(y);
+		w_kurl(y, "url", name, ".png");
+		w_ks(y, "revised_prompt", prompt);
+		yajl_gen_map_close(y);
 	}
-	buf_adds(b, "]}");
-	resp_fixed(c, status, "application/json", m);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */

@@ -81,13 +81,12 @@ struct hpair {
 /* The saved header lines as a JSON object, names lower-cased, repeated
  * names joined, the authorization value hidden. */
 static void
-stats_headers(struct buf *b)
+stats_headers(yajl_gen y)
 {
 	struct hpair *h;
 	size_t nh = 0, i, j, k;
 	char *p, *e, *end, *c;
 	struct buf v = { 0 };
-	int first = 1;
 
 	if (g.last_head.len == 0)
 		return;
@@ -123,13 +122,9 @@ stats_headers(struct buf *b)
 				break;
 		if (j < i)
 			continue;
-		if (!first)
-			buf_add(b, ",", 1);
-		first = 0;
-		buf_json(b, h[i].n, h[i].nl);
-		buf_add(b, ":", 1);
+		w_strn(y, h[i].n, h[i].nl);
 		if (h[i].nl == 13 && memcmp(h[i].n, "authorization", 13) == 0) {
-			buf_adds(b, "\"present\"");
+			w_str(y, "present");
 			continue;
 		}
 		v.len = 0;
@@ -140,63 +135,64 @@ stats_headers(struct buf *b)
 				buf_add(&v, ", ", 2);
 				buf_add(&v, h[j].v, h[j].vl);
 			}
-		buf_json(b, v.p, v.len);
+		w_strn(y, v.p, v.len);
 	}
 	buf_free(&v);
 	free(h);
+}
+
+/* A string kept for /mock/stats, or null before the first request. */
+static void
+stats_last(yajl_gen y, const char *k, const struct buf *v)
+{
+	w_str(y, k);
+	if (g.requests)
+		w_strn(y, v->p, v->len);
+	else
+		yajl_gen_null(y);
 }
 
 /* GET /mock/stats. */
 static void
 stats_json(struct buf *b)
 {
+	yajl_gen y = json_gen();
 	struct idrec *r;
 	unsigned long long i, n;
 
-	buf_adds(b, "{\"requests\":");
-	buf_addu(b, g.requests);
-	buf_adds(b, ",\"ids\":{");
-	for (r = g.ids; r; r = r->order) {
-		if (r != g.ids)
-			buf_add(b, ",", 1);
-		buf_jsons(b, r->name);
-		buf_add(b, ":", 1);
-		buf_addu(b, r->count);
-	}
-	buf_adds(b, "},\"last_headers\":{");
-	stats_headers(b);
-	buf_adds(b, "},\"last_body_bytes\":");
-	buf_addu(b, g.last_body);
-	buf_adds(b, ",\"last_method\":");
-	if (g.requests)
-		buf_json(b, g.last_meth.p, g.last_meth.len);
-	else
-		buf_adds(b, "null");
-	buf_adds(b, ",\"last_path\":");
-	if (g.requests)
-		buf_json(b, g.last_path.p, g.last_path.len);
-	else
-		buf_adds(b, "null");
-	buf_adds(b, ",\"last_query\":");
-	if (g.requests)
-		buf_json(b, g.last_query.p, g.last_query.len);
-	else
-		buf_adds(b, "null");
-	buf_adds(b, ",\"last_form\":");
+	yajl_gen_map_open(y);
+	w_ki(y, "requests", g.requests);
+	w_str(y, "ids");
+	yajl_gen_map_open(y);
+	for (r = g.ids; r; r = r->order)
+		w_ki(y, r->name, r->count);
+	yajl_gen_map_close(y);
+	w_str(y, "last_headers");
+	yajl_gen_map_open(y);
+	stats_headers(y);
+	yajl_gen_map_close(y);
+	w_ki(y, "last_body_bytes", g.last_body);
+	stats_last(y, "last_method", &g.last_meth);
+	stats_last(y, "last_path", &g.last_path);
+	stats_last(y, "last_query", &g.last_query);
+	w_str(y, "last_form");
 	if (g.have_form)
-		buf_add(b, g.last_form.p, g.last_form.len);
+		w_raw(y, g.last_form.p, g.last_form.len);
 	else
-		buf_adds(b, "null");
-	buf_adds(b, ",\"polls\":{");
-	stats_polls(b);
-	buf_adds(b, "},\"starts\":[");
+		yajl_gen_null(y);
+	w_str(y, "polls");
+	yajl_gen_map_open(y);
+	stats_polls(y);
+	yajl_gen_map_close(y);
+	w_str(y, "starts");
+	yajl_gen_array_open(y);
 	n = g.nstarts < STARTS_MAX ? g.nstarts : STARTS_MAX;
-	for (i = g.nstarts - n; i < g.nstarts; i++) {
-		if (i > g.nstarts - n)
-			buf_add(b, ",", 1);
-		buf_addu(b, (unsigned long long)g.starts[i % STARTS_MAX]);
-	}
-	buf_adds(b, "]}");
+	for (i = g.nstarts - n; i < g.nstarts; i++)
+		yajl_gen_integer(y, g.starts[i % STARTS_MAX]);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	json_take(y, b);
+	yajl_gen_free(y);
 }
 
 /* ------------------------------------------------------------------ */
@@ -330,7 +326,8 @@ req_header(const struct req *q, const char *name, char *out, size_t osz)
 }
 
 /* Does the path match pat, where '*' stands for one non-empty path
- * segment?  The first two segments so matched are captured. */
+ * segment and a final "**" for the rest?  The first two segments
+ * matched by '*' are captured. */
 static int
 route_match(struct req *q, const char *pat)
 {
@@ -338,6 +335,8 @@ route_match(struct req *q, const char *pat)
 	int k = 0;
 
 	for (; *pat; pat++) {
+		if (pat[0] == '*' && pat[1] == '*')
+			return 1;
 		if (*pat == '*') {
 			for (s = p; p < e && *p != '/'; p++)
 				;
@@ -436,14 +435,74 @@ q_header(struct req *q, const char *name, const char *value)
 	buf_adds(b, "\r\n");
 }
 
-/* First match wins.  B_JSON: the body is a JSON object (or empty),
- * B_FORM: multipart/form-data, B_NONE: no body. */
+/* GET /mock/stats. */
+static void
+mock_stats(struct req *q, int arg)
+{
+	(void)arg;
+	stats_json(&q->c->r.head);
+	resp_fixed(q->c, 200, "application/json", &nomock);
+}
+
+/* POST /mock/reset. */
+static void
+mock_reset(struct req *q, int arg)
+{
+	(void)arg;
+	stats_clear();
+	yajl_gen_map_open(q->y);
+	w_kb(q->y, "reset", 1);
+	yajl_gen_map_close(q->y);
+	json_take(q->y, &q->c->r.head);
+	resp_fixed(q->c, 200, "application/json", &nomock);
+}
+
+/* GET /files/... */
+static void
+files_get(struct req *q, int arg)
+{
+	(void)arg;
+	files_answer(q->c, q->path, q->plen);
+}
+
+/* No route: OpenAI's 404 naming the method and path as sent. */
+static void
+not_found(struct req *q, int arg)
+{
+	char msg[512];
+
+	(void)arg;
+	snprintf(msg, sizeof msg, "Invalid URL (%.*s %.*s)",
+	    (int)(q->mlen > 32 ? 32 : q->mlen), q->meth,
+	    (int)(q->rawlen > 400 ? 400 : q->rawlen), q->raw);
+	answer_error(q->c, 404, msg, "invalid_request_error", NULL, &nomock);
+}
+
+/* How a route takes its body, and (or'ed in) who may call it. */
+enum { B_NONE, B_JSON, B_OBJ, B_FORM, B_MASK = 7 };
+#define R_QUIET	8	/* the server's own: not counted, no key needed */
+#define R_OPEN	16	/* no key needed */
+
+/* The routes, first match wins.  A pattern's '*' stands for one path
+ * segment, a final "**" for the rest of the path (maybe empty).
+ * B_NONE: no body; B_JSON: a JSON object or nothing; B_OBJ: a JSON
+ * object; B_FORM: multipart/form-data (another body: no parts).  The
+ * R_QUIET and R_OPEN rows see the path as sent, the others without
+ * Midjourney's mode prefix (/mj-fast/mj/... is /mj/...). */
 static const struct route {
 	const char *meth, *pat;
-	int body;
+	int how;
 	svc_fn *fn;
 	int arg;
 } routes[] = {
+	{ "GET", "/mock/stats", B_NONE | R_QUIET, mock_stats, 0 },
+	{ "POST", "/mock/reset", B_NONE | R_QUIET, mock_reset, 0 },
+	{ NULL, "/mock/**", B_NONE | R_QUIET, not_found, 0 },
+	{ "GET", "/files/**", B_NONE | R_OPEN, files_get, 0 },
+	{ "POST", "/v1/chat/completions", B_OBJ, do_chat, 0 },
+	{ "POST", "/v1/completions", B_OBJ, do_completion, 0 },
+	{ "POST", "/v1/embeddings", B_OBJ, do_embeddings, 0 },
+	{ "POST", "/v1/images/generations", B_OBJ, do_images, 0 },
 	{ "POST", "/mj/submit/imagine", B_JSON, mj_submit, MJS_IMAGINE },
 	{ "POST", "/mj/submit/blend", B_JSON, mj_submit, MJS_BLEND },
 	{ "POST", "/mj/submit/describe", B_JSON, mj_submit, MJS_DESCRIBE },
@@ -535,54 +594,76 @@ static const struct route {
 	{ "POST", "/v1/audio/translations", B_FORM, stt, 1 },
 };
 
-/* Answer a request to a service route: body parsed as the route says,
- * the generic mock members applied, then the route's function.  0 when
- * no route matches (the caller answers 404). */
-static int
-svc_dispatch(struct req *q)
+/* The route for q's method and path, or NULL; the path of q loses
+ * Midjourney's mode prefix (/mj-fast/mj/..., /{mode}/mj/...) unless
+ * the route wants it as sent. */
+static const struct route *
+route_find(struct req *q)
 {
-	const struct route *rt = NULL;
+	const char *path = q->path, *s;
+	size_t plen = q->plen, i;
+	int bare;
+
+	if (plen > 1 && (plen < 4 || memcmp(path, "/mj/", 4) != 0) &&
+	    (s = memchr(path + 1, '/', plen - 1)) != NULL &&
+	    (size_t)(path + plen - s) >= 4 && memcmp(s, "/mj/", 4) == 0) {
+		plen -= s - path;
+		path = s;
+	}
+	for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		bare = routes[i].how & (R_QUIET | R_OPEN);
+		q->path = bare ? q->raw : path;
+		q->plen = bare ? q->rawlen : plen;
+		if ((routes[i].meth == NULL ||
+		    path_is(q->meth, q->mlen, routes[i].meth)) &&
+		    route_match(q, routes[i].pat))
+			return &routes[i];
+	}
+	q->path = q->raw;
+	q->plen = q->rawlen;
+	return NULL;
+}
+
+/* Read the body of q as its route says; 0 after answering 400. */
+static int
+req_body(struct req *q, int how)
+{
 	const char *s;
 	char ct[512], delim[128], eb[128];
+
+	if (how == B_OBJ || (how == B_JSON && q->blen > 0)) {
+		q->root = json_body(q->c, q->body, q->blen);
+		return q->root != NULL;
+	}
+	if (how != B_FORM || !req_header(q, "content-type", ct, sizeof ct) ||
+	    !form_delim(ct, delim, sizeof delim))
+		return 1;
+	q->multipart = 1;
+	form_parse(&q->f, q->body, q->blen, delim);
+	if (q->f.bad) {
+		answer_error(q->c, 400, "We could not parse the "
+		    "multipart/form-data body of your request. (mock)",
+		    "invalid_request_error", NULL, &nomock);
+		return 0;
+	}
+	stats_form(&q->f);
+	if ((s = form_text(&q->f, "mock")) != NULL &&
+	    json_depth(s, strlen(s)) <= MAX_DEPTH)
+		q->mtree = yajl_tree_parse(s, eb, sizeof eb);
+	return 1;
+}
+
+/* Answer q by route rt: the body read, the mock members applied, then
+ * the route's function. */
+static void
+route_call(struct req *q, const struct route *rt)
+{
 	long long steps;
 	yajl_val mo;
-	size_t i;
 	int unf;
 
-	/* Midjourney's mode prefix: /mj-fast/mj/..., /{mode}/mj/... */
-	if (q->plen > 1 && (q->plen < 4 || memcmp(q->path, "/mj/", 4) != 0) &&
-	    (s = memchr(q->path + 1, '/', q->plen - 1)) != NULL &&
-	    (size_t)(q->path + q->plen - s) >= 4 && memcmp(s, "/mj/", 4) == 0) {
-		q->plen -= s - q->path;
-		q->path = s;
-	}
-	for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
-		if (path_is(q->meth, q->mlen, routes[i].meth) &&
-		    route_match(q, routes[i].pat)) {
-			rt = &routes[i];
-			break;
-		}
-	if (rt == NULL)
-		return 0;
-	if (rt->body == B_JSON && q->blen > 0) {
-		if ((q->root = json_body(q->c, q->body, q->blen)) == NULL)
-			return 1;
-	} else if (rt->body == B_FORM &&
-	    req_header(q, "content-type", ct, sizeof ct) &&
-	    form_delim(ct, delim, sizeof delim)) {
-		q->multipart = 1;
-		form_parse(&q->f, q->body, q->blen, delim);
-		if (q->f.bad) {
-			answer_error(q->c, 400, "We could not parse the "
-			    "multipart/form-data body of your request. "
-			    "(mock)", "invalid_request_error", NULL, &nomock);
-			goto out;
-		}
-		stats_form(&q->f);
-		if ((s = form_text(&q->f, "mock")) != NULL &&
-		    json_depth(s, strlen(s)) <= MAX_DEPTH)
-			q->mtree = yajl_tree_parse(s, eb, sizeof eb);
-	}
+	if (!req_body(q, rt->how & B_MASK))
+		goto out;
 	mo = q->mtree ? q->mtree : jget(q->root, "mock");
 	mock_parse(&q->m, mo);
 	tmock_parse(&q->tm, mo);
@@ -602,7 +683,22 @@ out:
 	free(q->f.p);
 	if (q->y)
 		yajl_gen_free(q->y);
-	return 1;
+}
+
+/* Log a counted request for /mock/stats; returns its ordinal. */
+static unsigned long long
+stats_request(const struct req *q)
+{
+	g.starts[g.nstarts++ % STARTS_MAX] = mono_ms() - g.t0;
+	g.last_head.len = 0;
+	buf_add(&g.last_head, q->head, q->hlen);
+	g.last_body = q->blen;
+	g.last_meth.len = g.last_path.len = g.last_query.len = 0;
+	buf_add(&g.last_meth, q->meth, q->mlen);
+	buf_add(&g.last_path, q->raw, q->rawlen);
+	buf_add(&g.last_query, q->query, q->qlen);
+	g.have_form = 0;
+	return ++g.requests;
 }
 
 /* Answer the complete request now in the input: head at p (hlen bytes),
@@ -610,108 +706,42 @@ out:
 void
 dispatch(struct conn *c, char *p)
 {
-	char *meth = p + c->moff, *path = p + c->toff, *q;
-	const char *query = "";
-	char msg[512];
-	size_t plen = c->tlen, mlen = c->mlen, qlen = 0;
-	unsigned long long seq;
-	struct req rq;
-	yajl_val root;
-	struct mock m;
-	int ep, post, status, unf;
+	const struct route *rt;
+	struct req q;
+	char *s;
 
 	resp_reset(c);
-	if (plen > 7 && strncasecmp(path, "http://", 7) == 0 &&
-	    (q = memchr(path + 7, '/', plen - 7)) != NULL) {
-		plen -= q - path;
-		path = q;
+	memset(&q, 0, sizeof q);
+	q.c = c;
+	q.meth = p + c->moff;
+	q.mlen = c->mlen;
+	q.raw = p + c->toff;
+	q.rawlen = c->tlen;
+	q.query = "";
+	if (q.rawlen > 7 && strncasecmp(q.raw, "http://", 7) == 0 &&
+	    (s = memchr(q.raw + 7, '/', q.rawlen - 7)) != NULL) {
+		q.rawlen -= s - q.raw;
+		q.raw = s;
 	}
-	if ((q = memchr(path, '?', plen)) != NULL) {
-		query = q + 1;
-		qlen = plen - (q + 1 - path);
-		plen = q - path;
+	if ((s = memchr(q.raw, '?', q.rawlen)) != NULL) {
+		q.query = s + 1;
+		q.qlen = q.rawlen - (s + 1 - q.raw);
+		q.rawlen = s - q.raw;
 	}
-	post = path_is(meth, mlen, "POST");
-	if (plen >= 6 && memcmp(path, "/mock/", 6) == 0) {
-		if (path_is(path, plen, "/mock/stats") &&
-		    path_is(meth, mlen, "GET")) {
-			stats_json(&c->r.head);
-			resp_fixed(c, 200, "application/json", &nomock);
-			return;
-		}
-		if (path_is(path, plen, "/mock/reset") && post) {
-			stats_clear();
-			buf_adds(&c->r.head, "{\"reset\":true}");
-			resp_fixed(c, 200, "application/json", &nomock);
-			return;
-		}
-		goto notfound;
-	}
-
-	seq = ++g.requests;
-	g.starts[g.nstarts++ % STARTS_MAX] = mono_ms() - g.t0;
-	g.last_head.len = 0;
-	buf_add(&g.last_head, p + c->hoff, c->lstart - c->hoff);
-	g.last_body = c->blen;
-	g.last_meth.len = g.last_path.len = g.last_query.len = 0;
-	buf_add(&g.last_meth, meth, mlen);
-	buf_add(&g.last_path, path, plen);
-	buf_add(&g.last_query, query, qlen);
-	g.have_form = 0;
-
-	if (plen >= 7 && memcmp(path, "/files/", 7) == 0 &&
-	    path_is(meth, mlen, "GET")) {
-		files_answer(c, path, plen);
-		return;
-	}
-	if (g.key && !c->authok) {
+	q.head = p + c->hoff;
+	q.hlen = c->lstart - c->hoff;
+	q.body = p + c->hlen;
+	q.blen = c->blen;
+	q.path = q.raw;
+	q.plen = q.rawlen;
+	rt = route_find(&q);
+	if (rt == NULL || !(rt->how & R_QUIET))
+		q.seq = stats_request(&q);
+	if (g.key && !c->authok && !(rt && rt->how & (R_QUIET | R_OPEN)))
 		answer_error(c, 401, "invalid api key",
 		    "invalid_request_error", "invalid_api_key", &nomock);
-		return;
-	}
-	ep = !post ? 0 :
-	    path_is(path, plen, "/v1/chat/completions") ? 1 :
-	    path_is(path, plen, "/v1/completions") ? 2 :
-	    path_is(path, plen, "/v1/embeddings") ? 3 :
-	    path_is(path, plen, "/v1/images/generations") ? 4 : 0;
-	if (ep == 0) {
-		memset(&rq, 0, sizeof rq);
-		rq.c = c;
-		rq.meth = meth;
-		rq.mlen = mlen;
-		rq.path = path;
-		rq.plen = plen;
-		rq.query = query;
-		rq.qlen = qlen;
-		rq.head = p + c->hoff;
-		rq.hlen = c->lstart - c->hoff;
-		rq.body = p + c->hlen;
-		rq.blen = c->blen;
-		rq.seq = seq;
-		if (svc_dispatch(&rq))
-			return;
-		goto notfound;
-	}
-
-	if ((root = json_body(c, p + c->hlen, c->blen)) == NULL)
-		return;
-	mock_parse(&m, jget(root, "mock"));
-	if (mock_answer(c, &m, &status, &unf))
-		;
-	else if (ep == 1)
-		do_chat(c, root, &m, status, seq);
-	else if (ep == 2)
-		do_completion(c, root, &m, status, seq);
-	else if (ep == 3)
-		do_embeddings(c, root, &m, status);
+	else if (rt == NULL)
+		not_found(&q, 0);
 	else
-		do_images(c, root, &m, status, seq);
-	yajl_tree_free(root);
-	return;
-
-notfound:
-	snprintf(msg, sizeof msg, "Invalid URL (%.*s %.*s)",
-	    (int)(mlen > 32 ? 32 : mlen), meth,
-	    (int)(plen > 400 ? 400 : plen), path);
-	answer_error(c, 404, msg, "invalid_request_error", NULL, &nomock);
+		route_call(&q, rt);
 }

@@ -218,19 +218,11 @@ tmock_parse(struct tmock *tm, yajl_val o)
 
 /* Counted polls per task id for /mock/stats. */
 void
-stats_polls(struct buf *b)
+stats_polls(yajl_gen y)
 {
 	struct task *t;
-	int first = 1;
 
-	for (t = g.tasks; t; t = t->next) {
-		if (t->polls == 0)
-			continue;
-		if (!first)
-			buf_add(b, ",", 1);
-		first = 0;
-		buf_jsons(b, t->id);
-		buf_add(b, ":", 1);
-		buf_addi(b, t->polls);
-	}
+	for (t = g.tasks; t; t = t->next)
+		if (t->polls > 0)
+			w_ki(y, t->id, t->polls);
 }

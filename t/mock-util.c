@@ -84,51 +84,6 @@ buf_addi(struct buf *b, long long v)
 		buf_addu(b, v);
 }
 
-/* Append s as a JSON string.  Bytes >= 0x80 pass through raw, so valid
- * UTF-8 stays valid and the deliberate invalid bytes stay invalid. */
-void
-buf_json(struct buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, run;
-	unsigned char ch;
-	char e[6];
-
-	buf_grow(b, n + 2);
-	b->p[b->len++] = '"';
-	for (i = run = 0; i < n; i++) {
-		ch = s[i];
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		buf_add(b, s + run, i - run);
-		run = i + 1;
-		e[0] = '\\';
-		switch (ch) {
-		case '"': case '\\': e[1] = ch; break;
-		case '\n': e[1] = 'n'; break;
-		case '\r': e[1] = 'r'; break;
-		case '\t': e[1] = 't'; break;
-		case '\b': e[1] = 'b'; break;
-		case '\f': e[1] = 'f'; break;
-		default:
-			memcpy(e + 1, "u00", 3);
-			e[4] = hex[ch >> 4];
-			e[5] = hex[ch & 15];
-			buf_add(b, e, 6);
-			continue;
-		}
-		buf_add(b, e, 2);
-	}
-	buf_add(b, s + run, n - run);
-	buf_add(b, "\"", 1);
-}
-
-void
-buf_jsons(struct buf *b, const char *s)
-{
-	buf_json(b, s, strlen(s));
-}
-
 /* Empty a buffer; give its memory back when an answer made it big. */
 void
 buf_trim(struct buf *b, size_t keep)

@@ -77,9 +77,11 @@ struct rstate {
 
 /* An answer in progress; the buffers are kept for reuse. */
 struct resp {
-	struct buf hdr, stage, head, tail, pfx, rtext, tname, targs, xhdr;
+	struct buf hdr, stage, head, tail, id, model, rtext, tname, targs;
+	struct buf xhdr;
 	struct buf text[MAX_CHOICES];
 	struct rstate s;
+	yajl_gen y;		/* the JSON writer of chats and completions */
 };
 
 /* One client connection.  Request offsets are relative to ipos, the
@@ -134,8 +136,6 @@ struct mockg {
 };
 
 
-enum { B_NONE, B_JSON, B_FORM };
-
 /* One part of a multipart/form-data body.  name, fname and ctype point
  * into the part's head (not NUL-terminated); data is NUL-terminated in
  * place once the whole body is parsed. */
@@ -158,12 +158,13 @@ struct tmock {
 	int fail, cancel;
 };
 
-/* A request to a service route while it is dispatched; root, mtree
- * and the form point into the input buffer or are freed after. */
+/* A request while it is dispatched: raw is its path as sent (without
+ * the query), path the one its route saw; root, mtree and the form
+ * point into the input buffer or are freed after. */
 struct req {
 	struct conn *c;
-	const char *meth, *path, *query, *head;
-	size_t mlen, plen, qlen, hlen, blen;
+	const char *meth, *raw, *path, *query, *head;
+	size_t mlen, rawlen, plen, qlen, hlen, blen;
 	char *body;
 	yajl_val root, mtree;
 	struct form f;
@@ -203,8 +204,6 @@ void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);
 void buf_addu(struct buf *b, unsigned long long v);
 void buf_addi(struct buf *b, long long v);
-void buf_json(struct buf *b, const char *s, size_t n);
-void buf_jsons(struct buf *b, const char *s);
 void buf_trim(struct buf *b, size_t keep);
 void buf_free(struct buf *b);
 int64_t mono_ms(void);
@@ -229,7 +228,14 @@ int jbool(yajl_val v);
 size_t json_depth(const char *p, size_t n);
 void answer_body(struct conn *c, yajl_val v);
 yajl_val json_body(struct conn *c, char *body, size_t n);
+yajl_gen json_gen(void);
+void json_take(yajl_gen y, struct buf *b);
+size_t json_len(yajl_gen y);
+void json_error(yajl_gen y, const char *msg, const char *type,
+    const char *code);
 void w_str(yajl_gen y, const char *s);
+void w_strn(yajl_gen y, const char *s, size_t n);
+void w_raw(yajl_gen y, const char *s, size_t n);
 void w_ks(yajl_gen y, const char *k, const char *v);
 void w_ki(yajl_gen y, const char *k, long long v);
 void w_kb(yajl_gen y, const char *k, int v);
@@ -260,14 +266,10 @@ void dispatch(struct conn *c, char *p);
 
 /* mock-openai.c */
 int sse_next(struct conn *c);
-void do_chat(struct conn *c, yajl_val root, const struct mock *m, int status,
-    unsigned long long seq);
-void do_completion(struct conn *c, yajl_val root, const struct mock *m,
-    int status, unsigned long long seq);
-void do_embeddings(struct conn *c, yajl_val root, const struct mock *m,
-    int status);
-void do_images(struct conn *c, yajl_val root, const struct mock *m, int status,
-    unsigned long long seq);
+void do_chat(struct req *q, int arg);
+void do_completion(struct req *q, int arg);
+void do_embeddings(struct req *q, int arg);
+void do_images(struct req *q, int arg);
 void tts(struct req *q, int arg);
 void stt(struct req *q, int translate);
 
@@ -291,7 +293,7 @@ int task_pct(const struct task *t);
 void task_times(struct task *t);
 int task_poll(struct task *t);
 void tmock_parse(struct tmock *tm, yajl_val o);
-void stats_polls(struct buf *b);
+void stats_polls(yajl_gen y);
 
 /* mock-files.c */
 void file_url(char *out, size_t osz, const char *name, const char *ext);
