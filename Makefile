@@ -29,9 +29,12 @@ $(OBJS): vmanjl.h | deps
 .c.o:
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-t/mockvman: t/mockvman.c | deps
+MOCK_SRCS = t/mock-files.c t/mock-form.c t/mock-http.c t/mock-json.c \
+	t/mock-openai.c t/mock-route.c t/mock-task.c t/mock-util.c \
+	t/mock-vendors.c
+t/mockvman: $(MOCK_SRCS) t/mock.h | deps
 	$(CC) $(ALL_CFLAGS) $(YAJL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
-		t/mockvman.c $(YAJL_LIBS)
+		$(MOCK_SRCS) $(YAJL_LIBS)
 
 t/sse-test: t/sse-test.c sse.c buf.c vmanjl.h | deps
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \

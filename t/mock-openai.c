@@ -1,0 +1,914 @@
+/*
+ * mock-openai.c: the OpenAI routes of t/mockvman: chat, completions
+ * (with their generated event streams), embeddings, images, audio.
+ * What it answers: t/mockvman.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mock.h"
+
+/* ------------------------------------------------------------------ */
+/* Generated streams */
+
+/* End of the token that starts at p in t (n bytes): tokens after the
+ * first begin with a space, and the first base bytes (the "[i] " prefix)
+ * are a token of their own. */
+static size_t
+tok_end(const char *t, size_t n, size_t base, size_t p)
+{
+	if (p < base)
+		return base;
+	for (p++; p < n && t[p] != ' '; p++)
+		;
+	return p;
+}
+
+static size_t
+tok_count(const char *t, size_t n, size_t base)
+{
+	size_t c = (base > 0) + (n > base), i;
+
+	for (i = base + 1; i < n; i++)
+		c += t[i] == ' ';
+	return c;
+}
+
+/* Bytes taken by the first k tokens. */
+static size_t
+tok_prefix(const char *t, size_t n, size_t base, size_t k)
+{
+	size_t p = 0;
+
+	while (k-- > 0 && p < n)
+		p = tok_end(t, n, base, p);
+	return p;
+}
+
+/* End of the tool-argument piece at p: at most 8 UTF-8 characters. */
+static size_t
+piece_end(const char *t, size_t n, size_t p)
+{
+	int i;
+
+	for (i = 0; i < 8 && p < n; i++)
+		for (p++; p < n && ((unsigned char)t[p] & 0xc0) == 0x80; p++)
+			;
+	return p;
+}
+
+/* Next (choice, index) in round-robin order over per-choice counts. */
+static int
+rr_next(struct rstate *s, const size_t *cnt)
+{
+	while (s->k < s->kmax) {
+		if (s->ci >= s->n) {
+			s->ci = 0;
+			s->k++;
+			continue;
+		}
+		if (s->k < cnt[s->ci])
+			return s->ci++;
+		s->ci++;
+	}
+	return -1;
+}
+
+static void
+rr_start(struct rstate *s, int ph, const size_t *cnt)
+{
+	int i;
+
+	s->ph = ph;
+	s->ci = 0;
+	s->k = 0;
+	s->kmax = 0;
+	for (i = 0; i < s->n; i++)
+		if (cnt[i] > s->kmax)
+			s->kmax = cnt[i];
+}
+
+static void
+put_usage(yajl_gen y, const struct rstate *s)
+{
+	w_str(y, "usage");
+	yajl_gen_map_open(y);
+	w_ki(y, "prompt_tokens", s->ptok);
+	w_ki(y, "completion_tokens", s->ctok);
+	w_ki(y, "total_tokens", s->ptok + s->ctok);
+	yajl_gen_map_close(y);
+}
+
+/* The members every chat or completion answer starts with. */
+static void
+put_head(yajl_gen y, const struct resp *r, const char *object)
+{
+	yajl_gen_map_open(y);
+	w_str(y, "id");
+	w_strn(y, r->id.p, r->id.len);
+	w_ks(y, "object", object);
+	w_str(y, "created");
+	w_raw(y, CREATED, strlen(CREATED));
+	w_str(y, "model");
+	w_strn(y, r->model.p, r->model.len);
+}
+
+/* Open one chunk event for choice i (its delta or text follows). */
+static void
+ev_choice(struct resp *r, int i)
+{
+	yajl_gen y = r->y;
+
+	put_head(y, r, r->s.kind == K_CHAT ? "chat.completion.chunk" :
+	    "text_completion");
+	w_str(y, "choices");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	if (r->s.kind == K_CHAT) {
+		w_ki(y, "index", i);
+		w_str(y, "delta");
+	} else
+		w_str(y, "text");
+}
+
+/* Close a chunk event opened by ev_choice (fin NULL gives null) and
+ * move it to b. */
+static void
+ev_close(struct buf *b, struct resp *r, const char *fin)
+{
+	yajl_gen y = r->y;
+
+	if (r->s.kind == K_CMPL)
+		w_ki(y, "index", 0);
+	w_ks(y, "logprobs", NULL);
+	w_ks(y, "finish_reason", fin);
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	json_take(y, b);
+}
+
+/* A tool call delta: the call's head (with an empty arguments
+ * string) when name is given, else a piece of its arguments. */
+static void
+put_tool_call(yajl_gen y, const struct buf *name, const char *args,
+    size_t n)
+{
+	yajl_gen_map_open(y);
+	w_str(y, "tool_calls");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	w_ki(y, "index", 0);
+	if (name) {
+		w_ks(y, "id", "call_mock_1");
+		w_ks(y, "type", "function");
+	}
+	w_str(y, "function");
+	yajl_gen_map_open(y);
+	if (name) {
+		w_str(y, "name");
+		w_strn(y, name->p, name->len);
+	}
+	w_str(y, "arguments");
+	w_strn(y, args, n);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+}
+
+/* A delta or text made of one token of t; key NULL gives a bare
+ * string (completions). */
+static void
+put_token(yajl_gen y, const char *key, const char *t, size_t n)
+{
+	if (key) {
+		yajl_gen_map_open(y);
+		w_str(y, key);
+	}
+	w_strn(y, t, n);
+	if (key)
+		yajl_gen_map_close(y);
+}
+
+/* Append the JSON of the stream's next event to b; 0 at the end. */
+static int
+gen_event(struct conn *c, struct buf *b)
+{
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	yajl_gen y;
+	struct buf *t;
+	size_t e;
+	int i;
+
+	if (r->y == NULL)
+		r->y = json_gen();
+	y = r->y;
+	for (;;) {
+		switch (s->ph) {
+		case PH_ROLE:
+			if (s->kind == K_CHAT && s->ci < s->n) {
+				ev_choice(r, s->ci++);
+				yajl_gen_map_open(y);
+				w_ks(y, "role", "assistant");
+				w_ks(y, "content", "");
+				yajl_gen_map_close(y);
+				ev_close(b, r, NULL);
+				return 1;
+			}
+			rr_start(s, PH_REASON, s->rcnt);
+			continue;
+		case PH_REASON:
+			if ((i = rr_next(s, s->rcnt)) < 0) {
+				rr_start(s, PH_CONTENT, s->cnt);
+				continue;
+			}
+			t = &r->rtext;
+			if (s->rpos[i] >= t->len)
+				s->rpos[i] = 0;
+			e = tok_end(t->p, t->len, 0, s->rpos[i]);
+			ev_choice(r, i);
+			put_token(y, "reasoning_content", t->p + s->rpos[i],
+			    e - s->rpos[i]);
+			ev_close(b, r, NULL);
+			s->rpos[i] = e;
+			return 1;
+		case PH_CONTENT:
+			if ((i = rr_next(s, s->cnt)) < 0) {
+				s->ph = PH_FINISH;
+				s->ci = 0;
+				continue;
+			}
+			ev_choice(r, i);
+			if (s->tools && i == 0 && s->tpos == 0 &&
+			    s->k == 0)
+				put_tool_call(y, &r->tname, "", 0);
+			else if (s->tools && i == 0) {
+				t = &r->targs;
+				e = piece_end(t->p, t->len, s->tpos);
+				put_tool_call(y, NULL, t->p + s->tpos,
+				    e - s->tpos);
+				s->tpos = e;
+			} else {
+				t = &r->text[i];
+				if (s->pos[i] >= t->len)
+					s->pos[i] = 0;
+				e = tok_end(t->p, t->len, s->base[i],
+				    s->pos[i]);
+				put_token(y, s->kind == K_CHAT ? "content" :
+				    NULL, t->p + s->pos[i], e - s->pos[i]);
+				s->pos[i] = e;
+			}
+			ev_close(b, r, NULL);
+			return 1;
+		case PH_FINISH:
+			if (s->ci < s->n) {
+				i = s->ci++;
+				ev_choice(r, i);
+				if (s->kind == K_CHAT) {
+					yajl_gen_map_open(y);
+					yajl_gen_map_close(y);
+				} else
+					w_str(y, "");
+				ev_close(b, r, s->fin[i]);
+				return 1;
+			}
+			s->ph = PH_USAGE;
+			continue;
+		case PH_USAGE:
+			s->ph = PH_DONE;
+			if (!s->usage)
+				continue;
+			put_head(y, r, s->kind == K_CHAT ?
+			    "chat.completion.chunk" : "text_completion");
+			w_str(y, "choices");
+			yajl_gen_array_open(y);
+			yajl_gen_array_close(y);
+			put_usage(y, s);
+			yajl_gen_map_close(y);
+			json_take(y, b);
+			return 1;
+		case PH_DONE:
+			s->ph = PH_END;
+			if (s->no_done)
+				continue;
+			buf_adds(b, "[DONE]");
+			return 1;
+		default:
+			return 0;
+		}
+	}
+}
+
+/* Next unit of an event stream into r->stage: one event with its
+ * comment and line ends, or a fault. */
+int
+sse_next(struct conn *c)
+{
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	struct buf *b = &r->stage;
+	size_t mark = b->len;
+	int bom = 0;
+
+	if (s->nev > 0 && s->ev_ms > 0 && g.now < s->ev_at) {
+		conn_wake(c, s->ev_at);
+		return U_BLOCK;
+	}
+	if (s->nev == s->close_after)
+		return U_CLOSE;
+	if (s->nev == s->stall_after)
+		return U_STALL;
+	if (s->nev == s->bad_chunked && s->framing == FR_CHUNKED)
+		return U_BADCHUNK;
+	if (s->bom && !s->bom_done) {
+		buf_add(b, "\xef\xbb\xbf", 3);
+		s->bom_done = bom = 1;
+	}
+	if (s->comments) {
+		buf_adds(b, ": keep-alive");
+		buf_add(b, s->eol, s->eol_len);
+		buf_add(b, s->eol, s->eol_len);
+	}
+	buf_adds(b, "data: ");
+	if (s->nev == s->bad_data && !s->bad_done) {
+		s->bad_done = 1;
+		buf_adds(b, "{\"broken json");
+	} else if (s->nev == s->error_event && !s->err_done) {
+		s->err_done = 1;
+		s->ph = PH_END;
+		if (r->y == NULL)
+			r->y = json_gen();
+		json_error(r->y, "mock stream error", "server_error",
+		    "mock_stream_error");
+		json_take(r->y, b);
+		s->nev++;
+	} else if (gen_event(c, b))
+		s->nev++;
+	else {
+		b->len = mark;
+		if (bom)
+			s->bom_done = 0;
+		return U_END;
+	}
+	buf_add(b, s->eol, s->eol_len);
+	buf_add(b, s->eol, s->eol_len);
+	s->ev_at = g.now + s->ev_ms;
+	return U_DATA;
+}
+
+/* ------------------------------------------------------------------ */
+/* Endpoints */
+
+/* Text of a message content: a string, or the "text" parts joined by a
+ * space. */
+static void
+content_text(yajl_val v, struct buf *b)
+{
+	const char *t;
+	size_t i;
+	int first = 1;
+
+	if ((t = jstr(v)) != NULL) {
+		buf_adds(b, t);
+		return;
+	}
+	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++) {
+		if ((t = jstr(jget(v->u.array.values[i], "text"))) == NULL)
+			continue;
+		if (!first)
+			buf_add(b, " ", 1);
+		first = 0;
+		buf_adds(b, t);
+	}
+}
+
+static unsigned long long
+content_words(yajl_val v)
+{
+	unsigned long long n = 0;
+	const char *t;
+	size_t i;
+
+	if ((t = jstr(v)) != NULL)
+		return words(t);
+	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++)
+		if ((t = jstr(jget(v->u.array.values[i], "text"))) != NULL)
+			n += words(t);
+	return n;
+}
+
+/* Insert FF FE after the first byte of b (mock.invalid_utf8). */
+static void
+put_bad_bytes(struct buf *b)
+{
+	buf_grow(b, 2);
+	if (b->len > 0)
+		memmove(b->p + 3, b->p + 1, b->len - 1);
+	memcpy(b->p + (b->len > 0), "\xff\xfe", 2);
+	b->len += 2;
+	b->p[b->len] = '\0';
+}
+
+/* Choice texts, token counts and finish reasons from r->text[0] (the
+ * echo); stream says whether repeat applies. */
+static void
+gen_choices(struct conn *c, const struct mock *m, long long maxtok,
+    int stream)
+{
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	unsigned long long total, rep;
+	size_t p;
+	int i;
+
+	rep = stream ? (unsigned long long)clampll(m->repeat, 1, 1000000000)
+	    : 1;
+	if (s->reason) {
+		buf_adds(&r->rtext, "think: ");
+		buf_add(&r->rtext, r->text[0].p, r->text[0].len);
+	}
+	if (s->tools) {
+		if (r->y == NULL)
+			r->y = json_gen();
+		yajl_gen_map_open(r->y);
+		w_str(r->y, "text");
+		w_strn(r->y, r->text[0].p, r->text[0].len);
+		yajl_gen_map_close(r->y);
+		json_take(r->y, &r->targs);
+		for (p = 0; p < r->targs.len; s->npieces++)
+			p = piece_end(r->targs.p, r->targs.len, p);
+	}
+	for (i = 1; i < s->n; i++) {
+		buf_add(&r->text[i], "[", 1);
+		buf_addu(&r->text[i], i);
+		buf_add(&r->text[i], "] ", 2);
+		s->base[i] = r->text[i].len;
+		buf_add(&r->text[i], r->text[0].p, r->text[0].len);
+	}
+	if (m->invalid_utf8)
+		put_bad_bytes(&r->text[0]);
+	for (i = 0; i < s->n; i++) {
+		if (s->reason) {
+			s->rcnt[i] = tok_count(r->rtext.p, r->rtext.len, 0);
+			s->ctok += s->rcnt[i];
+		}
+		if (s->tools && i == 0) {
+			s->cnt[0] = 1 + s->npieces;
+			s->fin[0] = "tool_calls";
+			s->ctok += s->npieces;
+			continue;
+		}
+		total = rep * tok_count(r->text[i].p, r->text[i].len,
+		    s->base[i]);
+		s->fin[i] = "stop";
+		if (maxtok >= 0 && (unsigned long long)maxtok < total) {
+			total = maxtok;
+			s->fin[i] = "length";
+		}
+		s->cnt[i] = total;
+		s->ctok += total;
+	}
+}
+
+
+/* Split the fixed body at split, to be padded there up to m->size. */
+static void
+pad_body(struct resp *r, const struct mock *m, size_t split)
+{
+	size_t have;
+
+	if (m->size <= 0 || split == 0)
+		return;
+	buf_add(&r->tail, r->head.p + split, r->head.len - split);
+	r->head.len = split;
+	have = r->head.len + r->tail.len;
+	if ((unsigned long long)m->size > have)
+		r->s.pad = m->size - have;
+}
+
+/* The id and model every chunk or answer of this request names. */
+static void
+set_head(struct resp *r, const char *id, unsigned long long seq,
+    const char *model)
+{
+	buf_adds(&r->id, id);
+	buf_addu(&r->id, seq);
+	buf_adds(&r->model, model);
+}
+
+/* The answer of a chat that does not stream. */
+static void
+chat_body(struct conn *c, const struct mock *m, int status)
+{
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	yajl_gen y = r->y ? r->y : (r->y = json_gen());
+	size_t split = 0, len;
+	int i;
+
+	put_head(y, r, "chat.completion");
+	w_str(y, "choices");
+	yajl_gen_array_open(y);
+	for (i = 0; i < s->n; i++) {
+		yajl_gen_map_open(y);
+		w_ki(y, "index", i);
+		w_str(y, "message");
+		yajl_gen_map_open(y);
+		w_ks(y, "role", "assistant");
+		if (s->reason) {
+			w_str(y, "reasoning_content");
+			w_strn(y, r->rtext.p, r->rtext.len);
+		}
+		if (s->tools && i == 0) {
+			w_ks(y, "content", NULL);
+			w_str(y, "tool_calls");
+			yajl_gen_array_open(y);
+			yajl_gen_map_open(y);
+			w_ks(y, "id", "call_mock_1");
+			w_ks(y, "type", "function");
+			w_str(y, "function");
+			yajl_gen_map_open(y);
+			w_str(y, "name");
+			w_strn(y, r->tname.p, r->tname.len);
+			w_str(y, "arguments");
+			w_strn(y, r->targs.p, r->targs.len);
+			yajl_gen_map_close(y);
+			yajl_gen_map_close(y);
+			yajl_gen_array_close(y);
+		} else {
+			w_str(y, "content");
+			len = tok_prefix(r->text[i].p, r->text[i].len,
+			    s->base[i], s->cnt[i]);
+			w_strn(y, r->text[i].p, len);
+			if (i == 0)
+				split = json_len(y) - 1;
+		}
+		yajl_gen_map_close(y);
+		w_ks(y, "logprobs", NULL);
+		w_ks(y, "finish_reason", s->fin[i]);
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_array_close(y);
+	put_usage(y, s);
+	yajl_gen_map_close(y);
+	json_take(y, &r->head);
+	pad_body(r, m, split);
+	resp_fixed(c, status, "application/json", m);
+}
+
+/* POST /v1/chat/completions: echo the last user message (see
+ * mockvman.md). */
+void
+do_chat(struct req *q, int arg)
+{
+	struct conn *c = q->c;
+	yajl_val root = q->root;
+	const struct mock *m = &q->m;
+	int status = q->status;
+	unsigned long long seq = q->seq;
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	yajl_val msgs, v, tools;
+	const char *model, *name, *role;
+	long long maxtok;
+	size_t i, last;
+	int stream;
+
+	(void)arg;
+	if ((model = jstr(jget(root, "model"))) == NULL)
+		model = "mock";
+	msgs = jget(root, "messages");
+	last = SIZE_MAX;
+	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++) {
+		v = msgs->u.array.values[i];
+		s->ptok += content_words(jget(v, "content"));
+		if ((role = jstr(jget(v, "role"))) != NULL &&
+		    strcmp(role, "user") == 0)
+			last = i;
+	}
+	if (m->content)
+		buf_adds(&r->text[0], m->content);
+	else if (last != SIZE_MAX)
+		content_text(jget(msgs->u.array.values[last], "content"),
+		    &r->text[0]);
+	s->kind = K_CHAT;
+	s->n = clampll(jint(jget(root, "n"), 1), 1, MAX_CHOICES);
+	s->reason = strstr(model, "reason") != NULL;
+	tools = jget(root, "tools");
+	if (YAJL_IS_ARRAY(tools) && tools->u.array.len > 0) {
+		s->tools = 1;
+		name = jstr(jget(jget(tools->u.array.values[0], "function"),
+		    "name"));
+		buf_adds(&r->tname, name ? name : "");
+	}
+	stream = YAJL_IS_TRUE(jget(root, "stream"));
+	s->usage = YAJL_IS_TRUE(jget(jget(root, "stream_options"),
+	    "include_usage"));
+	maxtok = jint(jget(root, "max_tokens"), -1);
+	if (maxtok < 0)
+		maxtok = jint(jget(root, "max_completion_tokens"), -1);
+	gen_choices(c, m, maxtok, stream);
+	set_head(r, "chatcmpl-mock-", seq, model);
+	if (stream)
+		resp_sse(c, m);
+	else
+		chat_body(c, m, status);
+}
+
+/* POST /v1/completions: echo the prompt as one choice. */
+void
+do_completion(struct req *q, int arg)
+{
+	struct conn *c = q->c;
+	yajl_val root = q->root;
+	const struct mock *m = &q->m;
+	int status = q->status;
+	unsigned long long seq = q->seq;
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	yajl_val pr;
+	yajl_gen y;
+	const char *model, *prompt;
+	long long maxtok;
+	size_t i, len, split;
+	int stream;
+
+	(void)arg;
+	if ((model = jstr(jget(root, "model"))) == NULL)
+		model = "mock";
+	pr = jget(root, "prompt");
+	prompt = jstr(pr);
+	for (i = 0; !prompt && YAJL_IS_ARRAY(pr) && i < pr->u.array.len; i++)
+		prompt = jstr(pr->u.array.values[i]);
+	if (prompt == NULL)
+		prompt = "";
+	s->ptok = words(prompt);
+	buf_adds(&r->text[0], m->content ? m->content : prompt);
+	s->kind = K_CMPL;
+	s->n = 1;
+	stream = YAJL_IS_TRUE(jget(root, "stream"));
+	s->usage = YAJL_IS_TRUE(jget(jget(root, "stream_options"),
+	    "include_usage"));
+	maxtok = jint(jget(root, "max_tokens"), -1);
+	gen_choices(c, m, maxtok, stream);
+	set_head(r, "cmpl-mock-", seq, model);
+	if (stream) {
+		resp_sse(c, m);
+		return;
+	}
+	y = r->y ? r->y : (r->y = json_gen());
+	put_head(y, r, "text_completion");
+	w_str(y, "choices");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	w_str(y, "text");
+	len = tok_prefix(r->text[0].p, r->text[0].len, 0, s->cnt[0]);
+	w_strn(y, r->text[0].p, len);
+	split = json_len(y) - 1;
+	w_ki(y, "index", 0);
+	w_ks(y, "logprobs", NULL);
+	w_ks(y, "finish_reason", s->fin[0]);
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	put_usage(y, s);
+	yajl_gen_map_close(y);
+	json_take(y, &r->head);
+	pad_body(r, m, split);
+	resp_fixed(c, status, "application/json", m);
+}
+
+/* One embedding: 8 floats in [-1,1] hashed from the bytes of s. */
+static void
+put_embedding(yajl_gen y, const char *s, size_t k)
+{
+	uint64_t h = 1469598103934665603ULL;
+	char num[32];
+	int j, n;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	yajl_gen_map_open(y);
+	w_ks(y, "object", "embedding");
+	w_ki(y, "index", k);
+	w_str(y, "embedding");
+	yajl_gen_array_open(y);
+	for (j = 0; j < 8; j++) {
+		n = snprintf(num, sizeof num, "%.6f",
+		    (double)(mix64(h + j) >> 11) / 9007199254740992.0 * 2 - 1);
+		w_raw(y, num, n);
+	}
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+}
+
+/* POST /v1/embeddings: 8 hashed floats per input. */
+void
+do_embeddings(struct req *q, int arg)
+{
+	yajl_val root = q->root, in;
+	yajl_gen y = q->y;
+	const char *model, *t;
+	unsigned long long p = 0;
+	size_t i;
+
+	(void)arg;
+	if ((model = jstr(jget(root, "model"))) == NULL)
+		model = "mock";
+	in = jget(root, "input");
+	yajl_gen_map_open(y);
+	w_ks(y, "object", "list");
+	w_str(y, "data");
+	yajl_gen_array_open(y);
+	if ((t = jstr(in)) != NULL) {
+		put_embedding(y, t, 0);
+		p += words(t);
+	}
+	for (i = 0; YAJL_IS_ARRAY(in) && i < in->u.array.len; i++) {
+		t = jstr(in->u.array.values[i]);
+		put_embedding(y, t ? t : "", i);
+		p += t ? words(t) : 0;
+	}
+	yajl_gen_array_close(y);
+	w_ks(y, "model", model);
+	w_str(y, "usage");
+	yajl_gen_map_open(y);
+	w_ki(y, "prompt_tokens", p);
+	w_ki(y, "total_tokens", p);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* POST /v1/images/generations: n urls served by GET /files/. */
+void
+do_images(struct req *q, int arg)
+{
+	yajl_gen y = q->y;
+	const char *prompt;
+	char name[64];
+	long long n, k;
+
+	(void)arg;
+	if ((prompt = jstr(jget(q->root, "prompt"))) == NULL)
+		prompt = "";
+	n = clampll(jint(jget(q->root, "n"), 1), 1, 10);
+	yajl_gen_map_open(y);
+	w_str(y, "created");
+	w_raw(y, CREATED, strlen(CREATED));
+	w_str(y, "data");
+	yajl_gen_array_open(y);
+	for (k = 0; k < n; k++) {
+		snprintf(name, sizeof name, "img-%llu-%lld", q->seq, k);
+		yajl_gen_map_open(y);
+		w_kurl(y, "url", name, ".png");
+		w_ks(y, "revised_prompt", prompt);
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Audio */
+
+static const struct {
+	const char *fmt, *ctype, *magic;
+	size_t mlen;
+} tts_fmts[] = {
+	{ "mp3", "audio/mpeg", "ID3\x04\0\0\0\0\0\0", 10 },
+	{ "opus", "audio/opus", "OggS\0\x02", 6 },
+	{ "aac", "audio/aac", "\xff\xf1\x50\x80", 4 },
+	{ "flac", "audio/flac", "fLaC", 4 },
+	{ "wav", "audio/wav", "RIFF\0\0\0\0WAVEfmt ", 16 },
+	{ "pcm", "audio/pcm", "", 0 },
+};
+
+static void
+openai_400(struct req *q, const char *msg)
+{
+	answer_error(q->c, 400, msg, "invalid_request_error", NULL, &q->m);
+}
+
+/* POST /v1/audio/speech: about 2 KB of made-up audio: the format's
+ * magic bytes, a line naming the request, the input repeated. */
+void
+tts(struct req *q, int arg)
+{
+	yajl_val r = q->root;
+	const char *model = jstr(jget(r, "model")), *voice, *in, *fmt;
+	struct buf *b = &q->c->r.head;
+	size_t i, n = sizeof tts_fmts / sizeof tts_fmts[0];
+	char line[256];
+
+	(void)arg;
+	in = jstr(jget(r, "input"));
+	voice = jstr(jget(r, "voice"));
+	fmt = jstr(jget(r, "response_format"));
+	if (!nonempty(model)) {
+		openai_400(q, "Missing required parameter: 'model'.");
+		return;
+	}
+	if (!nonempty(in)) {
+		openai_400(q, "Missing required parameter: 'input'.");
+		return;
+	}
+	if (!nonempty(voice)) {
+		openai_400(q, "Missing required parameter: 'voice'.");
+		return;
+	}
+	for (i = 0; i < n && strcmp(tts_fmts[i].fmt, fmt ? fmt : "mp3"); i++)
+		;
+	if (i == n) {
+		openai_400(q, "Invalid value for 'response_format': expected "
+		    "one of mp3, opus, aac, flac, wav, pcm.");
+		return;
+	}
+	buf_add(b, tts_fmts[i].magic, tts_fmts[i].mlen);
+	snprintf(line, sizeof line, "MOCKTTS model=%s voice=%s format=%s\n",
+	    model, voice, tts_fmts[i].fmt);
+	buf_adds(b, line);
+	while (b->len < 2048) {
+		buf_adds(b, in);
+		buf_add(b, "\n", 1);
+	}
+	resp_fixed(q->c, q->status, tts_fmts[i].ctype, &q->m);
+}
+
+/* POST /v1/audio/transcriptions, /v1/audio/translations: multipart
+ * file and model; the text names the file and its size. */
+void
+stt(struct req *q, int translate)
+{
+	const struct part *f = form_file(&q->f, "file");
+	const char *rf = form_text(&q->f, "response_format");
+	struct buf *b = &q->c->r.head;
+	yajl_gen y = q->y;
+	char fn[128], text[256];
+
+	if (!q->multipart) {
+		openai_400(q, "Invalid Content-Type: expected "
+		    "multipart/form-data (mock)");
+		return;
+	}
+	if (f == NULL) {
+		openai_400(q, "Missing required parameter: 'file'.");
+		return;
+	}
+	if (!nonempty(form_text(&q->f, "model"))) {
+		openai_400(q, "Missing required parameter: 'model'.");
+		return;
+	}
+	part_fname(f, fn, sizeof fn);
+	snprintf(text, sizeof text, "received %s %zu bytes%s", fn, f->len,
+	    translate ? " (translated to English)" : "");
+	if (rf == NULL || *rf == '\0' || strcmp(rf, "json") == 0) {
+		yajl_gen_map_open(y);
+		w_ks(y, "text", text);
+		yajl_gen_map_close(y);
+	} else if (strcmp(rf, "verbose_json") == 0) {
+		yajl_gen_map_open(y);
+		w_ks(y, "task", translate ? "translate" : "transcribe");
+		w_ks(y, "language", "english");
+		w_kd(y, "duration", 1);
+		w_ks(y, "text", text);
+		w_str(y, "segments");
+		yajl_gen_array_open(y);
+		yajl_gen_map_open(y);
+		w_ki(y, "id", 0);
+		w_ki(y, "seek", 0);
+		w_kd(y, "start", 0);
+		w_kd(y, "end", 1);
+		w_ks(y, "text", text);
+		w_str(y, "tokens");
+		yajl_gen_array_open(y);
+		yajl_gen_array_close(y);
+		w_kd(y, "temperature", 0);
+		w_kd(y, "avg_logprob", 0);
+		w_kd(y, "compression_ratio", 1);
+		w_kd(y, "no_speech_prob", 0);
+		yajl_gen_map_close(y);
+		yajl_gen_array_close(y);
+		yajl_gen_map_close(y);
+	} else {
+		if (strcmp(rf, "srt") == 0)
+			buf_adds(b, "1\n00:00:00,000 --> 00:00:01,000\n");
+		else if (strcmp(rf, "vtt") == 0)
+			buf_adds(b, "WEBVTT\n\n00:00:00.000 --> "
+			    "00:00:01.000\n");
+		else if (strcmp(rf, "text") != 0) {
+			openai_400(q, "Invalid value for 'response_format': "
+			    "expected one of json, text, srt, verbose_json, "
+			    "vtt.");
+			return;
+		}
+		buf_adds(b, text);
+		buf_adds(b, strcmp(rf, "text") == 0 ? "\n" : "\n\n");
+		resp_fixed(q->c, q->status, "text/plain; charset=utf-8", &q->m);
+		return;
+	}
+	q_json(q, q->status);
+}

@@ -1,0 +1,1944 @@
+/*
+ * mock-vendors.c: the vendor routes of t/mockvman: Midjourney, Suno,
+ * Flux, Kling, Luma, Runway, CogVideoX, Viggle, Ideogram, Recraft,
+ * Stability, each in its vendor's shapes.
+ * What it answers: t/mockvman.md.
+ */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mock.h"
+
+/* new-api's task-style error: {"code":"...","message":"...","data":null}. */
+static void
+ans_taskerr(struct req *q, int status, const char *code, const char *msg)
+{
+	yajl_gen y = q->y;
+
+	yajl_gen_map_open(y);
+	w_ks(y, "code", code);
+	w_ks(y, "message", msg);
+	w_ks(y, "data", NULL);
+	yajl_gen_map_close(y);
+	q_json(q, status);
+}
+
+static void
+ans_task_not_exist(struct req *q)
+{
+	ans_taskerr(q, 404, "task_not_exist", "task not exist");
+}
+
+/* ------------------------------------------------------------------ */
+/* Midjourney (midjourney-proxy-plus, as relayed by new-api) */
+
+enum { MJK_IMAGINE, MJK_BLEND, MJK_DESCRIBE, MJK_SHORTEN, MJK_SWAP,
+	MJK_UPSCALE, MJK_VARIATION, MJK_REROLL, MJK_ZOOM, MJK_PAN };
+
+static const char *const mj_actions[] = { "IMAGINE", "BLEND", "DESCRIBE",
+	"SHORTEN", "SWAP_FACE", "UPSCALE", "VARIATION", "REROLL", "ZOOM",
+	"PAN" };
+
+#define E_REROLL	"\xf0\x9f\x94\x84"
+#define E_WAND		"\xf0\x9f\xaa\x84"
+#define E_BRUSH		"\xf0\x9f\x96\x8c\xef\xb8\x8f"
+#define E_ZOOM		"\xf0\x9f\x94\x8d"
+#define MJ_DESCRIBED	"1\xef\xb8\x8f\xe2\x83\xa3 a mock description of " \
+	"the image --ar 1:1\n\n2\xef\xb8\x8f\xe2\x83\xa3 another mock " \
+	"description --ar 1:1"
+
+static void
+mj_button(yajl_gen y, const char *cid, const char *emoji, const char *label)
+{
+	yajl_gen_map_open(y);
+	w_ks(y, "customId", cid);
+	w_ks(y, "emoji", emoji);
+	w_ks(y, "label", label);
+	w_ki(y, "type", 2);
+	w_ki(y, "style", 2);
+	yajl_gen_map_close(y);
+}
+
+/* The buttons Discord shows under a finished task. */
+static void
+mj_buttons(yajl_gen y, const struct task *t)
+{
+	static const struct {
+		const char *fmt, *emoji, *label;
+	} up[] = {
+		{ "MJ::JOB::high_variation::1::%s::SOLO", E_WAND,
+		    "Vary (Strong)" },
+		{ "MJ::JOB::low_variation::1::%s::SOLO", E_WAND,
+		    "Vary (Subtle)" },
+		{ "MJ::Inpaint::1::%s::SOLO", E_BRUSH, "Vary (Region)" },
+		{ "MJ::Outpaint::50::1::%s::SOLO", E_ZOOM, "Zoom Out 2x" },
+		{ "MJ::Outpaint::75::1::%s::SOLO", E_ZOOM, "Zoom Out 1.5x" },
+		{ "MJ::CustomZoom::%s", E_ZOOM, "Custom Zoom" },
+		{ "MJ::JOB::pan_left::1::%s::SOLO", "\xe2\xac\x85\xef\xb8\x8f",
+		    "" },
+		{ "MJ::JOB::pan_right::1::%s::SOLO",
+		    "\xe2\x9e\xa1\xef\xb8\x8f", "" },
+	};
+	char h[48], cid[160], lab[8];
+	size_t i;
+
+	fake_uuid(h, sizeof h, t->ord);
+	w_str(y, "buttons");
+	yajl_gen_array_open(y);
+	if (task_phase(t, NULL) != TP_DONE || t->kind == MJK_SWAP)
+		;
+	else if (t->kind == MJK_UPSCALE)
+		for (i = 0; i < sizeof up / sizeof up[0]; i++) {
+			snprintf(cid, sizeof cid, up[i].fmt, h);
+			mj_button(y, cid, up[i].emoji, up[i].label);
+		}
+	else if (t->kind == MJK_DESCRIBE || t->kind == MJK_SHORTEN) {
+		for (i = 1; i <= 4; i++) {
+			if (t->kind == MJK_DESCRIBE)
+				snprintf(cid, sizeof cid,
+				    "MJ::Job::PicReader::%zu", i);
+			else
+				snprintf(cid, sizeof cid, "MJ::Job::"
+				    "PromptAnalyzer::%s::SOLO::%zu", h, i);
+			snprintf(lab, sizeof lab, "%zu", i);
+			mj_button(y, cid, "", lab);
+		}
+		mj_button(y, t->kind == MJK_DESCRIBE ? "MJ::Picread::Retry" :
+		    "MJ::Job::PromptAnalyzer::Retry", E_REROLL, "");
+	} else {
+		for (i = 1; i <= 4; i++) {
+			snprintf(cid, sizeof cid, "MJ::JOB::upsample::%zu::%s",
+			    i, h);
+			snprintf(lab, sizeof lab, "U%zu", i);
+			mj_button(y, cid, "", lab);
+		}
+		snprintf(cid, sizeof cid, "MJ::JOB::reroll::0::%s::SOLO", h);
+		mj_button(y, cid, E_REROLL, "");
+		for (i = 1; i <= 4; i++) {
+			snprintf(cid, sizeof cid,
+			    "MJ::JOB::variation::%zu::%s", i, h);
+			snprintf(lab, sizeof lab, "V%zu", i);
+			mj_button(y, cid, "", lab);
+		}
+	}
+	yajl_gen_array_close(y);
+}
+
+/* A task as new-api's MidjourneyDto shows it: strings are "" and times
+ * 0 until they have a value. */
+static void
+mj_task(yajl_gen y, const struct task *t)
+{
+	int ph = task_phase(t, NULL), done = ph == TP_DONE;
+	const char *prompt = t->prompt;
+	char pct[8], u[256];
+
+	if (done && t->kind == MJK_DESCRIBE)
+		prompt = MJ_DESCRIBED;
+	u[0] = '\0';
+	if (done && t->kind != MJK_SHORTEN)
+		snprintf(u, sizeof u, "http://127.0.0.1:%d/files/mj-%s.png",
+		    g.port, t->id);
+	yajl_gen_map_open(y);
+	w_ks(y, "id", t->id);
+	w_ks(y, "action", mj_actions[t->kind]);
+	w_ks(y, "customId", t->extra ? t->extra : "");
+	w_ks(y, "botType", t->model ? t->model : "MID_JOURNEY");
+	w_ks(y, "prompt", prompt);
+	w_ks(y, "promptEn", prompt);
+	w_ks(y, "description", t->title);
+	w_ks(y, "state", t->state ? t->state : "");
+	w_ki(y, "submitTime", t->submit_ms);
+	w_ki(y, "startTime", t->start_ms);
+	w_ki(y, "finishTime", t->finish_ms);
+	w_ks(y, "imageUrl", u);
+	w_ks(y, "status", task_status(t));
+	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
+	w_ks(y, "progress", pct);
+	w_ks(y, "failReason", ph == TP_FAIL ? FAIL_REASON : "");
+	mj_buttons(y, t);
+	w_ks(y, "maskBase64", "");
+	w_str(y, "properties");
+	yajl_gen_map_open(y);
+	w_ks(y, "finalPrompt", prompt);
+	w_ks(y, "finalZhPrompt", "");
+	if (t->hook)
+		w_ks(y, "notifyHook", t->hook);
+	w_ks(y, "discordInstanceId", "mock");
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+}
+
+/* Open a submit result; the caller adds properties, then
+ * mj_result_end. */
+static void
+mj_result(struct req *q, long long code, const char *desc,
+    const char *result)
+{
+	yajl_gen y = q->y;
+
+	yajl_gen_map_open(y);
+	w_ki(y, "code", code);
+	w_ks(y, "description", desc);
+	w_ks(y, "result", result);
+	w_str(y, "properties");
+	yajl_gen_map_open(y);
+}
+
+static void
+mj_result_end(struct req *q)
+{
+	yajl_gen_map_close(q->y);
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+static void
+mj_refuse(struct req *q, long long code, const char *desc)
+{
+	mj_result(q, code, desc, NULL);
+	mj_result_end(q);
+}
+
+/* new-api's answer for an id it does not know (HTTP 400; the space
+ * after the description is new-api's, which appends an empty result). */
+static void
+mj_not_found(struct req *q)
+{
+	yajl_gen y = q->y;
+
+	yajl_gen_map_open(y);
+	w_ks(y, "description", "task_no_found ");
+	w_ks(y, "type", "upstream_error");
+	w_ki(y, "code", 4);
+	yajl_gen_map_close(y);
+	q_json(q, 400);
+}
+
+static int
+mj_kind(const char *cid)
+{
+	if (strstr(cid, "upsample"))
+		return MJK_UPSCALE;
+	if (strstr(cid, "reroll") || strstr(cid, "Picread::Retry"))
+		return strstr(cid, "Picread") ? MJK_DESCRIBE : MJK_REROLL;
+	if (strstr(cid, "Outpaint") || strstr(cid, "CustomZoom"))
+		return MJK_ZOOM;
+	if (strstr(cid, "pan_"))
+		return MJK_PAN;
+	if (strstr(cid, "PicReader"))
+		return MJK_IMAGINE;
+	return MJK_VARIATION;
+}
+
+/* POST /mj/submit/..., /mj/insight-face/swap. */
+void
+mj_submit(struct req *q, int arg)
+{
+	static const int kinds[] = { MJK_IMAGINE, MJK_BLEND, MJK_DESCRIBE,
+		MJK_SHORTEN, 0, 0, MJK_SWAP };
+	static const char *const cmd[] = { "/imagine ", "/blend", "/describe",
+		"/shorten ", "", "", "/swap_face" };
+	yajl_val r = q->root, a;
+	const char *prompt = jstr(jget(r, "prompt")), *miss = NULL;
+	const char *tid = jstr(jget(r, "taskId"));
+	const char *cid = jstr(jget(r, "customId"));
+	long long code = q->tm.mj_code;
+	struct task *t, *parent = NULL;
+	char desc[256];
+	int modal = 0, kind = kinds[arg];
+
+	switch (arg) {
+	case MJS_IMAGINE:
+	case MJS_SHORTEN:
+		if (!nonempty(prompt))
+			miss = "prompt";
+		break;
+	case MJS_BLEND:
+		a = jget(r, "base64Array");
+		if (!YAJL_IS_ARRAY(a) || a->u.array.len == 0)
+			miss = "base64Array";
+		else if (a->u.array.len < 2 || a->u.array.len > 5) {
+			mj_refuse(q, 4, "base64Array must hold 2 to 5 images");
+			return;
+		}
+		break;
+	case MJS_DESCRIBE:
+		if (!nonempty(jstr(jget(r, "base64"))) &&
+		    !nonempty(jstr(jget(r, "link"))))
+			miss = "base64";
+		break;
+	case MJS_SWAP:
+		if (!nonempty(jstr(jget(r, "sourceBase64"))) &&
+		    !nonempty(jstr(jget(r, "sourceUrl"))))
+			miss = "sourceBase64";
+		else if (!nonempty(jstr(jget(r, "targetBase64"))) &&
+		    !nonempty(jstr(jget(r, "targetUrl"))))
+			miss = "targetBase64";
+		break;
+	case MJS_ACTION:
+		if (!nonempty(cid))
+			miss = "customId";
+		/* FALLTHROUGH */
+	case MJS_MODAL:
+		if (!nonempty(tid))
+			miss = "taskId";
+		break;
+	}
+	if (miss) {
+		snprintf(desc, sizeof desc, "%s is required", miss);
+		mj_refuse(q, 4, desc);
+		return;
+	}
+	if (code != 1 && code != 21 && code != 22) {
+		switch (code) {
+		case 23:
+			mj_result(q, 23, "Queue is full, please try again "
+			    "later", NULL);
+			w_ki(q->y, "numberOfQueues", 10);
+			w_ks(q->y, "discordInstanceId", "mock");
+			mj_result_end(q);
+			return;
+		case 24:
+			break;
+		case 4:
+			mj_refuse(q, 4, "mock validation error");
+			return;
+		case 9:
+			mj_refuse(q, 9, "mock system error");
+			return;
+		default:
+			snprintf(desc, sizeof desc, "mock code %lld", code);
+			mj_refuse(q, code, desc);
+			return;
+		}
+	}
+	if (code == 24 || has_word(prompt, "banned")) {
+		mj_result(q, 24, "May contain sensitive words", NULL);
+		w_ks(q->y, "promptEn", prompt ? prompt : "");
+		w_ks(q->y, "bannedWord", "banned");
+		mj_result_end(q);
+		return;
+	}
+	if (tid && (arg == MJS_MODAL || arg == MJS_ACTION) &&
+	    (parent = task_find(FAM_MJ, tid)) == NULL) {
+		mj_refuse(q, 3, "related task not found or expired");
+		return;
+	}
+	if (arg == MJS_MODAL) {
+		if (!parent->modal) {
+			mj_refuse(q, 4, "task is not waiting for a modal");
+			return;
+		}
+		parent->modal = 0;
+		if (nonempty(prompt)) {
+			free(parent->prompt);
+			parent->prompt = xstrdup(prompt);
+			parent->fail |= has_word(prompt, "fail");
+		}
+		mj_result(q, 1, "Submit success", parent->id);
+		mj_result_end(q);
+		return;
+	}
+	if (arg == MJS_ACTION) {
+		if (task_phase(parent, NULL) != TP_DONE) {
+			mj_refuse(q, 4, "related task status error");
+			return;
+		}
+		kind = mj_kind(cid);
+		modal = strstr(cid, "Inpaint") != NULL ||
+		    strstr(cid, "CustomZoom") != NULL;
+		prompt = parent->prompt;
+	}
+	t = task_new(FAM_MJ, kind, q, prompt);
+	t->modal = modal;
+	t->model = xstrdup(jstr(jget(r, "botType")));
+	t->hook = xstrdup(jstr(jget(r, "notifyHook")));
+	t->state = xstrdup(jstr(jget(r, "state")));
+	if (arg == MJS_ACTION) {
+		t->extra = xstrdup(cid);
+		snprintf(desc, sizeof desc, "/%s %s", mj_actions[kind],
+		    parent->id);
+	} else
+		snprintf(desc, sizeof desc, "%s%s", cmd[arg],
+		    arg == MJS_IMAGINE || arg == MJS_SHORTEN ? prompt : "");
+	t->title = xstrdup(desc);
+	if (modal)
+		mj_result(q, 21, "Waiting for window confirm", t->id);
+	else if (code == 21)
+		mj_result(q, 21, "Task already exists", t->id);
+	else if (code == 22) {
+		mj_result(q, 22, "In queue, there is 1 task ahead", t->id);
+		w_ki(q->y, "numberOfQueues", 1);
+		w_ks(q->y, "discordInstanceId", "mock");
+	} else
+		mj_result(q, 1, "Submit success", t->id);
+	mj_result_end(q);
+}
+
+/* GET /mj/task/{id}/fetch: one poll. */
+void
+mj_fetch(struct req *q, int arg)
+{
+	struct task *t;
+	char id[128];
+
+	(void)arg;
+	if (!cap_str(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_MJ, id)) == NULL || !task_poll(t)) {
+		mj_not_found(q);
+		return;
+	}
+	mj_task(q->y, t);
+	q_json(q, q->status);
+}
+
+/* POST /mj/task/list-by-condition {"ids":[...]}: a poll of each known
+ * id; unknown ones (and those answering "not found") are left out. */
+void
+mj_list_by(struct req *q, int arg)
+{
+	yajl_val ids = jget(q->root, "ids");
+	struct task *t;
+	const char *id;
+	size_t i;
+
+	(void)arg;
+	yajl_gen_array_open(q->y);
+	for (i = 0; YAJL_IS_ARRAY(ids) && i < ids->u.array.len; i++)
+		if ((id = jstr(ids->u.array.values[i])) != NULL &&
+		    (t = task_find(FAM_MJ, id)) != NULL && task_poll(t))
+			mj_task(q->y, t);
+	yajl_gen_array_close(q->y);
+	q_json(q, q->status);
+}
+
+/* GET /mj/task/list (every task), /mj/task/queue (the unfinished):
+ * views, not polls. */
+void
+mj_list(struct req *q, int queue)
+{
+	struct task *t;
+
+	yajl_gen_array_open(q->y);
+	for (t = g.tasks; t; t = t->next)
+		if (t->fam == FAM_MJ && (!queue || !task_over(t)))
+			mj_task(q->y, t);
+	yajl_gen_array_close(q->y);
+	q_json(q, q->status);
+}
+
+static int
+in_strings(yajl_val a, const char *s)
+{
+	size_t i;
+
+	for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len; i++)
+		if (jstr(a->u.array.values[i]) &&
+		    strcmp(jstr(a->u.array.values[i]), s) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+spring_sort(yajl_gen y)
+{
+	w_str(y, "sort");
+	yajl_gen_map_open(y);
+	w_kb(y, "empty", 0);
+	w_kb(y, "sorted", 1);
+	w_kb(y, "unsorted", 0);
+	yajl_gen_map_close(y);
+}
+
+/* POST /mj/task/query: a Spring page of the matching tasks, newest
+ * first. */
+void
+mj_query(struct req *q, int arg)
+{
+	yajl_val r = q->root, ids = jget(r, "ids"), set = jget(r, "statusSet");
+	const char *st = jstr(jget(r, "status"));
+	const char *act = jstr(jget(r, "action"));
+	long long num = clampll(jint(jget(r, "pageNumber"), 0), 0, 1000000);
+	long long size = clampll(jint(jget(r, "pageSize"), 10), 1, 1000);
+	long long total = 0, k = 0, pages;
+	yajl_gen y = q->y;
+	struct task *t, **v = NULL, **nv;
+	size_t cap = 0;
+
+	(void)arg;
+	for (t = g.tasks; t; t = t->next) {
+		if (t->fam != FAM_MJ || (nonempty(st) &&
+		    strcmp(st, task_status(t)) != 0) || (nonempty(act) &&
+		    strcmp(act, mj_actions[t->kind]) != 0) ||
+		    (YAJL_IS_ARRAY(ids) && ids->u.array.len > 0 &&
+		    !in_strings(ids, t->id)) || (YAJL_IS_ARRAY(set) &&
+		    set->u.array.len > 0 && !in_strings(set, task_status(t))))
+			continue;
+		if ((size_t)total == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof *v)) == NULL)
+				errx(2, "out of memory");
+			v = nv;
+		}
+		v[total++] = t;
+	}
+	pages = (total + size - 1) / size;
+	yajl_gen_map_open(y);
+	w_str(y, "content");
+	yajl_gen_array_open(y);
+	for (k = num * size; k < total && k < (num + 1) * size; k++)
+		mj_task(y, v[total - 1 - k]);
+	yajl_gen_array_close(y);
+	w_str(y, "pageable");
+	yajl_gen_map_open(y);
+	spring_sort(y);
+	w_ki(y, "offset", num * size);
+	w_ki(y, "pageNumber", num);
+	w_ki(y, "pageSize", size);
+	w_kb(y, "paged", 1);
+	w_kb(y, "unpaged", 0);
+	yajl_gen_map_close(y);
+	w_kb(y, "last", num + 1 >= pages);
+	w_ki(y, "totalElements", total);
+	w_ki(y, "totalPages", pages);
+	w_ki(y, "size", size);
+	w_ki(y, "number", num);
+	spring_sort(y);
+	w_kb(y, "first", num == 0);
+	k = total - num * size;
+	w_ki(y, "numberOfElements", k < 0 ? 0 : k > size ? size : k);
+	w_kb(y, "empty", k <= 0);
+	yajl_gen_map_close(y);
+	free(v);
+	q_json(q, q->status);
+}
+
+/* POST /mj/task/{id}/cancel and GET /mj/task/{id}/image-seed. */
+void
+mj_task_op(struct req *q, int seed)
+{
+	struct task *t;
+	char id[128], s[24];
+
+	if (!cap_str(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_MJ, id)) == NULL) {
+		mj_not_found(q);
+		return;
+	}
+	if (seed) {
+		if (task_phase(t, NULL) != TP_DONE) {
+			mj_refuse(q, 4, "task status error");
+			return;
+		}
+		snprintf(s, sizeof s, "%llu",
+		    (unsigned long long)(mix64(t->ord) % 4294967295ULL));
+		mj_result(q, 1, "Success", s);
+	} else {
+		if (task_over(t)) {
+			mj_refuse(q, 4, "task is already finished");
+			return;
+		}
+		t->killed = 1;
+		t->modal = 0;
+		task_times(t);
+		mj_result(q, 1, "Success", t->id);
+	}
+	mj_result_end(q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Suno: the GoAPI format (/suno/v1) and new-api's (/suno/submit) */
+
+/* A member of a Suno body: in "input" (GoAPI) or at the top. */
+static const char *
+suno_field(yajl_val r, const char *k)
+{
+	const char *s = jstr(jget(jget(r, "input"), k));
+
+	return nonempty(s) ? s : jstr(jget(r, k));
+}
+
+static const char *
+suno_prompt(yajl_val r)
+{
+	const char *s = suno_field(r, "prompt");
+
+	return nonempty(s) ? s : suno_field(r, "gpt_description_prompt");
+}
+
+/* Fill the members every Suno task keeps. */
+static struct task *
+suno_task_new(struct req *q, int fam, int kind, const char *defmv)
+{
+	yajl_val r = q->root;
+	const char *mv = jstr(jget(r, "mv")), *s;
+	struct task *t;
+
+	t = task_new(fam, kind, q, suno_prompt(r));
+	t->num = kind == SK_CONCAT ? 1 : kind == SK_LYRICS ? 0 : 2;
+	t->model = xstrdup(nonempty(mv) ? mv : defmv);
+	s = suno_field(r, "title");
+	t->title = xstrdup(nonempty(s) ? s : "Mock Song");
+	s = suno_field(r, "tags");
+	t->tags = xstrdup(nonempty(s) ? s : "pop");
+	t->input = json_text(r);
+	return t;
+}
+
+static const char *
+suno_clip_status(const struct task *t)
+{
+	long long ix;
+
+	switch (task_phase(t, &ix)) {
+	case TP_PRE:
+		return ix >= 2 ? "queued" : "submitted";
+	case TP_RUN:
+		return "streaming";
+	case TP_DONE:
+		return "complete";
+	}
+	return "error";
+}
+
+/* Clip i (1-based) of t; its urls are filled once the task is done. */
+static void
+suno_clip(yajl_gen y, const struct task *t, int i)
+{
+	int ph = task_phase(t, NULL), done = ph == TP_DONE;
+	char cid[96], iso[40];
+
+	snprintf(cid, sizeof cid, "%s-clip%d", t->id, i);
+	iso_time(iso, sizeof iso, t->submit_ms);
+	yajl_gen_map_open(y);
+	w_ks(y, "id", cid);
+	w_ks(y, "title", t->title);
+	w_ks(y, "status", suno_clip_status(t));
+	if (done) {
+		w_kurl(y, "audio_url", cid, ".mp3");
+		w_kurl(y, "video_url", cid, ".mp4");
+		w_kurl(y, "image_url", cid, ".png");
+		w_kurl(y, "image_large_url", cid, "-large.png");
+	} else {
+		w_ks(y, "audio_url", "");
+		w_ks(y, "video_url", "");
+		w_ks(y, "image_url", "");
+		w_ks(y, "image_large_url", "");
+	}
+	w_ks(y, "model_name", t->model);
+	w_ks(y, "created_at", iso);
+	w_str(y, "metadata");
+	yajl_gen_map_open(y);
+	w_ks(y, "tags", t->tags);
+	w_ks(y, "prompt", t->prompt);
+	if (done)
+		w_kd(y, "duration", 120.5 + i);
+	else
+		w_ks(y, "duration", NULL);
+	w_ks(y, "error_type", ph == TP_FAIL ? "mock" : NULL);
+	w_ks(y, "error_message", ph == TP_FAIL ? FAIL_REASON : NULL);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+}
+
+static void
+goapi_error(struct req *q, int status, const char *msg)
+{
+	yajl_gen y = q->y;
+
+	yajl_gen_map_open(y);
+	w_ki(y, "code", status);
+	w_ks(y, "data", NULL);
+	w_ks(y, "message", msg);
+	yajl_gen_map_close(y);
+	q_json(q, status);
+}
+
+/* POST /suno/v1/music, /suno/v1/v3.0/music, .../concat. */
+void
+suno_submit(struct req *q, int arg)
+{
+	yajl_gen y = q->y;
+	struct task *t;
+
+	if (arg == SK_CONCAT && !nonempty(jstr(jget(q->root, "clip_id")))) {
+		goapi_error(q, 400, "clip_id is required");
+		return;
+	}
+	t = suno_task_new(q, FAM_SUNO, arg,
+	    arg == SK_V35 ? "chirp-v3-5" : "chirp-v3-0");
+	yajl_gen_map_open(y);
+	w_ki(y, "code", 200);
+	w_str(y, "data");
+	yajl_gen_map_open(y);
+	w_ks(y, "task_id", t->id);
+	yajl_gen_map_close(y);
+	w_ks(y, "message", "success");
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* GET /suno/v1/music/{id}, /suno/v1/v3.0/music/{id}: one poll. */
+void
+suno_fetch(struct req *q, int arg)
+{
+	yajl_gen y = q->y;
+	struct task *t;
+	char id[128];
+	int i;
+
+	(void)arg;
+	if (!cap_str(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_SUNO, id)) == NULL || !task_poll(t)) {
+		ans_task_not_exist(q);
+		return;
+	}
+	yajl_gen_map_open(y);
+	w_ki(y, "code", 200);
+	w_ks(y, "message", "success");
+	w_str(y, "data");
+	yajl_gen_map_open(y);
+	w_ks(y, "task_id", t->id);
+	w_ks(y, "status", task_status(t));
+	w_ks(y, "input", t->input);
+	w_str(y, "clips");
+	yajl_gen_map_open(y);
+	for (i = 1; i <= t->num; i++) {
+		char cid[96];
+
+		snprintf(cid, sizeof cid, "%s-clip%d", t->id, i);
+		w_str(y, cid);
+		suno_clip(y, t, i);
+	}
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* new-api's TaskDto: times in seconds, progress "NN%", data the clips
+ * (music) or the lyrics. */
+static void
+sunona_task(yajl_gen y, const struct task *t)
+{
+	int ph = task_phase(t, NULL), i;
+	char pct[8], lyr[512];
+
+	yajl_gen_map_open(y);
+	w_ks(y, "task_id", t->id);
+	w_ks(y, "action", t->kind == SK_LYRICS ? "LYRICS" : "MUSIC");
+	w_ks(y, "status", task_status(t));
+	w_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : "");
+	w_ki(y, "submit_time", t->submit_ms / 1000);
+	w_ki(y, "start_time", t->start_ms / 1000);
+	w_ki(y, "finish_time", t->finish_ms / 1000);
+	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
+	w_ks(y, "progress", pct);
+	w_str(y, "data");
+	if (t->kind == SK_LYRICS) {
+		if (ph != TP_DONE)
+			yajl_gen_null(y);
+		else {
+			snprintf(lyr, sizeof lyr, "[Verse]\n%s\n[Chorus]\n%s",
+			    t->prompt, t->prompt);
+			yajl_gen_map_open(y);
+			w_ks(y, "id", t->id);
+			w_ks(y, "text", lyr);
+			w_ks(y, "title", t->title);
+			w_ks(y, "status", "complete");
+			yajl_gen_map_close(y);
+		}
+	} else {
+		yajl_gen_array_open(y);
+		for (i = 1; i <= t->num; i++)
+			suno_clip(y, t, i);
+		yajl_gen_array_close(y);
+	}
+	yajl_gen_map_close(y);
+}
+
+/* POST /suno/submit/music, /suno/submit/lyrics. */
+void
+sunona_submit(struct req *q, int arg)
+{
+	yajl_gen y = q->y;
+	struct task *t;
+
+	if (arg == SK_LYRICS && !nonempty(jstr(jget(q->root, "prompt")))) {
+		ans_taskerr(q, 400, "prompt_empty", "prompt_empty");
+		return;
+	}
+	t = suno_task_new(q, FAM_SUNONA, arg, "chirp-v3-0");
+	yajl_gen_map_open(y);
+	w_ks(y, "code", "success");
+	w_ks(y, "message", "");
+	w_ks(y, "data", t->id);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* GET /suno/fetch/{id} (one poll) and POST /suno/fetch {"ids"} (a
+ * poll of each; unknown ids are left out). */
+void
+sunona_fetch(struct req *q, int many)
+{
+	yajl_val ids = jget(q->root, "ids");
+	yajl_gen y = q->y;
+	struct task *t;
+	const char *s;
+	char id[128];
+	size_t i;
+
+	if (!many && (!cap_str(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_SUNONA, id)) == NULL || !task_poll(t))) {
+		ans_task_not_exist(q);
+		return;
+	}
+	if (many && !YAJL_IS_ARRAY(ids)) {
+		ans_taskerr(q, 400, "invalid_request", "ids is required");
+		return;
+	}
+	yajl_gen_map_open(y);
+	w_ks(y, "code", "success");
+	w_ks(y, "message", "");
+	w_str(y, "data");
+	if (!many)
+		sunona_task(y, t);
+	else {
+		yajl_gen_array_open(y);
+		for (i = 0; i < ids->u.array.len; i++)
+			if ((s = jstr(ids->u.array.values[i])) != NULL &&
+			    (t = task_find(FAM_SUNONA, s)) != NULL &&
+			    task_poll(t))
+				sunona_task(y, t);
+		yajl_gen_array_close(y);
+	}
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Flux (BFL) */
+
+/* BFL's (FastAPI's) 422 for a missing field. */
+static void
+flux_missing(struct req *q, const char *loc, const char *field)
+{
+	yajl_gen y = q->y;
+
+	yajl_gen_map_open(y);
+	w_str(y, "detail");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	w_str(y, "loc");
+	yajl_gen_array_open(y);
+	w_str(y, loc);
+	w_str(y, field);
+	yajl_gen_array_close(y);
+	w_ks(y, "msg", "field required");
+	w_ks(y, "type", "value_error.missing");
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, 422);
+}
+
+/* POST /flux/v1/{model}. */
+void
+flux_submit(struct req *q, int arg)
+{
+	const char *prompt = jstr(jget(q->root, "prompt"));
+	const char *fmt = jstr(jget(q->root, "output_format"));
+	yajl_gen y = q->y;
+	struct task *t;
+	char model[64], u[256];
+
+	(void)arg;
+	if (!nonempty(prompt)) {
+		flux_missing(q, "body", "prompt");
+		return;
+	}
+	t = task_new(FAM_FLUX, 0, q, prompt);
+	if (has_word(prompt, "nsfw"))
+		t->fail = 2;
+	if (cap_str(q, 0, model, sizeof model))
+		t->model = xstrdup(model);
+	t->extra = xstrdup(fmt && strcmp(fmt, "png") == 0 ? ".png" : ".jpg");
+	t->num = jint(jget(q->root, "seed"), (long long)(mix64(t->ord) %
+	    4294967295ULL));
+	snprintf(u, sizeof u, "http://127.0.0.1:%d/flux/v1/get_result?id=%s",
+	    g.port, t->id);
+	yajl_gen_map_open(y);
+	w_ks(y, "id", t->id);
+	w_ks(y, "polling_url", u);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* GET /flux/v1/get_result?id=: one poll; an unknown id is a task with
+ * status "Task not found" (HTTP 200). */
+void
+flux_result(struct req *q, int arg)
+{
+	yajl_gen y = q->y;
+	struct task *t;
+	char id[128];
+	int ph;
+
+	(void)arg;
+	if (!query_get(q, "id", id, sizeof id)) {
+		flux_missing(q, "query", "id");
+		return;
+	}
+	yajl_gen_map_open(y);
+	w_ks(y, "id", id);
+	if ((t = task_find(FAM_FLUX, id)) == NULL || !task_poll(t)) {
+		w_ks(y, "status", "Task not found");
+		w_ks(y, "result", NULL);
+		w_ks(y, "progress", NULL);
+		w_ks(y, "details", NULL);
+		yajl_gen_map_close(y);
+		q_json(q, q->status);
+		return;
+	}
+	ph = task_phase(t, NULL);
+	w_ks(y, "status", ph == TP_FAIL && t->fail == 2 ?
+	    "Content Moderated" : task_status(t));
+	w_str(y, "result");
+	if (ph == TP_DONE) {
+		yajl_gen_map_open(y);
+		w_kurl(y, "sample", t->id, t->extra);
+		w_ki(y, "seed", t->num);
+		w_ks(y, "prompt", t->prompt);
+		w_kd(y, "start_time", t->start_ms / 1000.0);
+		w_kd(y, "end_time", t->finish_ms / 1000.0);
+		w_kd(y, "duration", (t->finish_ms - t->start_ms) / 1000.0);
+		yajl_gen_map_close(y);
+	} else
+		yajl_gen_null(y);
+	w_kd(y, "progress", task_pct(t) / 100.0);
+	w_str(y, "details");
+	if (ph == TP_FAIL) {
+		yajl_gen_map_open(y);
+		w_ks(y, "error", t->fail == 2 ? "mock: moderated" :
+		    FAIL_REASON);
+		yajl_gen_map_close(y);
+	} else
+		yajl_gen_null(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Kling */
+
+/* Open Kling's envelope up to "data":; kling_close ends it. */
+static void
+kling_open(struct req *q, long long code, const char *msg)
+{
+	yajl_gen y = q->y;
+	char rid[48];
+
+	snprintf(rid, sizeof rid, "mock-req-%llu", q->seq);
+	yajl_gen_map_open(y);
+	w_ki(y, "code", code);
+	w_ks(y, "message", msg);
+	w_ks(y, "request_id", rid);
+	w_str(y, "data");
+}
+
+static void
+kling_refuse(struct req *q, int status, long long code, const char *msg)
+{
+	kling_open(q, code, msg);
+	yajl_gen_null(q->y);
+	yajl_gen_map_close(q->y);
+	q_json(q, status);
+}
+
+static void
+kling_task(yajl_gen y, const struct task *t)
+{
+	int ph = task_phase(t, NULL), i;
+	char u[96];
+
+	yajl_gen_map_open(y);
+	w_ks(y, "task_id", t->id);
+	w_ks(y, "task_status", task_status(t));
+	w_ks(y, "task_status_msg", ph == TP_FAIL ? FAIL_REASON : "");
+	w_str(y, "task_info");
+	yajl_gen_map_open(y);
+	if (t->extra)
+		w_ks(y, "external_task_id", t->extra);
+	yajl_gen_map_close(y);
+	w_ki(y, "created_at", t->submit_ms);
+	w_ki(y, "updated_at", t->finish_ms ? t->finish_ms : t->start_ms ?
+	    t->start_ms : t->submit_ms);
+	if (ph == TP_DONE) {
+		w_str(y, "task_result");
+		yajl_gen_map_open(y);
+		w_str(y, t->kind == KL_IMG ? "images" : "videos");
+		yajl_gen_array_open(y);
+		for (i = 0; i < (t->kind == KL_IMG ? t->num : 1); i++) {
+			snprintf(u, sizeof u, "%s-%d", t->id, i);
+			yajl_gen_map_open(y);
+			if (t->kind == KL_IMG) {
+				w_ki(y, "index", i);
+				w_kurl(y, "url", u, ".png");
+			} else {
+				w_ks(y, "id", u);
+				w_kurl(y, "url", u, ".mp4");
+				w_ks(y, "duration", t->title);
+			}
+			yajl_gen_map_close(y);
+		}
+		yajl_gen_array_close(y);
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_map_close(y);
+}
+
+/* POST /kling/v1/images/generations, videos/text2video,
+ * videos/image2video. */
+void
+kling_submit(struct req *q, int arg)
+{
+	yajl_val r = q->root, d = jget(r, "duration");
+	const char *prompt = jstr(jget(r, "prompt"));
+	struct task *t;
+	char dur[24];
+
+	if (arg != KL_I2V && !nonempty(prompt)) {
+		kling_refuse(q, 400, 1201, "prompt is required");
+		return;
+	}
+	if (arg == KL_I2V && !nonempty(jstr(jget(r, "image")))) {
+		kling_refuse(q, 400, 1201, "image is required");
+		return;
+	}
+	if (q->tm.kling_code != 0) {
+		snprintf(dur, sizeof dur, "mock error %lld",
+		    q->tm.kling_code);
+		kling_refuse(q, q->status, q->tm.kling_code, dur);
+		return;
+	}
+	if (has_word(prompt, "banned")) {
+		kling_refuse(q, 400, 1301, "Trigger the content security "
+		    "policy of the platform");
+		return;
+	}
+	t = task_new(FAM_KLING, arg, q, prompt);
+	t->num = clampll(jint(jget(r, "n"), 1), 1, 9);
+	if (jstr(d))
+		snprintf(dur, sizeof dur, "%s", jstr(d));
+	else
+		snprintf(dur, sizeof dur, "%lld", jint(d, 5));
+	t->title = xstrdup(dur);
+	t->extra = xstrdup(jstr(jget(r, "external_task_id")));
+	kling_open(q, 0, "SUCCEED");
+	kling_task(q->y, t);
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+/* GET /kling/v1/{the submit path}/{task_id}: one poll. */
+void
+kling_fetch(struct req *q, int arg)
+{
+	struct task *t;
+	char id[128];
+
+	if (!cap_str(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_KLING, id)) == NULL || t->kind != arg ||
+	    !task_poll(t)) {
+		kling_refuse(q, 404, 1203, "task not found");
+		return;
+	}
+	kling_open(q, 0, "SUCCEED");
+	kling_task(q->y, t);
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Luma */
+
+static void
+luma_media(yajl_gen y, const char *k, const struct task *t,
+    const char *suffix, int video)
+{
+	char name[96];
+
+	w_str(y, k);
+	if (task_phase(t, NULL) != TP_DONE) {
+		yajl_gen_null(y);
+		return;
+	}
+	snprintf(name, sizeof name, "%s%s", t->id, suffix);
+	yajl_gen_map_open(y);
+	w_kurl(y, "url", name, video ? ".mp4" : ".jpg");
+	w_ki(y, "width", 1360);
+	w_ki(y, "height", 752);
+	if (video) {
+		snprintf(name, sizeof name, "%s-raw", t->id);
+		w_kurl(y, "download_url", name, ".mp4");
+		w_ks(y, "thumbnail", NULL);
+	}
+	yajl_gen_map_close(y);
+}
+
+static void
+luma_obj(yajl_gen y, const struct task *t)
+{
+	char iso[40];
+
+	iso_time(iso, sizeof iso, t->submit_ms);
+	yajl_gen_map_open(y);
+	w_ks(y, "id", t->id);
+	w_ks(y, "prompt", t->prompt);
+	w_ks(y, "state", task_status(t));
+	w_ks(y, "created_at", iso);
+	luma_media(y, "video", t, "", 1);
+	w_ks(y, "liked", NULL);
+	w_ks(y, "estimate_wait_seconds", NULL);
+	luma_media(y, "thumbnail", t, "", 0);
+	luma_media(y, "last_frame", t, "-last", 0);
+	w_ks(y, "failure_reason", task_phase(t, NULL) == TP_FAIL ?
+	    FAIL_REASON : NULL);
+	yajl_gen_map_close(y);
+}
+
+/* POST /luma/generations (or .../). */
+void
+luma_submit(struct req *q, int arg)
+{
+	const char *prompt = jstr(jget(q->root, "user_prompt"));
+	struct task *t;
+
+	(void)arg;
+	if (!nonempty(prompt)) {
+		ans_taskerr(q, 400, "invalid_request",
+		    "user_prompt is required");
+		return;
+	}
+	t = task_new(FAM_LUMA, 0, q, prompt);
+	luma_obj(q->y, t);
+	q_json(q, q->status);
+}
+
+/* GET /luma/generations/{id}: one poll. */
+void
+luma_fetch(struct req *q, int arg)
+{
+	struct task *t;
+	char id[128];
+
+	(void)arg;
+	if (!cap_str(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_LUMA, id)) == NULL || !task_poll(t)) {
+		ans_task_not_exist(q);
+		return;
+	}
+	luma_obj(q->y, t);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Runway */
+
+#define RUNWAY_VERSION	"2024-11-06"
+
+/* Every Runway call needs the version header; 0 after refusing. */
+static int
+runway_version(struct req *q)
+{
+	char v[64];
+
+	if (req_header(q, "x-runway-version", v, sizeof v) &&
+	    strcmp(v, RUNWAY_VERSION) == 0)
+		return 1;
+	yajl_gen_map_open(q->y);
+	w_ks(q->y, "error", "The X-Runway-Version header is missing or "
+	    "invalid: it must be " RUNWAY_VERSION);
+	yajl_gen_map_close(q->y);
+	q_json(q, 400);
+	return 0;
+}
+
+/* POST /runwayml/v1/image_to_video. */
+void
+runway_submit(struct req *q, int arg)
+{
+	const char *miss = NULL;
+	yajl_gen y = q->y;
+	struct task *t;
+
+	(void)arg;
+	if (!runway_version(q))
+		return;
+	if (!nonempty(jstr(jget(q->root, "promptImage"))))
+		miss = "promptImage";
+	else if (!nonempty(jstr(jget(q->root, "model"))))
+		miss = "model";
+	if (miss) {
+		yajl_gen_map_open(y);
+		w_ks(y, "error", "Validation of body failed");
+		w_str(y, "issues");
+		yajl_gen_array_open(y);
+		yajl_gen_map_open(y);
+		w_str(y, "path");
+		yajl_gen_array_open(y);
+		w_str(y, miss);
+		yajl_gen_array_close(y);
+		w_ks(y, "message", "Required");
+		yajl_gen_map_close(y);
+		yajl_gen_array_close(y);
+		yajl_gen_map_close(y);
+		q_json(q, 400);
+		return;
+	}
+	t = task_new(FAM_RUNWAY, 0, q, jstr(jget(q->root, "promptText")));
+	yajl_gen_map_open(y);
+	w_ks(y, "id", t->id);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* GET /runwayml/v1/tasks/{id} (one poll), DELETE (cancel: 204). */
+void
+runway_task(struct req *q, int del)
+{
+	yajl_gen y = q->y;
+	struct task *t;
+	char id[128], iso[40], u[256];
+	int ph;
+
+	if (!runway_version(q))
+		return;
+	if (!cap_str(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_RUNWAY, id)) == NULL ||
+	    (!del && !task_poll(t))) {
+		ans_task_not_exist(q);
+		return;
+	}
+	if (del) {
+		if (!task_over(t)) {
+			t->killed = 1;
+			task_times(t);
+		}
+		q_bytes(q, 204, "application/json", "", 0);
+		return;
+	}
+	ph = task_phase(t, NULL);
+	iso_time(iso, sizeof iso, t->submit_ms);
+	yajl_gen_map_open(y);
+	w_ks(y, "id", t->id);
+	w_ks(y, "status", task_status(t));
+	w_ks(y, "createdAt", iso);
+	if (ph == TP_RUN)
+		w_kd(y, "progress", task_pct(t) / 100.0);
+	if (ph == TP_DONE) {
+		w_str(y, "output");
+		yajl_gen_array_open(y);
+		file_url(u, sizeof u, t->id, ".mp4");
+		w_str(y, u);
+		yajl_gen_array_close(y);
+	}
+	if (ph == TP_FAIL) {
+		w_ks(y, "failure", FAIL_REASON);
+		w_ks(y, "failureCode", "INTERNAL.BAD_OUTPUT.CODE01");
+	}
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* CogVideoX (Zhipu) */
+
+static void
+cogv_obj(yajl_gen y, const struct task *t, int submit)
+{
+	int ph = task_phase(t, NULL);
+	char name[96];
+
+	yajl_gen_map_open(y);
+	w_ks(y, "id", t->id);
+	w_ks(y, "model", t->model);
+	w_ks(y, "request_id", t->extra);
+	w_ks(y, "task_status", submit ? "PROCESSING" : task_status(t));
+	if (!submit && ph == TP_DONE) {
+		w_str(y, "video_result");
+		yajl_gen_array_open(y);
+		yajl_gen_map_open(y);
+		w_kurl(y, "url", t->id, ".mp4");
+		snprintf(name, sizeof name, "%s-cover", t->id);
+		w_kurl(y, "cover_image_url", name, ".png");
+		yajl_gen_map_close(y);
+		yajl_gen_array_close(y);
+	}
+	if (!submit && ph == TP_FAIL) {
+		w_str(y, "error");
+		yajl_gen_map_open(y);
+		w_ks(y, "code", "mock");
+		w_ks(y, "message", FAIL_REASON);
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_map_close(y);
+}
+
+/* POST /cogvideox/{v4,v1}/videos/generations. */
+void
+cogv_submit(struct req *q, int arg)
+{
+	const char *prompt = jstr(jget(q->root, "prompt"));
+	const char *model = jstr(jget(q->root, "model"));
+	yajl_gen y = q->y;
+	struct task *t;
+	char rid[48];
+
+	(void)arg;
+	if (!nonempty(prompt) &&
+	    !nonempty(jstr(jget(q->root, "image_url")))) {
+		yajl_gen_map_open(y);
+		w_str(y, "error");
+		yajl_gen_map_open(y);
+		w_ks(y, "code", "1214");
+		w_ks(y, "message", "prompt and image_url cannot both be "
+		    "empty");
+		yajl_gen_map_close(y);
+		yajl_gen_map_close(y);
+		q_json(q, 400);
+		return;
+	}
+	t = task_new(FAM_COGV, 0, q, prompt);
+	t->model = xstrdup(nonempty(model) ? model : "cogvideox");
+	snprintf(rid, sizeof rid, "mock-req-%llu", q->seq);
+	t->extra = xstrdup(rid);
+	cogv_obj(y, t, 1);
+	q_json(q, q->status);
+}
+
+/* GET /cogvideox/{v4,v1}/async-result/{id}: one poll. */
+void
+cogv_fetch(struct req *q, int arg)
+{
+	struct task *t;
+	char id[128];
+
+	(void)arg;
+	if (!cap_str(q, 1, id, sizeof id) ||
+	    (t = task_find(FAM_COGV, id)) == NULL || !task_poll(t)) {
+		ans_task_not_exist(q);
+		return;
+	}
+	cogv_obj(q->y, t, 0);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Viggle (invented paths: /api/viggle/...) */
+
+static void
+viggle_open(struct req *q)
+{
+	yajl_gen_map_open(q->y);
+	w_ki(q->y, "code", 0);
+	w_ks(q->y, "message", "success");
+	w_str(q->y, "data");
+}
+
+static void
+viggle_close(struct req *q)
+{
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+static void
+viggle_err(struct req *q, int status, const char *msg)
+{
+	yajl_gen_map_open(q->y);
+	w_ki(q->y, "code", status);
+	w_ks(q->y, "message", msg);
+	w_ks(q->y, "data", NULL);
+	yajl_gen_map_close(q->y);
+	q_json(q, status);
+}
+
+/* POST /api/viggle/{mix,multi,move}/generate, mix/upload-{video,image}:
+ * multipart with at least one file. */
+void
+viggle_submit(struct req *q, int arg)
+{
+	struct task *t;
+
+	if (form_file(&q->f, NULL) == NULL) {
+		viggle_err(q, 400, "file is required");
+		return;
+	}
+	t = task_new(FAM_VIGGLE, arg, q, form_text(&q->f, "prompt"));
+	viggle_open(q);
+	yajl_gen_map_open(q->y);
+	w_ks(q->y, "task_id", t->id);
+	yajl_gen_map_close(q->y);
+	viggle_close(q);
+}
+
+/* GET /api/viggle/{mix,multi}/templates. */
+void
+viggle_templates(struct req *q, int multi)
+{
+	char id[32], name[32];
+	int i;
+
+	viggle_open(q);
+	yajl_gen_array_open(q->y);
+	for (i = 1; i <= 3; i++) {
+		snprintf(id, sizeof id, "%s-tpl-%d", multi ? "multi" : "mix",
+		    i);
+		snprintf(name, sizeof name, "Mock dance %d", i);
+		yajl_gen_map_open(q->y);
+		w_ks(q->y, "id", id);
+		w_ks(q->y, "name", name);
+		yajl_gen_map_close(q->y);
+	}
+	yajl_gen_array_close(q->y);
+	viggle_close(q);
+}
+
+/* GET /api/viggle/task/{id}: one poll. */
+void
+viggle_task(struct req *q, int arg)
+{
+	yajl_gen y = q->y;
+	struct task *t;
+	char id[128];
+	int ph;
+
+	(void)arg;
+	if (!cap_str(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_VIGGLE, id)) == NULL || !task_poll(t)) {
+		viggle_err(q, 404, "task not found");
+		return;
+	}
+	ph = task_phase(t, NULL);
+	viggle_open(q);
+	yajl_gen_map_open(y);
+	w_ks(y, "task_id", t->id);
+	w_ks(y, "status", task_status(t));
+	w_ki(y, "progress", task_pct(t));
+	w_str(y, "result");
+	if (ph == TP_DONE) {
+		yajl_gen_map_open(y);
+		w_kurl(y, "video_url", t->id, ".mp4");
+		yajl_gen_map_close(y);
+	} else
+		yajl_gen_null(y);
+	w_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : NULL);
+	yajl_gen_map_close(y);
+	viggle_close(q);
+}
+
+/* GET /api/viggle/credits: 1000 less one per task made. */
+void
+viggle_credits(struct req *q, int arg)
+{
+	struct task *t;
+	long long n = 1000;
+
+	(void)arg;
+	for (t = g.tasks; t; t = t->next)
+		n -= t->fam == FAM_VIGGLE;
+	viggle_open(q);
+	yajl_gen_map_open(q->y);
+	w_ki(q->y, "credits", n > 0 ? n : 0);
+	yajl_gen_map_close(q->y);
+	viggle_close(q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ideogram: official (/ideogram) and reverse (/api/ideogram, invented) */
+
+static void
+ideo_detail(struct req *q, const char *msg)
+{
+	yajl_gen_map_open(q->y);
+	w_ks(q->y, "detail", msg);
+	yajl_gen_map_close(q->y);
+	q_json(q, 400);
+}
+
+/* "1312x736" for an image_request's aspect_ratio or resolution. */
+static void
+ideo_res(yajl_val ir, char *out, size_t osz)
+{
+	static const char *const ar[][2] = {
+		{ "ASPECT_16_9", "1312x736" }, { "ASPECT_9_16", "736x1312" },
+		{ "ASPECT_4_3", "1152x864" }, { "ASPECT_3_4", "864x1152" },
+		{ "ASPECT_3_2", "1248x832" }, { "ASPECT_2_3", "832x1248" },
+		{ "ASPECT_16_10", "1280x800" }, { "ASPECT_10_16", "800x1280" },
+		{ "ASPECT_3_1", "1728x576" }, { "ASPECT_1_3", "576x1728" },
+	};
+	const char *a = jstr(jget(ir, "aspect_ratio"));
+	const char *r = jstr(jget(ir, "resolution"));
+	char *p;
+	size_t i;
+
+	snprintf(out, osz, "1024x1024");
+	if (r && strncmp(r, "RESOLUTION_", 11) == 0) {
+		snprintf(out, osz, "%s", r + 11);
+		if ((p = strchr(out, '_')) != NULL)
+			*p = 'x';
+		return;
+	}
+	for (i = 0; a && i < sizeof ar / sizeof ar[0]; i++)
+		if (strcmp(a, ar[i][0]) == 0)
+			snprintf(out, osz, "%s", ar[i][1]);
+}
+
+/* Ideogram's answer: num_images (1..8) images of image_request ir. */
+static void
+ideo_images(struct req *q, yajl_val ir, const char *prompt)
+{
+	const char *style = jstr(jget(ir, "style_type"));
+	long long n = clampll(jint(jget(ir, "num_images"), 1), 1, 8), k;
+	long long seed = jint(jget(ir, "seed"),
+	    (long long)(mix64(q->seq) % 2147483647ULL));
+	int safe = !has_word(prompt, "nsfw");
+	yajl_gen y = q->y;
+	char iso[40], res[32], name[64];
+
+	iso_time(iso, sizeof iso, wall_ms());
+	ideo_res(ir, res, sizeof res);
+	yajl_gen_map_open(y);
+	w_ks(y, "created", iso);
+	w_str(y, "data");
+	yajl_gen_array_open(y);
+	for (k = 0; k < n; k++) {
+		snprintf(name, sizeof name, "ideogram-%llu-%lld", q->seq, k);
+		yajl_gen_map_open(y);
+		if (safe)
+			w_kurl(y, "url", name, ".png");
+		else
+			w_ks(y, "url", NULL);
+		w_ks(y, "prompt", prompt);
+		w_ks(y, "resolution", res);
+		w_ki(y, "seed", seed + k);
+		w_kb(y, "is_image_safe", safe);
+		w_ks(y, "style_type", nonempty(style) ? style : "GENERAL");
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* POST /ideogram/generate. */
+void
+ideo_generate(struct req *q, int arg)
+{
+	yajl_val ir = jget(q->root, "image_request");
+	const char *prompt = jstr(jget(ir, "prompt"));
+
+	(void)arg;
+	if (!YAJL_IS_OBJECT(ir))
+		ideo_detail(q, "image_request is required");
+	else if (!nonempty(prompt))
+		ideo_detail(q, "image_request.prompt is required");
+	else
+		ideo_images(q, ir, prompt);
+}
+
+/* POST /ideogram/remix, /ideogram/upscale: multipart image_request (a
+ * JSON string) and image_file.  An upscale without a prompt reports
+ * the file it got as the prompt. */
+void
+ideo_form(struct req *q, int upscale)
+{
+	const struct part *f = form_file(&q->f, "image_file");
+	const char *s = form_text(&q->f, "image_request"), *prompt;
+	char fn[128], got[256], eb[128];
+	yajl_val ir = NULL;
+
+	if (f == NULL) {
+		ideo_detail(q, "image_file is required");
+		return;
+	}
+	if (s && json_depth(s, strlen(s)) <= MAX_DEPTH)
+		ir = yajl_tree_parse(s, eb, sizeof eb);
+	if (s && !YAJL_IS_OBJECT(ir)) {
+		yajl_tree_free(ir);
+		ideo_detail(q, "image_request must be a JSON object");
+		return;
+	}
+	prompt = jstr(jget(ir, "prompt"));
+	if (!upscale && !nonempty(prompt))
+		ideo_detail(q, s ? "image_request.prompt is required" :
+		    "image_request is required");
+	else {
+		if (!nonempty(prompt)) {
+			part_fname(f, fn, sizeof fn);
+			snprintf(got, sizeof got, "received %s %zu bytes", fn,
+			    f->len);
+			prompt = got;
+		}
+		ideo_images(q, ir, prompt);
+	}
+	yajl_tree_free(ir);
+}
+
+/* POST /ideogram/describe: multipart image_file. */
+void
+ideo_describe(struct req *q, int arg)
+{
+	const struct part *f = form_file(&q->f, "image_file");
+	char fn[128], got[256];
+
+	(void)arg;
+	if (f == NULL) {
+		ideo_detail(q, "image_file is required");
+		return;
+	}
+	part_fname(f, fn, sizeof fn);
+	snprintf(got, sizeof got, "received %s %zu bytes", fn, f->len);
+	yajl_gen_map_open(q->y);
+	w_str(q->y, "descriptions");
+	yajl_gen_array_open(q->y);
+	yajl_gen_map_open(q->y);
+	w_ks(q->y, "text", got);
+	yajl_gen_map_close(q->y);
+	yajl_gen_array_close(q->y);
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+static const char *const ir_types[] = { "DESCRIBE", "GENERATE", "BLEND",
+	"UPSCALE" };
+
+/* POST /api/ideogram/{describe,generate,blend,upscale} (invented). */
+void
+ideo_rev_submit(struct req *q, int arg)
+{
+	const char *prompt = jstr(jget(q->root, "prompt"));
+	struct task *t;
+
+	if (arg == IR_GENERATE && !nonempty(prompt)) {
+		ans_taskerr(q, 400, "invalid_request", "prompt is required");
+		return;
+	}
+	t = task_new(FAM_IDEO, arg, q, prompt);
+	yajl_gen_map_open(q->y);
+	w_ks(q->y, "request_id", t->id);
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+/* POST /api/ideogram/task-request {"request_id"}: one poll. */
+void
+ideo_rev_poll(struct req *q, int arg)
+{
+	const char *rid = jstr(jget(q->root, "request_id"));
+	yajl_gen y = q->y;
+	struct task *t;
+	char name[96];
+	int ph, i;
+
+	(void)arg;
+	if (!nonempty(rid)) {
+		ans_taskerr(q, 400, "invalid_request",
+		    "request_id is required");
+		return;
+	}
+	if ((t = task_find(FAM_IDEO, rid)) == NULL || !task_poll(t)) {
+		ans_task_not_exist(q);
+		return;
+	}
+	ph = task_phase(t, NULL);
+	yajl_gen_map_open(y);
+	w_str(y, "sampling_requests");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	w_ks(y, "request_id", t->id);
+	w_kb(y, "is_completed", ph == TP_DONE || ph == TP_FAIL);
+	w_ki(y, "completion_percentage", task_pct(t));
+	w_kb(y, "has_started", ph != TP_PRE);
+	w_kb(y, "can_upscale", ph == TP_DONE);
+	w_ks(y, "aspect_ratio", "1:1");
+	w_ki(y, "width", 1024);
+	w_ki(y, "height", 1024);
+	w_ki(y, "resolution", 1024);
+	w_ki(y, "seed", (long long)(mix64(t->ord) % 2147483647ULL));
+	w_ks(y, "model_version", "V_2");
+	w_ks(y, "request_type", ir_types[t->kind]);
+	w_ks(y, "user_prompt", t->prompt);
+	w_str(y, "user_hparams");
+	yajl_gen_map_open(y);
+	yajl_gen_map_close(y);
+	w_str(y, "responses");
+	yajl_gen_array_open(y);
+	for (i = 0; ph == TP_DONE && i < 4; i++) {
+		snprintf(name, sizeof name, "%s-r%d", t->id, i);
+		yajl_gen_map_open(y);
+		w_ks(y, "response_id", name);
+		w_kurl(y, "url", name, ".png");
+		if (t->kind == IR_DESCRIBE)
+			w_ks(y, "description", "a mock description");
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_array_close(y);
+	w_kd(y, "creation_time_float", t->submit_ms / 1000.0);
+	if (ph == TP_FAIL) {
+		w_kb(y, "is_errored", 1);
+		w_ks(y, "error_message", FAIL_REASON);
+	}
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Recraft */
+
+static void
+recraft_err(struct req *q, const char *msg)
+{
+	yajl_gen_map_open(q->y);
+	w_ks(q->y, "code", "bad_request");
+	w_ks(q->y, "message", msg);
+	yajl_gen_map_close(q->y);
+	q_json(q, 400);
+}
+
+/* One image: its url under /files/, or its bytes as b64_json. */
+static void
+recraft_image(yajl_gen y, unsigned long long seq, long long k, int svg,
+    int b64)
+{
+	const char *ext = svg ? ".svg" : ".png", *ct;
+	char id[48], name[64];
+	const void *img;
+	size_t n;
+
+	fake_uuid(id, sizeof id, seq * 16 + k);
+	snprintf(name, sizeof name, "recraft-%llu-%lld", seq, k);
+	yajl_gen_map_open(y);
+	w_ks(y, "image_id", id);
+	if (b64) {
+		img = file_bytes(ext, strlen(ext), &n, &ct);
+		w_kb64(y, "b64_json", img, n);
+	} else
+		w_kurl(y, "url", name, ext);
+	yajl_gen_map_close(y);
+}
+
+/* POST /recraft/v1/styles: multipart style and file(s). */
+void
+recraft_style(struct req *q, int arg)
+{
+	char id[48];
+
+	(void)arg;
+	if (!nonempty(form_text(&q->f, "style")))
+		recraft_err(q, "style is required");
+	else if (form_file(&q->f, NULL) == NULL)
+		recraft_err(q, "file is required");
+	else {
+		fake_uuid(id, sizeof id, q->seq);
+		yajl_gen_map_open(q->y);
+		w_ks(q->y, "id", id);
+		yajl_gen_map_close(q->y);
+		q_json(q, q->status);
+	}
+}
+
+/* POST /recraft/v1/images/generations: n (1..2) images; vector styles
+ * give .svg urls. */
+void
+recraft_gen(struct req *q, int arg)
+{
+	yajl_val r = q->root;
+	const char *style = jstr(jget(r, "style"));
+	const char *rf = jstr(jget(r, "response_format"));
+	long long n = jint(jget(r, "n"), 1), k;
+	yajl_gen y = q->y;
+	int svg;
+
+	(void)arg;
+	if (!nonempty(jstr(jget(r, "prompt")))) {
+		recraft_err(q, "prompt is required");
+		return;
+	}
+	if (n < 1 || n > 2) {
+		recraft_err(q, "n must be 1 or 2");
+		return;
+	}
+	svg = style && (strncmp(style, "vector", 6) == 0 ||
+	    strcmp(style, "icon") == 0);
+	yajl_gen_map_open(y);
+	w_ki(y, "created", wall_ms() / 1000);
+	w_str(y, "data");
+	yajl_gen_array_open(y);
+	for (k = 0; k < n; k++)
+		recraft_image(y, q->seq, k, svg,
+		    rf && strcmp(rf, "b64_json") == 0);
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* POST /recraft/v1/images/{vectorize,removeBackground,clarityUpscale,
+ * generativeUpscale}: multipart file. */
+void
+recraft_op(struct req *q, int vectorize)
+{
+	const char *rf = form_text(&q->f, "response_format");
+
+	if (form_file(&q->f, "file") == NULL) {
+		recraft_err(q, "file is required");
+		return;
+	}
+	yajl_gen_map_open(q->y);
+	w_str(q->y, "image");
+	recraft_image(q->y, q->seq, 0, vectorize,
+	    rf && strcmp(rf, "b64_json") == 0);
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Stability */
+
+static void
+sd_err(struct req *q, const char *msg)
+{
+	char id[40];
+
+	snprintf(id, sizeof id, "%016llx%016llx",
+	    (unsigned long long)mix64(q->seq),
+	    (unsigned long long)mix64(~q->seq));
+	yajl_gen_map_open(q->y);
+	w_str(q->y, "errors");
+	yajl_gen_array_open(q->y);
+	w_str(q->y, msg);
+	yajl_gen_array_close(q->y);
+	w_ks(q->y, "name", "bad_request");
+	w_ks(q->y, "id", id);
+	yajl_gen_map_close(q->y);
+	q_json(q, 400);
+}
+
+/* A seed given in s, else one made from the request. */
+static long long
+sd_seed(const struct req *q, const char *s)
+{
+	long long v = s ? atoll(s) : 0;
+
+	return v > 0 ? v : (long long)(mix64(q->seq) % 4294967294ULL) + 1;
+}
+
+/* POST /sd/v2beta/stable-image/generate/{ultra,core,sd3}: multipart;
+ * Accept: image/... gives the bytes, anything else JSON. */
+void
+sd_v2(struct req *q, int arg)
+{
+	const char *prompt = form_text(&q->f, "prompt");
+	const char *fmt = form_text(&q->f, "output_format"), *ct, *fin;
+	const void *img;
+	char acc[256], s[24], name[16];
+	long long seed;
+	size_t n;
+
+	(void)arg;
+	if (!q->multipart) {
+		sd_err(q, "content-type: must be multipart/form-data");
+		return;
+	}
+	if (!nonempty(prompt)) {
+		sd_err(q, "prompt: required");
+		return;
+	}
+	if (fmt == NULL || *fmt == '\0')
+		fmt = "png";
+	if (strcmp(fmt, "png") != 0 && strcmp(fmt, "jpeg") != 0 &&
+	    strcmp(fmt, "webp") != 0) {
+		sd_err(q, "output_format: must be one of png, jpeg, webp");
+		return;
+	}
+	snprintf(name, sizeof name, "image.%s", fmt);
+	img = file_bytes(name, strlen(name), &n, &ct);
+	seed = sd_seed(q, form_text(&q->f, "seed"));
+	fin = has_word(prompt, "nsfw") ? "CONTENT_FILTERED" : "SUCCESS";
+	req_header(q, "accept", acc, sizeof acc);
+	if (strncasecmp(acc, "image/", 6) == 0) {
+		snprintf(s, sizeof s, "%lld", seed);
+		q_header(q, "finish-reason", fin);
+		q_header(q, "seed", s);
+		q_bytes(q, q->status, ct, img, n);
+		return;
+	}
+	yajl_gen_map_open(q->y);
+	w_kb64(q->y, "image", img, n);
+	w_ks(q->y, "finish_reason", fin);
+	w_ki(q->y, "seed", seed);
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+/* POST /sd/v1/generation/{engine}/text-to-image: JSON; Accept:
+ * image/png gives the PNG bytes, anything else the artifacts. */
+void
+sd_v1(struct req *q, int arg)
+{
+	yajl_val tp = jget(q->root, "text_prompts");
+	long long n = clampll(jint(jget(q->root, "samples"), 1), 1, 10), k;
+	long long seed = jint(jget(q->root, "seed"), 0);
+	const char *text = NULL, *fin, *ct;
+	char acc[256], s[24], id[40];
+	const void *png;
+	size_t pn;
+
+	(void)arg;
+	png = file_bytes(".png", 4, &pn, &ct);
+	if (YAJL_IS_ARRAY(tp) && tp->u.array.len > 0)
+		text = jstr(jget(tp->u.array.values[0], "text"));
+	if (!nonempty(text)) {
+		snprintf(id, sizeof id, "%016llx",
+		    (unsigned long long)mix64(q->seq));
+		yajl_gen_map_open(q->y);
+		w_ks(q->y, "id", id);
+		w_ks(q->y, "name", "bad_request");
+		w_ks(q->y, "message", "text_prompts: is required");
+		yajl_gen_map_close(q->y);
+		q_json(q, 400);
+		return;
+	}
+	if (seed <= 0)
+		seed = sd_seed(q, NULL);
+	fin = has_word(text, "nsfw") ? "CONTENT_FILTERED" : "SUCCESS";
+	req_header(q, "accept", acc, sizeof acc);
+	if (strncasecmp(acc, "image/png", 9) == 0) {
+		snprintf(s, sizeof s, "%lld", seed);
+		q_header(q, "Finish-Reason", fin);
+		q_header(q, "Seed", s);
+		q_bytes(q, q->status, ct, png, pn);
+		return;
+	}
+	yajl_gen_map_open(q->y);
+	w_str(q->y, "artifacts");
+	yajl_gen_array_open(q->y);
+	for (k = 0; k < n; k++) {
+		yajl_gen_map_open(q->y);
+		w_kb64(q->y, "base64", png, pn);
+		w_ki(q->y, "seed", seed + k);
+		w_ks(q->y, "finishReason", fin);
+		yajl_gen_map_close(q->y);
+	}
+	yajl_gen_array_close(q->y);
+	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}

@@ -1,0 +1,339 @@
+/*
+ * mock.h: the types and functions shared by the files of t/mockvman,
+ * the local VMAN server of the tests (its specification: t/mockvman.md).
+ */
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#define MAX_BODY	(256UL << 20)	/* largest request body */
+#define MAX_HEAD	(64 << 10)	/* largest request head */
+#define MAX_DEPTH	512		/* deepest JSON nesting accepted */
+#define MAX_CHOICES	8
+#define READ_SZ		8192		/* free room wanted before a read */
+#define LOWAT		(128 << 10)	/* produce output only below this */
+#define PAD_UNIT	(64 << 10)	/* "x" padding made per step */
+#define IN_CAP		(1 << 20)	/* input buffered while answering */
+#define TRIM_CAP	(256 << 10)	/* free idle buffers above this */
+#define LINGER_MS	2000		/* wait this long for the FIN */
+#define ID_BUCKETS	1024
+#define STARTS_MAX	10000	/* request starts kept for /mock/stats */
+#define CREATED		"1700000000"
+#define BADCHUNK	"zz; not a chunk size\r\n"
+
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+enum { CS_OPEN, CS_LINGER, CS_STALL };
+enum { CL_NONE, CL_GRACEFUL, CL_ABRUPT, CL_RST, CL_STALL };
+enum { RQ_HEAD, RQ_BODY, RQ_CSIZE, RQ_CDATA, RQ_CCRLF, RQ_TRAILER, RQ_NONE };
+enum { FR_LENGTH, FR_CHUNKED, FR_CLOSE };
+enum { SRC_FIXED, SRC_SSE };
+enum { U_DATA, U_BLOCK, U_END, U_CLOSE, U_STALL, U_BADCHUNK };
+enum { F_MORE, F_FLUSH, F_BLOCK, F_DONE };
+enum { P_FULL, P_FLUSH, P_IDLE };
+enum { K_CHAT, K_CMPL };
+enum { PH_ROLE, PH_REASON, PH_CONTENT, PH_FINISH, PH_USAGE, PH_DONE, PH_END };
+enum { FX_HEAD, FX_PAD, FX_TAIL };
+
+/* The steering members of a request; strings point into the parse tree,
+ * so a struct mock lives only while its request is dispatched. */
+struct mock {
+	const char *id, *raw, *ctype, *retry_after, *content, *eol;
+	yajl_val body, headers;
+	long long fail_first, retry_after_ms, delay_ms, event_delay_ms;
+	long long close_after, stall_after, bad_data, error_event;
+	long long bad_chunked, chunk, chunk_delay_ms, repeat, size;
+	int status, reset, no_done, comments, bom, http10, invalid_utf8;
+};
+
+/* Per-answer state, zeroed before each answer. */
+struct rstate {
+	int active, http10, close, framing, src, hdr_done, reset;
+	int64_t hdr_at, pc_at, ev_at, ev_ms, piece_ms;
+	size_t spos, piece;
+	/* fixed body: head, pad "x" bytes, tail; limit: bytes before act */
+	int fx, limit_act;
+	size_t off, pad, sent;
+	long long limit;
+	/* generated stream */
+	int kind, n, reason, tools, usage, no_done, comments, bom, bom_done;
+	int bad_done, err_done, ph, ci;
+	const char *eol;
+	size_t eol_len;
+	size_t base[MAX_CHOICES], cnt[MAX_CHOICES], pos[MAX_CHOICES];
+	size_t rcnt[MAX_CHOICES], rpos[MAX_CHOICES];
+	const char *fin[MAX_CHOICES];
+	size_t k, kmax, tpos, npieces;
+	unsigned long long ptok, ctok;
+	long long nev, close_after, stall_after, bad_data, error_event;
+	long long bad_chunked;
+};
+
+/* An answer in progress; the buffers are kept for reuse. */
+struct resp {
+	struct buf hdr, stage, head, tail, id, model, rtext, tname, targs;
+	struct buf xhdr;
+	struct buf text[MAX_CHOICES];
+	struct rstate s;
+	yajl_gen y;		/* the JSON writer of chats and completions */
+};
+
+/* One client connection.  Request offsets are relative to ipos, the
+ * start of the request being read, so the input may be compacted. */
+struct conn {
+	int fd, state, closing, dead, rd_eof;
+	int64_t wake;
+	struct buf in, out;
+	size_t ipos, opos;
+	int rq, http10, conn_close, chunked, expect, authok;
+	size_t lstart, scan, hlen, clen, bpos, blen, csize;
+	size_t moff, mlen, toff, tlen, hoff;
+	struct resp r;
+};
+
+struct idrec {
+	struct idrec *next, *order;
+	unsigned long long count;
+	char name[];
+};
+
+/* An asynchronous task of a service family: its status moves one step
+ * on per poll (see mockvman.md). */
+struct task {
+	struct task *hnext, *next;
+	int fam, kind, fail, cancel, modal, killed;
+	long long steps, nf, step, polls, num;
+	long long submit_ms, start_ms, finish_ms;
+	unsigned long long ord;
+	char *prompt, *model, *title, *tags, *hook, *state, *input, *extra;
+	char id[];
+};
+
+/* The server's state: the sockets, the statistics, the tasks. */
+struct mockg {
+	int lfd, port, sigfd[2];
+	const char *key;
+	int64_t now, accept_at;
+	struct conn **conns;
+	struct pollfd *pfd;
+	size_t nconns, capconns;
+	unsigned long long requests;
+	struct idrec *bucket[ID_BUCKETS], *ids, **ids_tail;
+	struct buf last_head, last_meth, last_path, last_query, last_form;
+	size_t last_body;
+	int have_form;
+	struct task *tbucket[ID_BUCKETS], *tasks, **tasks_tail;
+	unsigned long long ntasks;
+	int64_t t0, starts[STARTS_MAX];	/* the start log, a ring */
+	unsigned long long nstarts;
+	char xs[PAD_UNIT], scratch[65536];
+};
+
+
+/* One part of a multipart/form-data body.  name, fname and ctype point
+ * into the part's head (not NUL-terminated); data is NUL-terminated in
+ * place once the whole body is parsed. */
+struct part {
+	const char *name, *fname, *ctype;
+	size_t nl, fl, cl, len;
+	char *data;
+	int file;
+};
+
+struct form {
+	struct part *p;
+	size_t n, cap;
+	int bad;
+};
+
+/* The task steering members of a request (see mockvman.md). */
+struct tmock {
+	long long steps, nf, mj_code, kling_code;
+	int fail, cancel;
+};
+
+/* A request while it is dispatched: raw is its path as sent (without
+ * the query), path the one its route saw; root, mtree and the form
+ * point into the input buffer or are freed after. */
+struct req {
+	struct conn *c;
+	const char *meth, *raw, *path, *query, *head;
+	size_t mlen, rawlen, plen, qlen, hlen, blen;
+	char *body;
+	yajl_val root, mtree;
+	struct form f;
+	int multipart, status;
+	struct mock m;
+	struct tmock tm;
+	unsigned long long seq;
+	const char *cap[2];
+	size_t capn[2];
+	yajl_gen y;
+};
+
+/* The task families and where a task stands. */
+enum { FAM_MJ, FAM_SUNO, FAM_SUNONA, FAM_FLUX, FAM_KLING, FAM_LUMA,
+	FAM_RUNWAY, FAM_COGV, FAM_VIGGLE, FAM_IDEO, FAM_N };
+enum { TP_PRE, TP_RUN, TP_DONE, TP_FAIL, TP_CANCEL, TP_MODAL };
+
+#define FAIL_REASON	"mock: task failed"
+
+/* The arguments of the vendor routes. */
+enum { MJS_IMAGINE, MJS_BLEND, MJS_DESCRIBE, MJS_SHORTEN, MJS_MODAL,
+	MJS_ACTION, MJS_SWAP };
+enum { SK_V35, SK_V30, SK_CONCAT, SK_MUSIC, SK_LYRICS };
+enum { KL_IMG, KL_T2V, KL_I2V };
+enum { VG_UPVIDEO, VG_UPIMAGE, VG_MIX, VG_MULTI, VG_MOVE };
+enum { IR_DESCRIBE, IR_GENERATE, IR_BLEND, IR_UPSCALE };
+
+typedef void svc_fn(struct req *, int);
+
+extern struct mockg g;
+extern const struct mock nomock;
+
+/* mock-util.c */
+int buf_try(struct buf *b, size_t n);
+void buf_grow(struct buf *b, size_t n);
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addu(struct buf *b, unsigned long long v);
+void buf_addi(struct buf *b, long long v);
+void buf_trim(struct buf *b, size_t keep);
+void buf_free(struct buf *b);
+int64_t mono_ms(void);
+long long clampll(long long v, long long lo, long long hi);
+unsigned long long words(const char *s);
+uint64_t mix64(uint64_t x);
+int path_is(const char *p, size_t n, const char *s);
+char *xstrdup(const char *s);
+int nonempty(const char *s);
+long long wall_ms(void);
+void iso_time(char *out, size_t osz, long long ms);
+int has_word(const char *s, const char *w);
+unsigned str_hash(const char *s);
+void fake_uuid(char *out, size_t osz, unsigned long long n);
+int hexval(int ch);
+
+/* mock-json.c */
+yajl_val jget(yajl_val o, const char *key);
+const char *jstr(yajl_val v);
+long long jint(yajl_val v, long long def);
+int jbool(yajl_val v);
+size_t json_depth(const char *p, size_t n);
+void answer_body(struct conn *c, yajl_val v);
+yajl_val json_body(struct conn *c, char *body, size_t n);
+yajl_gen json_gen(void);
+void json_take(yajl_gen y, struct buf *b);
+size_t json_len(yajl_gen y);
+void json_error(yajl_gen y, const char *msg, const char *type,
+    const char *code);
+void w_str(yajl_gen y, const char *s);
+void w_strn(yajl_gen y, const char *s, size_t n);
+void w_raw(yajl_gen y, const char *s, size_t n);
+void w_ks(yajl_gen y, const char *k, const char *v);
+void w_ki(yajl_gen y, const char *k, long long v);
+void w_kb(yajl_gen y, const char *k, int v);
+void w_kd(yajl_gen y, const char *k, double v);
+char *json_text(yajl_val v);
+void w_kb64(yajl_gen y, const char *k, const void *p, size_t n);
+
+/* mock-http.c */
+void resp_reset(struct conn *c);
+void resp_fixed(struct conn *c, int status, const char *ctype,
+    const struct mock *m);
+void resp_sse(struct conn *c, const struct mock *m);
+void answer_error(struct conn *c, int status, const char *msg, const char *type,
+    const char *code, const struct mock *m);
+int hdr_is(const char *n, size_t nl, const char *s);
+void conn_wake(struct conn *c, int64_t t);
+
+/* mock-route.c */
+void stats_clear(void);
+int req_header(const struct req *q, const char *name, char *out, size_t osz);
+int cap_str(const struct req *q, int i, char *out, size_t osz);
+int query_get(const struct req *q, const char *key, char *out, size_t osz);
+void q_json(struct req *q, int status);
+void q_bytes(struct req *q, int status, const char *ctype, const void *p,
+    size_t n);
+void q_header(struct req *q, const char *name, const char *value);
+void dispatch(struct conn *c, char *p);
+
+/* mock-openai.c */
+int sse_next(struct conn *c);
+void do_chat(struct req *q, int arg);
+void do_completion(struct req *q, int arg);
+void do_embeddings(struct req *q, int arg);
+void do_images(struct req *q, int arg);
+void tts(struct req *q, int arg);
+void stt(struct req *q, int translate);
+
+/* mock-form.c */
+int form_delim(const char *ct, char *out, size_t osz);
+void form_parse(struct form *f, char *body, size_t n, const char *delim);
+const struct part *form_file(const struct form *f, const char *name);
+const char *form_text(const struct form *f, const char *name);
+void part_fname(const struct part *pt, char *out, size_t osz);
+void stats_form(const struct form *f);
+
+/* mock-task.c */
+struct task *task_new(int fam, int kind, const struct req *q,
+    const char *prompt);
+struct task *task_find(int fam, const char *id);
+void tasks_free(void);
+int task_phase(const struct task *t, long long *ix);
+int task_over(const struct task *t);
+const char *task_status(const struct task *t);
+int task_pct(const struct task *t);
+void task_times(struct task *t);
+int task_poll(struct task *t);
+void tmock_parse(struct tmock *tm, yajl_val o);
+void stats_polls(yajl_gen y);
+
+/* mock-files.c */
+void file_url(char *out, size_t osz, const char *name, const char *ext);
+void w_kurl(yajl_gen y, const char *k, const char *name, const char *ext);
+const void *file_bytes(const char *name, size_t n, size_t *len,
+    const char **ctype);
+void files_answer(struct conn *c, const char *path, size_t plen);
+
+/* mock-vendors.c */
+void mj_submit(struct req *q, int arg);
+void mj_fetch(struct req *q, int arg);
+void mj_list_by(struct req *q, int arg);
+void mj_list(struct req *q, int queue);
+void mj_query(struct req *q, int arg);
+void mj_task_op(struct req *q, int seed);
+void suno_submit(struct req *q, int arg);
+void suno_fetch(struct req *q, int arg);
+void sunona_submit(struct req *q, int arg);
+void sunona_fetch(struct req *q, int many);
+void flux_submit(struct req *q, int arg);
+void flux_result(struct req *q, int arg);
+void kling_submit(struct req *q, int arg);
+void kling_fetch(struct req *q, int arg);
+void luma_submit(struct req *q, int arg);
+void luma_fetch(struct req *q, int arg);
+void runway_submit(struct req *q, int arg);
+void runway_task(struct req *q, int del);
+void cogv_submit(struct req *q, int arg);
+void cogv_fetch(struct req *q, int arg);
+void viggle_submit(struct req *q, int arg);
+void viggle_templates(struct req *q, int multi);
+void viggle_task(struct req *q, int arg);
+void viggle_credits(struct req *q, int arg);
+void ideo_generate(struct req *q, int arg);
+void ideo_form(struct req *q, int upscale);
+void ideo_describe(struct req *q, int arg);
+void ideo_rev_submit(struct req *q, int arg);
+void ideo_rev_poll(struct req *q, int arg);
+void recraft_style(struct req *q, int arg);
+void recraft_gen(struct req *q, int arg);
+void recraft_op(struct req *q, int vectorize);
+void sd_v2(struct req *q, int arg);
+void sd_v1(struct req *q, int arg);
