@@ -85,7 +85,7 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 # tree; any sanitizer report fails it, whatever the test thought.
 check-sanitize: check-deps
 	rm -rf sanitize && mkdir -p sanitize/logs
-	cp -r $(OBJS:.o=.c) vmanjl.h Makefile t man1 examples sanitize/
+	cp -r $(OBJS:.o=.c) vmanjl.h Makefile t man1 examples debian sanitize/
 	$(MAKE) -s -C sanitize clean
 	VMANJL_SANITIZE=1 ASAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/asan \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/ubsan:print_stacktrace=1 \
@@ -124,6 +124,13 @@ demo: vmanjl t/mockvman
 	VMAN_API_KEY=sk-demo ./vmanjl examples/chat.jsonl; st=$$?; \
 	kill $$pid; wait $$pid 2>/dev/null; rm -rf "$$dir"; \
 	[ $$st -le 1 ]
+
+# The version is the top entry of debian/changelog, the one place to
+# change it: vmanjl --version, the User-Agent, the .deb and make dist
+# all take it from there.
+VERSION := $(shell sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
+ALL_CFLAGS += -DVMANJL_VERSION='"$(VERSION)"'
+vmanjl.o: debian/changelog
 
 install: vmanjl
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
