@@ -159,6 +159,19 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vmanjl $(DESTDIR)$(MANDIR)/man1/vmanjl.1
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/vmanjl $(DESTDIR)$(ZSHCOMPDIR)/_vmanjl
 
+# The release tarball vmanjl-VERSION.tar.gz in DISTDIR: the files of the
+# commit HEAD under one folder vmanjl-VERSION/, the same bytes each time
+# for one commit (git archive gives every file the commit's time, gzip
+# -n leaves out the name and the time).  Needs git.
+DISTNAME = vmanjl-$(VERSION)
+DISTDIR = .
+dist:
+	@git diff --quiet HEAD -- 2>/dev/null || \
+	    echo "dist: changes not committed are left out" >&2
+	git archive --format=tar --prefix=$(DISTNAME)/ \
+	    -o $(DISTDIR)/$(DISTNAME).tar HEAD
+	gzip -n -9 -f $(DISTDIR)/$(DISTNAME).tar
+
 clean:
 	rm -f vmanjl $(OBJS) $(TOOLS)
 	rm -rf sanitize valgrind-logs t/fuzz-build
@@ -166,3 +179,4 @@ clean:
 
 .PHONY: all bench check check-deps check-sanitize check-valgrind clean demo \
 	deps fuzz install uninstall
+.PHONY: dist
