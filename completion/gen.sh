@@ -178,7 +178,8 @@ _vmanjl_endpoints() {
 	local -a w full expl
 	local -aU part
 
-	for line in \${(f)"\$(_call_program endpoints \$words[1] --endpoints 2>/dev/null)"}; do
+	for line in \${(f)"\$(_call_program endpoints \$words[1] \\
+	    --endpoints 2>/dev/null)"}; do
 		w=(\${=line})
 		[[ \$w[1] == METHOD ]] && continue
 		p=\${w[2]%%\\**}
