@@ -89,7 +89,8 @@ SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 # tree; any sanitizer report fails it, whatever the test thought.
 check-sanitize: check-deps
 	rm -rf sanitize && mkdir -p sanitize/logs
-	cp -r $(OBJS:.o=.c) vmanjl.h Makefile t man1 examples sanitize/
+	cp -r $(OBJS:.o=.c) vmanjl.h Makefile t man1 examples debian completion \
+	    sanitize/
 	$(MAKE) -s -C sanitize clean
 	VMANJL_SANITIZE=1 ASAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/asan \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/sanitize/logs/ubsan:print_stacktrace=1 \
@@ -129,17 +130,57 @@ demo: vmanjl t/mockvman
 	kill $$pid; wait $$pid 2>/dev/null; rm -rf "$$dir"; \
 	[ $$st -le 1 ]
 
-install: vmanjl
-	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+# The version is the top entry of debian/changelog, the one place to
+# change it: vmanjl --version, the User-Agent, the .deb and make dist
+# all take it from there.
+VERSION := $(shell sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
+ALL_CFLAGS += -DVMANJL_VERSION='"$(VERSION)"'
+vmanjl.o: debian/changelog
+
+# Tab completion for bash and zsh, both made by completion/gen.sh from
+# the one option table completion/vmanjl.opts.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+COMPLETIONS = completion/vmanjl.bash completion/_vmanjl
+
+all: $(COMPLETIONS)
+
+completion/vmanjl.bash: completion/gen.sh completion/vmanjl.opts
+	sh completion/gen.sh bash completion/vmanjl.opts >$@.tmp && mv $@.tmp $@
+
+completion/_vmanjl: completion/gen.sh completion/vmanjl.opts
+	sh completion/gen.sh zsh completion/vmanjl.opts >$@.tmp && mv $@.tmp $@
+
+install: vmanjl $(COMPLETIONS)
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	cp vmanjl $(DESTDIR)$(BINDIR)/vmanjl
 	cp man1/vmanjl.1 $(DESTDIR)$(MANDIR)/man1/vmanjl.1
+	cp completion/vmanjl.bash $(DESTDIR)$(BASHCOMPDIR)/vmanjl
+	cp completion/_vmanjl $(DESTDIR)$(ZSHCOMPDIR)/_vmanjl
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vmanjl $(DESTDIR)$(MANDIR)/man1/vmanjl.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/vmanjl $(DESTDIR)$(ZSHCOMPDIR)/_vmanjl
+
+# The release tarball vmanjl-VERSION.tar.gz in DISTDIR: the files of the
+# commit HEAD under one folder vmanjl-VERSION/, the same bytes each time
+# for one commit (git archive gives every file the commit's time, gzip
+# -n leaves out the name and the time).  Needs git.
+DISTNAME = vmanjl-$(VERSION)
+DISTDIR = .
+dist:
+	@git diff --quiet HEAD -- 2>/dev/null || \
+	    echo "dist: changes not committed are left out" >&2
+	git archive --format=tar --prefix=$(DISTNAME)/ \
+	    -o $(DISTDIR)/$(DISTNAME).tar HEAD
+	gzip -n -9 -f $(DISTDIR)/$(DISTNAME).tar
 
 clean:
 	rm -f vmanjl $(OBJS) $(TOOLS)
 	rm -rf sanitize valgrind-logs t/fuzz-build
+	rm -f $(COMPLETIONS)
 
 .PHONY: all bench check check-deps check-sanitize check-valgrind clean demo \
 	deps fuzz install uninstall
+.PHONY: dist

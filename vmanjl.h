@@ -13,7 +13,14 @@
 #include <curl/curl.h>
 #include <yajl/yajl_parse.h>
 
-#define VMANJL_VERSION "0.1.0"
+/*
+ * The version is the top entry of debian/changelog, the one place to
+ * change it; the Makefile passes it.  Built without it, any use of the
+ * name below fails to compile.
+ */
+#ifndef VMANJL_VERSION
+#define VMANJL_VERSION VMANJL_VERSION_is_set_by_the_Makefile
+#endif
 
 struct req;
 struct pool;
