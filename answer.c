@@ -33,8 +33,8 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 
 	if (p->conf->events) {
 		r->event_start = r->bytes;
-		out_event(&p->out, r, ev);
-		r->nevents++;
+		out_event(&p->out, &r->o, ev);
+		r->o.nevents++;
 		return 1;
 	}
 	rc = chat_event(r->chat, ev->data, ev->data_len, &p->msg);
@@ -42,8 +42,8 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 	case CHAT_MORE:
 	case CHAT_DONE:
 		r->event_start = r->bytes;
-		out_commit(&p->out, r);
-		r->in_event = 1;
+		out_commit(&p->out, &r->o);
+		r->o.in_event = 1;
 		return 1;
 	case CHAT_ERROR:
 		fail_from_body(&r->fail, r->status, chat_error(r->chat)->p,
@@ -55,7 +55,7 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 		    p->msg.p);
 		break;
 	}
-	buf_reset(&r->evq);
+	buf_reset(&r->o.evq);
 	r->stopped = 1;
 	return 0;
 }
@@ -65,9 +65,9 @@ on_delta(void *ctx, const struct delta *d)
 {
 	struct req *r = ctx;
 
-	if (!r->t_first)
-		r->t_first = r->pool->now;
-	out_delta(&r->pool->out, r, d);
+	if (!r->o.t_first)
+		r->o.t_first = r->pool->now;
+	out_delta(&r->pool->out, &r->o, d);
 }
 
 static const struct sse_callbacks sse_cb = { on_sse_data, on_sse_event };
@@ -87,8 +87,8 @@ body_start(struct req *r)
 	r->sse_mode = ok && r->ctype.len >= 17 &&
 	    strncasecmp(r->ctype.p, "text/event-stream", 17) == 0;
 	if (ok && !r->sse_mode && save_is_binary(&r->ctype)) {
-		if (save_open(&r->save, r->output, c->out_dir, &r->cid,
-		    r->line, r->ctype.p, &r->pool->msg) == 0)
+		if (save_open(&r->save, r->output, c->out_dir, &r->o.cid,
+		    r->o.line, r->ctype.p, &r->pool->msg) == 0)
 			return 0;
 		fail_set(&r->fail, r->status, "output_error", 0, "%s",
 		    r->pool->msg.p);
@@ -99,11 +99,11 @@ body_start(struct req *r)
 	if (!r->sse && !(r->sse = sse_new(&sse_cb, r)))
 		err(2, "out of memory");
 	if (c->events)
-		r->nevents = 0;
+		r->o.nevents = 0;
 	else {
 		if (!r->chat)
 			r->chat = chat_new(on_delta, r);
-		r->in_event = 1;
+		r->o.in_event = 1;
 	}
 	return 0;
 }
@@ -220,7 +220,7 @@ answer_header(char *s, size_t size, size_t n, void *ctx)
 		/* A new answer (after a 100 Continue, say): "HTTP/1.1 200
 		 * OK", "HTTP/2 200". */
 		buf_reset(&r->ctype);
-		buf_reset(&r->request_id);
+		buf_reset(&r->o.request_id);
 		r->retry_after_ms = r->reset_ms = -1;
 		v = memchr(s, ' ', len);
 		r->head_status = 0;
@@ -242,8 +242,8 @@ answer_header(char *s, size_t size, size_t n, void *ctx)
 		buf_reset(&r->ctype);
 		buf_put(&r->ctype, v, n);
 	} else if (IS("x-request-id") || IS("request-id")) {
-		buf_reset(&r->request_id);
-		json_str(&r->request_id, v, n);
+		buf_reset(&r->o.request_id);
+		json_str(&r->o.request_id, v, n);
 	} else if (IS("retry-after") && r->retry_after_ms < 0) {
 		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
 		r->retry_after_ms = retry_after(val);
@@ -272,13 +272,13 @@ answer_begin(struct req *r)
 	r->status = r->head_status = 0;
 	r->bytes = r->event_start = 0;
 	r->sse_mode = r->stopped = 0;
-	r->in_event = 0;
-	r->nevents = -1;
+	r->o.in_event = 0;
+	r->o.nevents = -1;
 	r->retry_after_ms = r->reset_ms = -1;
 	buf_reset(&r->resp);
 	buf_reset(&r->ctype);
-	buf_reset(&r->request_id);
-	buf_reset(&r->evq);
+	buf_reset(&r->o.request_id);
+	buf_reset(&r->o.evq);
 	r->errbuf[0] = '\0';
 	if (r->sse)
 		sse_reset(r->sse);
@@ -318,7 +318,7 @@ stream_end(struct req *r, struct result *res)
 	if (events)
 		buf_puts(&res->body, "null");
 	else {
-		out_commit(&r->pool->out, r);
+		out_commit(&r->pool->out, &r->o);
 		chat_result(r->chat, res);
 	}
 	return ANSWER_OK;
@@ -411,8 +411,8 @@ answer_end(struct req *r, CURLcode rc, struct result *res)
 		return out;
 	}
 	/* Deltas of an event that never completed are dropped. */
-	r->in_event = 0;
-	buf_reset(&r->evq);
+	r->o.in_event = 0;
+	buf_reset(&r->o.evq);
 	if (r->status > 0 && !r->stopped)
 		f->wait_ms = r->retry_after_ms >= 0 ? r->retry_after_ms :
 		    r->status == 429 ? r->reset_ms : -1;

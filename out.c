@@ -8,8 +8,6 @@
  * With -k, records of a request that is not at the head of the input
  * order wait in that request until every earlier request is written.
  */
-#include <sys/stat.h>
-
 #include <err.h>
 #include <errno.h>
 #include <signal.h>
@@ -37,7 +35,6 @@ out_free(struct out *o)
 {
 	buf_free(&o->buf);
 	buf_free(&o->rec);
-	buf_free(&o->scratch);
 }
 
 /*
@@ -60,7 +57,7 @@ out_flush(struct out *o)
 /* Take the record built in o->rec: out now, or held for -k order; and
  * into r's cache entry when r is being cached. */
 static void
-emit(struct out *o, struct req *r)
+emit(struct out *o, struct outreq *r)
 {
 	struct buf *to = &o->buf;
 
@@ -105,7 +102,7 @@ put_digits(struct buf *b, long long v)
 
 /* Start a record of the given type for r: the fields every record has. */
 static struct buf *
-begin(struct out *o, struct req *r, const char *type)
+begin(struct out *o, struct outreq *r, const char *type)
 {
 	buf_reset(&o->rec);
 	buf_puts(&o->rec, "{\"type\":\"");
@@ -175,7 +172,7 @@ put_error(struct buf *b, const struct failure *f)
 /* --timing: latency of the whole request until now, and time to the
  * first token of a stream, at the end of a terminal record. */
 static void
-put_timing(struct out *o, struct req *r, long long now)
+put_timing(struct out *o, struct outreq *r, long long now)
 {
 	if (!o->timing || !r->t_start)
 		return;
@@ -186,7 +183,7 @@ put_timing(struct out *o, struct req *r, long long now)
 }
 
 void
-out_delta(struct out *o, struct req *r, const struct delta *d)
+out_delta(struct out *o, struct outreq *r, const struct delta *d)
 {
 	struct buf *b;
 
@@ -211,7 +208,7 @@ out_delta(struct out *o, struct req *r, const struct delta *d)
 }
 
 void
-out_event(struct out *o, struct req *r, const struct sse_event *ev)
+out_event(struct out *o, struct outreq *r, const struct sse_event *ev)
 {
 	struct buf *b;
 
@@ -232,7 +229,7 @@ out_event(struct out *o, struct req *r, const struct sse_event *ev)
 }
 
 void
-out_retry(struct out *o, struct req *r, const struct failure *f,
+out_retry(struct out *o, struct outreq *r, const struct failure *f,
     long long wait_ms)
 {
 	struct buf *b;
@@ -251,73 +248,22 @@ out_retry(struct out *o, struct req *r, const struct failure *f,
 	emit(o, r);
 }
 
-/* --dry-run: what would be sent, the key redacted. */
+/* --dry-run: what would be sent (req_describe()'s fields) and the
+ * estimate of its prompt tokens. */
 void
-out_request(struct out *o, struct req *r, const struct curl_slist *h,
+out_request(struct out *o, struct outreq *r, const struct buf *what,
     long long est)
 {
 	struct buf *b = begin(o, r, "request");
-	const char *name, *path, *colon;
-	struct stat st;
-	int first = 1;
-	size_t i;
 
-	put_key(b, "method");
-	json_str(b, r->method ? r->method : "POST",
-	    strlen(r->method ? r->method : "POST"));
-	put_key(b, "url");
-	json_str(b, r->url, strlen(r->url));
-	put_key(b, "headers");
-	buf_putc(b, '{');
-	for (; h; h = h->next) {
-		if (!(colon = strchr(h->data, ':')) || !colon[1])
-			continue;	/* "Expect:" removes a header */
-		if (!first)
-			buf_putc(b, ',');
-		first = 0;
-		json_str(b, h->data, (size_t)(colon - h->data));
-		buf_putc(b, ':');
-		if (io_secret_header(h->data))
-			buf_puts(b, "\"[redacted]\"");
-		else {
-			for (colon++; *colon == ' '; colon++)
-				;
-			json_str(b, colon, strlen(colon));
-		}
-	}
-	buf_putc(b, '}');
-	put_key(b, "body");
-	if (!r->body || json_compact(r->body, r->body_len, b, NULL, 0,
-	    &o->scratch) < 0)
-		buf_puts(b, "null");
-	if (r->nfiles) {
-		put_key(b, "files");
-		buf_putc(b, '{');
-		for (name = r->files.p, i = 0; i < r->nfiles; i++) {
-			path = name + strlen(name) + 1;
-			if (i)
-				buf_putc(b, ',');
-			json_str(b, name, strlen(name));
-			buf_puts(b, ":{\"path\":");
-			json_str(b, path, strlen(path));
-			put_num(b, "bytes", stat(path, &st) == 0 ?
-			    (long long)st.st_size : -1);
-			buf_putc(b, '}');
-			name = path + strlen(path) + 1;
-		}
-		buf_putc(b, '}');
-	}
-	if (r->task) {
-		put_key(b, "task");
-		json_str(b, r->task->name, strlen(r->task->name));
-	}
+	buf_put(b, what->p, what->len);
 	put_num(b, "est_prompt_tokens", est);
 	buf_putc(b, '}');
 	emit(o, r);
 }
 
 void
-out_progress(struct out *o, struct req *r, const struct taskstate *t)
+out_progress(struct out *o, struct outreq *r, const struct taskstate *t)
 {
 	struct buf *b;
 
@@ -332,7 +278,7 @@ out_progress(struct out *o, struct req *r, const struct taskstate *t)
 
 /* The Batch API's record: {"id","custom_id","response","error"}. */
 static void
-batch(struct out *o, struct req *r, long status, const struct buf *body,
+batch(struct out *o, struct outreq *r, long status, const struct buf *body,
     const struct failure *f)
 {
 	struct buf *b = &o->rec;
@@ -369,7 +315,7 @@ batch(struct out *o, struct req *r, long status, const struct buf *body,
 }
 
 void
-out_response(struct out *o, struct req *r, long status,
+out_response(struct out *o, struct outreq *r, long status,
     const struct result *res, long long now)
 {
 	struct buf *b;
@@ -410,7 +356,7 @@ out_response(struct out *o, struct req *r, long status,
 }
 
 void
-out_error(struct out *o, struct req *r, const struct failure *f,
+out_error(struct out *o, struct outreq *r, const struct failure *f,
     long long now)
 {
 	struct buf *b;
@@ -477,7 +423,7 @@ replayable(const struct buf *recs, struct buf *t, struct buf *msg)
  * having written nothing, when the entry is not fit to replay.
  */
 int
-out_replay(struct out *o, struct req *r, const struct buf *recs)
+out_replay(struct out *o, struct outreq *r, const struct buf *recs)
 {
 	struct jpick pk[2] = { { .path = "status" }, { .path = "body" } };
 	const char *p = recs->p, *end = p + recs->len, *tab, *nl;
@@ -526,7 +472,7 @@ out_replay(struct out *o, struct req *r, const struct buf *recs)
 /* The event that r's pending deltas came from is complete: send them
  * where r's records go. */
 void
-out_commit(struct out *o, struct req *r)
+out_commit(struct out *o, struct outreq *r)
 {
 	struct buf *to = &o->buf;
 
@@ -541,7 +487,7 @@ out_commit(struct out *o, struct req *r)
 
 /* r is admitted: with -k it takes its place in the output order. */
 void
-out_admit(struct out *o, struct req *r)
+out_admit(struct out *o, struct outreq *r)
 {
 	o->pending++;
 	if (!o->keep)
@@ -560,10 +506,10 @@ out_admit(struct out *o, struct req *r)
  * r itself; with -k every finished request at the head of the order,
  * after which the next unfinished one may write straight to stdout.
  */
-struct req *
-out_finish(struct out *o, struct req *r)
+struct outreq *
+out_finish(struct out *o, struct outreq *r)
 {
-	struct req *h, *done = NULL, **tail = &done;
+	struct outreq *h, *done = NULL, **tail = &done;
 
 	r->finished = 1;
 	if (!o->keep) {

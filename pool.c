@@ -81,7 +81,7 @@ count_usage(struct pool *p, const struct buf *usage)
 static void
 req_done(struct pool *p, struct req *r)
 {
-	struct req *next;
+	struct outreq *o, *next;
 
 	live_del(p, r);
 	if (r->easy) {
@@ -92,9 +92,9 @@ req_done(struct pool *p, struct req *r)
 		r->easy = NULL;
 	}
 	req_release(r);
-	for (r = out_finish(&p->out, r); r; r = next) {
-		next = r->onext;
-		req_free(r);
+	for (o = out_finish(&p->out, &r->o); o; o = next) {
+		next = o->onext;
+		req_free(o->owner);
 	}
 }
 
@@ -102,10 +102,10 @@ static void
 req_error(struct pool *p, struct req *r, const struct failure *f)
 {
 	/* Deltas of an event that never completed are dropped. */
-	r->in_event = 0;
-	buf_reset(&r->evq);
+	r->o.in_event = 0;
+	buf_reset(&r->o.evq);
 	p->nerr++;
-	out_error(&p->out, r, f, io_now_ms());
+	out_error(&p->out, &r->o, f, io_now_ms());
 	req_done(p, r);
 }
 
@@ -119,7 +119,7 @@ backoff(struct pool *p, struct req *r)
 
 	if (r->fail.wait_ms >= 0)
 		return r->fail.wait_ms;
-	for (i = 1; i < r->tries && d < 30000; i++)
+	for (i = 1; i < r->o.tries && d < 30000; i++)
 		d *= 2;
 	if (d > 30000)
 		d = 30000;
@@ -142,7 +142,7 @@ waitq_add(struct pool *p, struct req *r)
 static void
 poll_later(struct pool *p, struct req *r)
 {
-	r->tries = 0;
+	r->o.tries = 0;
 	r->due = io_now_ms() + p->conf->poll_ms;
 	waitq_add(p, r);
 }
@@ -153,12 +153,12 @@ attempt_start(struct pool *p, struct req *r)
 {
 	CURL *e;
 
-	r->attempts++;
-	r->tries++;
+	r->o.attempts++;
+	r->o.tries++;
 	r->running = 1;
 	r->last_rx = p->now = io_now_ms();
-	if (!r->t_start)
-		r->t_start = p->now;
+	if (!r->o.t_start)
+		r->o.t_start = p->now;
 	answer_begin(r);
 	if (!(e = r->easy)) {
 		if (p->nspare)
@@ -182,10 +182,10 @@ attempt_failed(struct pool *p, struct req *r)
 
 	if (f->status == 429)	/* every request slows down, retried or not */
 		pace_cool(&p->pace, io_now_ms() + backoff(p, r));
-	if (f->retryable && r->tries <= p->conf->retries && !interrupted) {
+	if (f->retryable && r->o.tries <= p->conf->retries && !interrupted) {
 		wait = backoff(p, r);
 		p->nretry++;
-		out_retry(&p->out, r, f, wait);
+		out_retry(&p->out, &r->o, f, wait);
 		r->due = io_now_ms() + wait;
 		waitq_add(p, r);
 		return;
@@ -240,10 +240,10 @@ attempt_done(struct pool *p, struct req *r, CURLcode rc)
 		return;
 	count_usage(p, &res->usage);
 	p->nok++;
-	out_response(&p->out, r, r->status, res, io_now_ms());
+	out_response(&p->out, &r->o, r->status, res, io_now_ms());
 	/* A binary answer's file is not in the cache: nothing to store. */
-	if (r->capture && !res->file.len)
-		cache_put(&p->conf->cache, &r->material, r->capture);
+	if (r->o.capture && !res->file.len)
+		cache_put(&p->conf->cache, &r->material, r->o.capture);
 	req_done(p, r);
 }
 
@@ -255,9 +255,9 @@ input_error(struct pool *p, unsigned long line, const struct buf *cid,
 	struct req *r = req_new(p, line);
 
 	if (cid && cid->len)
-		buf_put(&r->cid, cid->p, cid->len);
+		buf_put(&r->o.cid, cid->p, cid->len);
 	fail_set(&r->fail, 0, "invalid_request", 0, "line %lu: %s", line, msg);
-	out_admit(&p->out, r);
+	out_admit(&p->out, &r->o);
 	live_add(p, r);
 	req_error(p, r, &r->fail);
 }
@@ -283,7 +283,7 @@ from_cache(struct pool *p, struct req *r)
 		/* An entry that cannot be replayed is a miss. */
 		if (c->mode != CACHE_REFRESH &&
 		    cache_get(c, &r->material, &r->capbuf) &&
-		    out_replay(&p->out, r, &r->capbuf) == 0) {
+		    out_replay(&p->out, &r->o, &r->capbuf) == 0) {
 			p->nhit++;
 			p->nok++;
 			req_done(p, r);
@@ -300,7 +300,7 @@ from_cache(struct pool *p, struct req *r)
 	}
 	if (c->mode != CACHE_RO && !r->form) {
 		buf_reset(&r->capbuf);
-		r->capture = &r->capbuf;
+		r->o.capture = &r->capbuf;
 	}
 	return 0;
 }
@@ -330,10 +330,13 @@ static void
 dry_run(struct pool *p, struct req *r)
 {
 	long long est = json_text_chars(r->body, r->body_len) / 4;
+	struct buf what = { 0 };
 
 	p->est_tokens += est;
 	p->nok++;
-	out_request(&p->out, r, r->headers ? r->headers : p->common, est);
+	req_describe(r, r->headers ? r->headers : p->common, &what, &p->msg);
+	out_request(&p->out, &r->o, &what, est);
+	buf_free(&what);
 	req_done(p, r);
 }
 
@@ -402,7 +405,7 @@ admit(struct pool *p, struct input *in, struct spec *s)
 			input_error(p, lineno, &s->cid, p->msg.p);
 			continue;
 		}
-		out_admit(&p->out, r);
+		out_admit(&p->out, &r->o);
 		live_add(p, r);
 		if (c->dry_run) {
 			dry_run(p, r);

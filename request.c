@@ -28,9 +28,10 @@ req_new(struct pool *p, unsigned long line)
 	struct req *r = xcalloc(1, sizeof *r);
 
 	r->pool = p;
-	r->line = line;
+	r->o.owner = r;
+	r->o.line = line;
 	r->save.fd = -1;
-	r->nevents = -1;
+	r->o.nevents = -1;
 	r->reset_ms = -1;
 	r->retry_after_ms = -1;
 	return r;
@@ -51,7 +52,7 @@ req_release(struct req *r)
 	r->url = r->method = r->body = NULL;
 	buf_free(&r->resp);
 	buf_free(&r->ctype);
-	buf_free(&r->evq);
+	buf_free(&r->o.evq);
 	save_free(&r->save);
 	buf_free(&r->files);
 	if (r->mime)
@@ -72,7 +73,7 @@ req_release(struct req *r)
 	fail_free(&r->fail);
 	buf_free(&r->material);
 	buf_free(&r->capbuf);
-	r->capture = NULL;
+	r->o.capture = NULL;
 }
 
 /* r is written and done with: all of it goes. */
@@ -82,9 +83,9 @@ req_free(struct req *r)
 	if (!r)
 		return;
 	req_release(r);
-	buf_free(&r->cid);
-	buf_free(&r->request_id);
-	buf_free(&r->held);
+	buf_free(&r->o.cid);
+	buf_free(&r->o.request_id);
+	buf_free(&r->o.held);
 	free(r);
 }
 
@@ -189,7 +190,7 @@ req_from_spec(struct pool *p, unsigned long line, const struct spec *s,
 	r = req_new(p, line);
 	r->task = task;
 	r->own_task = s->task && !s->notask;
-	buf_put(&r->cid, s->cid.p, s->cid.len);
+	buf_put(&r->o.cid, s->cid.p, s->cid.len);
 	r->url = url_join(c->base, url);
 	r->path = xstrdup(url);
 	if (s->method.len)
@@ -240,9 +241,9 @@ on_debug(CURL *e, curl_infotype type, char *data, size_t n, void *ctx)
 		snprintf(line, sizeof line, "%.*s", (int)k, s);
 		if (io_secret_header(line))
 			fprintf(stderr, "vmanjl: line %lu: %s %.*s: [redacted]\n",
-			    r->line, mark, (int)strcspn(line, ":"), line);
+			    r->o.line, mark, (int)strcspn(line, ":"), line);
 		else
-			fprintf(stderr, "vmanjl: line %lu: %s %.*s\n", r->line,
+			fprintf(stderr, "vmanjl: line %lu: %s %.*s\n", r->o.line,
 			    mark, (int)k, s);
 		if (nl == end)
 			break;
@@ -388,3 +389,78 @@ req_common_headers(const struct conf *c, int json)
 	return l;
 }
 
+/* ,"key": */
+static void
+put_key(struct buf *b, const char *key)
+{
+	buf_puts(b, ",\"");
+	buf_puts(b, key);
+	buf_puts(b, "\":");
+}
+
+/*
+ * --dry-run: append what r would send with headers h, as the fields of
+ * a request record (method, url, headers with credentials redacted,
+ * body, files, task); scratch is for json_compact.
+ */
+void
+req_describe(const struct req *r, const struct curl_slist *h,
+    struct buf *b, struct buf *scratch)
+{
+	char num[32];
+	const char *name, *path, *colon;
+	struct stat st;
+	int first = 1;
+	size_t i;
+
+	put_key(b, "method");
+	json_str(b, r->method ? r->method : "POST",
+	    strlen(r->method ? r->method : "POST"));
+	put_key(b, "url");
+	json_str(b, r->url, strlen(r->url));
+	put_key(b, "headers");
+	buf_putc(b, '{');
+	for (; h; h = h->next) {
+		if (!(colon = strchr(h->data, ':')) || !colon[1])
+			continue;	/* "Expect:" removes a header */
+		if (!first)
+			buf_putc(b, ',');
+		first = 0;
+		json_str(b, h->data, (size_t)(colon - h->data));
+		buf_putc(b, ':');
+		if (io_secret_header(h->data))
+			buf_puts(b, "\"[redacted]\"");
+		else {
+			for (colon++; *colon == ' '; colon++)
+				;
+			json_str(b, colon, strlen(colon));
+		}
+	}
+	buf_putc(b, '}');
+	put_key(b, "body");
+	if (!r->body || json_compact(r->body, r->body_len, b, NULL, 0,
+	    scratch) < 0)
+		buf_puts(b, "null");
+	if (r->nfiles) {
+		put_key(b, "files");
+		buf_putc(b, '{');
+		for (name = r->files.p, i = 0; i < r->nfiles; i++) {
+			path = name + strlen(name) + 1;
+			if (i)
+				buf_putc(b, ',');
+			json_str(b, name, strlen(name));
+			buf_puts(b, ":{\"path\":");
+			json_str(b, path, strlen(path));
+			snprintf(num, sizeof num, ",\"bytes\":%lld",
+			    stat(path, &st) == 0 ? (long long)st.st_size : -1);
+			buf_puts(b, num);
+			buf_putc(b, '}');
+			name = path + strlen(path) + 1;
+		}
+		buf_putc(b, '}');
+	}
+	if (r->task) {
+		put_key(b, "task");
+		json_str(b, r->task->name, strlen(r->task->name));
+	}
+}

@@ -737,7 +737,7 @@ step_submit(struct req *r, struct result *res, long long now,
 		task_json(t, 0, &res->task);
 		return TASK_STEP_DONE;
 	}
-	out_progress(&r->pool->out, r, t);
+	out_progress(&r->pool->out, &r->o, t);
 	/* From now on the request is the poll. */
 	r->polling = 1;
 	task_poll(r->task, r->path, t, poll, &r->resp);
@@ -804,7 +804,7 @@ task_step(struct req *r, struct result *res, long long now,
 		return step_fail(r, "task_error", what);
 	}
 	if (rc == TASK_RUNNING && t->changed)
-		out_progress(&r->pool->out, r, t);
+		out_progress(&r->pool->out, &r->o, t);
 	if (c->task_timeout_ms > 0 && now + c->poll_ms > r->deadline) {
 		snprintf(what, sizeof what, "task %s did not finish within "
 		    "--task-timeout (%.3g s); last status %s", t->id.p,

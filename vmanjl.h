@@ -237,6 +237,26 @@ long long json_int(const struct buf *);
 
 enum { FMT_VMANJL, FMT_BATCH };
 
+/* What out.c knows of a request: who it is, what its records say of
+ * its attempts and times, and where its records wait. */
+struct outreq {
+	unsigned long line;
+	struct buf cid;		/* custom_id as JSON; empty: null */
+	struct buf request_id;	/* JSON string; empty: none */
+	int attempts;		/* HTTP requests made for this line */
+	int tries;		/* attempts at the current step */
+	long nevents;		/* --events: events written; -1 otherwise */
+	long long t_start;	/* the first attempt's start, ms */
+	long long t_first;	/* the first delta, ms */
+	struct buf *capture;	/* records for its cache entry, or NULL */
+	int in_event;		/* deltas wait in evq until the event ends */
+	struct buf evq;
+	struct buf held;	/* -k: records waiting for their turn */
+	struct outreq *onext;	/* in the -k output order */
+	int finished;
+	void *owner;		/* the caller's request */
+};
+
 struct out {
 	int fd;
 	int format;
@@ -245,31 +265,30 @@ struct out {
 	struct buf rec;		/* the record being built */
 	const char *rec_type;	/* its type */
 	size_t rec_body;	/* where its text after custom_id starts */
-	struct req *head, *tail;	/* -k: requests in input order */
+	struct outreq *head, *tail;	/* -k: requests in input order */
 	size_t pending;		/* admitted and not yet written */
 	int timing;		/* --timing */
 	size_t cut;		/* where timing fields start; 0: none */
-	struct buf scratch;
 };
 
 void out_init(struct out *, int, int);
 void out_free(struct out *);
 void out_flush(struct out *);
-int out_replay(struct out *, struct req *, const struct buf *);
-void out_delta(struct out *, struct req *, const struct delta *);
-void out_event(struct out *, struct req *, const struct sse_event *);
-void out_retry(struct out *, struct req *, const struct failure *,
+int out_replay(struct out *, struct outreq *, const struct buf *);
+void out_delta(struct out *, struct outreq *, const struct delta *);
+void out_event(struct out *, struct outreq *, const struct sse_event *);
+void out_retry(struct out *, struct outreq *, const struct failure *,
     long long);
-void out_progress(struct out *, struct req *, const struct taskstate *);
-void out_request(struct out *, struct req *, const struct curl_slist *,
+void out_progress(struct out *, struct outreq *, const struct taskstate *);
+void out_request(struct out *, struct outreq *, const struct buf *,
     long long);
-void out_response(struct out *, struct req *, long, const struct result *,
+void out_response(struct out *, struct outreq *, long, const struct result *,
     long long);
-void out_error(struct out *, struct req *, const struct failure *,
+void out_error(struct out *, struct outreq *, const struct failure *,
     long long);
-void out_commit(struct out *, struct req *);
-void out_admit(struct out *, struct req *);
-struct req *out_finish(struct out *, struct req *);
+void out_commit(struct out *, struct outreq *);
+void out_admit(struct out *, struct outreq *);
+struct outreq *out_finish(struct out *, struct outreq *);
 
 /* pace.c */
 
@@ -450,18 +469,14 @@ struct pool {
 /* One request, from admission to its terminal record. */
 struct req {
 	struct pool *pool;
+	struct outreq o;	/* what out.c knows of it */
 	struct req *next;	/* in the retry queue */
 	struct req *lprev, *lnext;	/* in the list of live requests */
-	struct req *onext;	/* in the -k output order */
-	unsigned long line;
-	struct buf cid;		/* custom_id as JSON; empty: null */
 	char *url;
 	char *method;		/* NULL: POST */
 	char *body;		/* NULL: none */
 	size_t body_len;
 	struct curl_slist *headers;	/* NULL: the common headers */
-	int attempts;		/* HTTP requests made for this line */
-	int tries;		/* attempts at the current step */
 	struct buf files;	/* form field, NUL, path, NUL, ... */
 	size_t nfiles;
 	int form;		/* sent as multipart/form-data */
@@ -489,26 +504,17 @@ struct req {
 	size_t event_start;	/* bytes when the current event began */
 	int sse_mode;		/* the answer is an event stream */
 	int stopped;		/* a callback ended the transfer: see fail */
-	long nevents;		/* --events: events written; -1 otherwise */
 	struct buf resp;
 	struct buf ctype;
-	struct buf request_id;
 	long long retry_after_ms;
 	long long reset_ms;	/* x-ratelimit-reset-*, on a 429 */
-	long long t_start;	/* the first attempt's start, ms */
-	long long t_first;	/* the first delta, ms */
 	struct sse *sse;
 	struct chat *chat;
 	struct failure fail;
-	int in_event;		/* deltas wait in evq until the event ends */
-	struct buf evq;
 
 	struct buf material;	/* the request as the cache knows it */
-	struct buf *capture;	/* records for its cache entry, or NULL */
 	struct buf capbuf;
 
-	struct buf held;	/* -k: records waiting for their turn */
-	int finished;
 };
 
 /* answer.c */
@@ -537,6 +543,8 @@ struct curl_slist *req_common_headers(const struct conf *, int);
 void req_setopt(struct req *, CURL *);
 void req_release(struct req *);
 void req_free(struct req *);
+void req_describe(const struct req *, const struct curl_slist *,
+    struct buf *, struct buf *);
 
 /* task.c: a request's task, step by step */
 
