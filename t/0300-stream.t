@@ -6,15 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-mock_reset () {
-	curl -s -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null
-}
-
-# How many requests tagged with mock id $1 the server has seen.
-seen () {
-	mock_stats | jq ".ids[\"$1\"] // 0"
-}
-
 # The delta records of file $1 for choice $2 (default 0), joined.
 joined () {
 	jq -j "select(.type==\"delta\" and .index==${2:-0}) |

@@ -161,7 +161,7 @@ test_expect_success '-k --window 2 -j 2: many requests, each line once, in order
 '
 
 test_expect_success '-k --window 2: input is not read past the window' '
-	curl -s -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null &&
+	mock_reset &&
 	{
 		chat "head" "{\"delay_ms\":1500}"
 		i=2

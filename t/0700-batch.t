@@ -5,11 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# How many requests tagged with mock id $1 the server has seen.
-seen () {
-	mock_stats | jq ".ids[\"$1\"] // 0"
-}
-
 test_expect_success 'a success: {id, custom_id, response, error} exactly' '
 	cat >in <<-\EOF &&
 	{"custom_id":"q1","body":{"model":"m","messages":[{"role":"user","content":"hello big world"}]}}

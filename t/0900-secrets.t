@@ -9,16 +9,6 @@ export MOCK_KEY
 start_mock
 unset MOCK_KEY
 
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
-# How many requests the server has seen (those refused for the key too;
-# they are not counted by mock id).
-requests () {
-	mock_stats | jq .requests
-}
-
 # Fail, showing where, if the key is anywhere in the files named.
 no_key () {
 	if grep -F -n -e "$KEY" "$@"; then

@@ -24,12 +24,6 @@ run_family () {
 	[ ! -s err ] || { echo "stderr:"; cat err; return 1; }
 }
 
-# Count terminal records per line: "line type" pairs, sorted.
-terminals () {
-	jq -r 'select(.type=="response" or .type=="error") |
-	    "\(.line) \(.type)"' "$1" | sort -n
-}
-
 # One line per task of file $1: its line, the statuses of its progress
 # records and their vendor statuses (each run of repeats squeezed to
 # one), then its terminal record's type, status and vendor status:

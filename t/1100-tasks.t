@@ -6,11 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# How many records of file $2 satisfy the jq condition $1.
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
 # Run vmanjl with the arguments after $1; succeed when it exits $1.
 exits () {
 	want=$1
@@ -21,19 +16,9 @@ exits () {
 	    { echo "exit status $st, not $want" >&2; return 1; }
 }
 
-# Milliseconds since the epoch.
-now_ms () {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # The server's count of polls of task $1 (0 when never polled).
 polls_of () {
 	mock_stats | jq ".polls[\"$1\"] // 0"
-}
-
-# The requests the server has seen.
-requests () {
-	mock_stats | jq .requests
 }
 
 # The id of the task in the terminal record of line $1 of file $2.

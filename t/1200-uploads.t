@@ -6,17 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# A test that cannot run here: counted, reported as skipped.
-test_skip () {
-	test_count=$((test_count + 1))
-	echo "ok $test_count # skip $1 ($2)"
-}
-
-# The number of requests the server has seen.
-requests () {
-	mock_stats >"$TMP/reqs" && jq .requests "$TMP/reqs"
-}
-
 # Members of the response record of line $1 in file $2, one a line.
 field () {
 	jq -r "select(.type==\"response\" and .line==$1) | .$2" "$3"

@@ -15,16 +15,6 @@ fresh () {
 	mkdir "$TMP/t$test_count" && cd "$TMP/t$test_count"
 }
 
-# The number of requests the server has seen.
-requests () {
-	mock_stats >"$TMP/reqs" && jq .requests "$TMP/reqs"
-}
-
-# How many times the server saw mock id $1.
-seen () {
-	mock_stats >"$TMP/reqs" && jq ".ids[\"$1\"] // 0" "$TMP/reqs"
-}
-
 # The files under cache directory $1, temporary ones too.
 files () {
 	find "$1" -type f 2>/dev/null | wc -l
@@ -39,12 +29,6 @@ chat () {
 # A streamed chat request line, as chat.
 stream () {
 	chat "$1" "$2" "\"stream\":true${3:+,$3}"
-}
-
-# Count terminal records per line: "line type" pairs, sorted.
-terminals () {
-	jq -r 'select(.type=="response" or .type=="error") |
-	    "\(.line) \(.type)"' "$1" | sort -n
 }
 
 # Thirty lines of every kind: chat, streams with usage, n=2 streams,

@@ -6,15 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-mock_reset () {
-	curl -s -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null
-}
-
-# How many records of file $2 satisfy the jq condition $1.
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
 # N requests the server answers at once, custom_ids pI.
 fast () {
 	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
@@ -283,11 +274,9 @@ if command -v script >/dev/null 2>&1 &&
 		test $(tr -d "\r" <tty | grep -c .) -eq 1
 	'
 else
-	for t in 'stderr a terminal: the progress line is on' \
-	    '--no-progress silences it even with a terminal'; do
-		test_count=$((test_count + 1))
-		echo "ok $test_count # skip $t (no script(1))"
-	done
+	test_skip 'stderr a terminal: the progress line is on' 'no script(1)'
+	test_skip '--no-progress silences it even with a terminal' \
+	    'no script(1)'
 fi
 
 test_done

@@ -9,11 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# How many requests the server has seen.
-requests () {
-	mock_stats >"$TMP/stats" && jq .requests "$TMP/stats"
-}
-
 # The table: name | the line, as a printf(1) format (EMPTY: an empty
 # line; %% for a %) | what it gets: ok (a response), bad (an invalid_request error),
 # 404 (sent to the base URL's host, which does not know the path) or

@@ -80,14 +80,6 @@ if [ -z "$TPORT" ]; then
 fi
 TLS_URL=https://127.0.0.1:$TPORT
 
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
-requests () {
-	mock_stats >"$TMP/stats" && jq .requests "$TMP/stats"
-}
-
 test_expect_success 'without --cacert the certificate is refused, named, not retried' '
 	cat >in <<-\EOF &&
 	{"model":"m","messages":[{"role":"user","content":"over tls"}]}
