@@ -174,7 +174,7 @@ test_expect_success 'Retry-After as an HTTP date in the past: retried at once' '
 
 test_expect_success 'backoff without Retry-After doubles, with jitter' '
 	for i in 1 2 3 4; do
-		echo "{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"bo$i\",\"fail_first\":2,\"status\":500}}"
+		echo "{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"bo$i\",\"fail_first\":2,\"status\":500}}" || return 1
 	done >in &&
 	"$VMANJL" --backoff 200 in >out &&
 	test $(count ".type==\"retry\"" out) -eq 8 &&

@@ -126,7 +126,7 @@ test_expect_success 'one record per non-blank line, ids by line number' '
 	EOF
 	test_must_fail "$VMANJL" -q -k -j 4 --format batch in >out &&
 	jq -r .id out >actual &&
-	for i in 1 3 4 5 6 8 9; do echo "vmanjl_req_$i"; done >expect &&
+	for i in 1 3 4 5 6 8 9; do echo "vmanjl_req_$i" || return 1; done >expect &&
 	test_cmp expect actual &&
 	all "true" "keys_unsorted==[\"id\",\"custom_id\",\"response\",\"error\"]" out &&
 	all "true" "(.response==null) != (.error==null)" out &&

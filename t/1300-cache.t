@@ -49,7 +49,7 @@ mixed () {
 		   else
 			chat "d$i" "refused $i" '"mock":{"status":400}'
 		   fi ;;
-		esac
+		esac || return 1
 		i=$((i + 1))
 	done
 	printf '{"custom_id":"d30","url":"/flux/v1/flux-dev","body":{"prompt":"a bicycle 30"}}\n'
@@ -215,6 +215,7 @@ test_expect_success 'the key is not part of the entry: another key hits, none is
 	test $(requests) -eq $n &&
 	grep "2 cache hits, 0 misses" err2 &&
 	test_cmp out1 out2 &&
+	test -d c &&
 	! grep -r -e sk-cache -e env-secret -e opt-secret c
 '
 
@@ -461,6 +462,7 @@ test_expect_success '--timing: latency on terminal records, never in entries or 
 	all ".type==\"delta\"" "has(\"latency_ms\") | not" out1 &&
 	has ".line==2 and .type==\"response\" and (.ttft_ms | type)==\"number\"" out1 &&
 	has ".line==1 and .type==\"response\" and (has(\"ttft_ms\") | not)" out1 &&
+	test -d c &&
 	! grep -r -e latency_ms -e ttft_ms c &&
 	{ "$VMANJL" -k --timing --cache c in >out2 2>err2; test $? -eq 1; } &&
 	grep "2 cache hits" err2 &&

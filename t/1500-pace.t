@@ -83,7 +83,7 @@ test_expect_success '--rpm is shared by every request in flight, -j 8' '
 
 test_expect_success '--rpm counts retries too' '
 	for i in 1 2 3; do
-		printf "{\"custom_id\":\"r%d\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"r%d\",\"fail_first\":2,\"status\":500}}}\n" $i $i
+		printf "{\"custom_id\":\"r%d\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"r%d\",\"fail_first\":2,\"status\":500}}}\n" $i $i || return 1
 	done >in &&
 	mock_reset &&
 	for_a_while 2 "$VMANJL" --rpm 5 --backoff 10 in &&
@@ -134,10 +134,10 @@ test_expect_success '--tpm with room for all: nothing waits' '
 cooldown_input () {
 	printf "{\"custom_id\":\"a\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"a\",\"fail_first\":1,\"status\":429,%s}}}\n" "$1"
 	for i in b c d; do
-		printf "{\"custom_id\":\"%s\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"delay_ms\":300}}}\n" $i
+		printf "{\"custom_id\":\"%s\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"delay_ms\":300}}}\n" $i || return 1
 	done
 	for i in e f g h; do
-		printf "{\"custom_id\":\"%s\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n" $i
+		printf "{\"custom_id\":\"%s\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n" $i || return 1
 	done
 }
 

@@ -123,7 +123,7 @@ test_expect_success 'the bad input matrix: the documented record for every line'
 		case $fmt in
 		EMPTY) printf "\\n" ;;
 		*) printf "$fmt\\n" ;;
-		esac
+		esac || return 1
 	done <rows.tsv >lines &&
 	test $(wc -l <lines) -eq $(wc -l <rows.tsv) &&
 	jq -R -n -c "[inputs | split(\"\\t\") |

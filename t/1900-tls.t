@@ -115,8 +115,8 @@ test_expect_success 'a certificate for another host name is refused, even with -
 
 test_expect_success 'with --cacert ca.pem requests succeed over TLS' '
 	for i in 1 2 3 4 5 6; do
-		echo "{\"custom_id\":\"t$i\",\"body\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"tls $i\"}]}}"
-		echo "{\"custom_id\":\"s$i\",\"body\":{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"tls stream $i\"}]}}"
+		echo "{\"custom_id\":\"t$i\",\"body\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"tls $i\"}]}}" &&
+		echo "{\"custom_id\":\"s$i\",\"body\":{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"tls stream $i\"}]}}" || return 1
 	done >in &&
 	echo "{\"custom_id\":\"r\",\"body\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"again\"}],\"mock\":{\"id\":\"tlsr\",\"fail_first\":1,\"status\":503}}}" >>in &&
 	r0=$(requests) &&
@@ -134,7 +134,7 @@ test_expect_success 'with --cacert ca.pem requests succeed over TLS' '
 test_expect_success '--insecure works, and warns once on stderr for many requests' '
 	i=0 &&
 	while [ $i -lt 30 ]; do
-		echo "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"n $i\"}],\"mock\":{\"id\":\"ins$i\",\"fail_first\":1,\"status\":500}}"
+		echo "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"n $i\"}],\"mock\":{\"id\":\"ins$i\",\"fail_first\":1,\"status\":500}}" || return 1
 		i=$((i + 1))
 	done >in &&
 	VMAN_API_KEY=$KEY timeout 60 "$VMANJL" --insecure --base-url "$TLS_URL" \
