@@ -1,8 +1,8 @@
 #!/bin/sh
-# Uploads and binary results (issue 3): every body member a form field,
-# every file a streamed file part, bad files refused before anything is
-# sent; binary answers written to files under a temporary name, named
-# after the request, never to stdout.
+# Uploads and binary results: every body member a form field, every file
+# a streamed file part, bad files refused before anything is sent;
+# binary answers written to files under a temporary name, named after
+# the request, never to stdout.
 . "$(dirname "$0")/lib.sh"
 start_mock
 

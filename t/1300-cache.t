@@ -1,12 +1,12 @@
 #!/bin/sh
-# The cache and the dry run (issue 4): a successful answer is paid for
-# once and replayed byte for byte under the new line and custom_id; a
-# request that differs in any byte that goes out is a miss, the key is
-# never part of it nor stored; errors and failed attempts are never
-# cached; read-only, refresh and offline modes; processes may share a
-# directory and a crash leaves no torn entry; two runs with -k give the
-# same bytes; --timing stays out of the cache.  --dry-run shows what
-# would be sent, sends nothing and fails on invalid lines.
+# The cache and the dry run: a successful answer is paid for once and
+# replayed byte for byte under the new line and custom_id; a request
+# that differs in any byte that goes out is a miss, the key is never
+# part of it nor stored; errors and failed attempts are never cached;
+# read-only, refresh and offline modes; processes may share a directory
+# and a crash leaves no torn entry; two runs with -k give the same
+# bytes; --timing stays out of the cache.  --dry-run shows what would be
+# sent, sends nothing and fails on invalid lines.
 . "$(dirname "$0")/lib.sh"
 start_mock
 

@@ -1,14 +1,13 @@
 #!/bin/sh
-# The fault matrix (issue 6): every server fault the local server can
-# produce, crossed with streamed and non-streamed requests and with -k
-# on and off, many requests in flight at once.  Each column of the
-# matrix is one vmanjl run (-j 8 --retries 2 --backoff 1) whose input
-# holds every cell as a line; for every cell exactly one terminal
-# record, of the right type, status and attempt count (with one retry
-# record per extra attempt), and a message that names the cause.  The
-# matrix is printed as TAP comments.  Then memory: a 100 MB answer
-# refused by --max-response-size, and peak RSS flat over 100,000
-# requests at -j 64.
+# The fault matrix: every server fault the local server can produce,
+# crossed with streamed and non-streamed requests and with -k on and
+# off, many requests in flight at once.  Each column of the matrix is
+# one vmanjl run (-j 8 --retries 2 --backoff 1) whose input holds every
+# cell as a line; for every cell exactly one terminal record, of the
+# right type, status and attempt count (with one retry record per extra
+# attempt), and a message that names the cause.  The matrix is printed
+# as TAP comments.  Then memory: a 100 MB answer refused by
+# --max-response-size, and peak RSS flat over 100,000 requests at -j 64.
 . "$(dirname "$0")/lib.sh"
 start_mock
 

@@ -1,10 +1,10 @@
 #!/bin/sh
-# The bad input matrix (issue 6): every kind of malformed line, each
-# ending in exactly its documented record (an invalid_request error with
-# status null, attempts 0 and a message "line N: ..." that names the
-# fault), never a crash, a hang or a lost line; header injection refused;
-# a url that is a path never leaves the base URL's host; a 100 MB line
-# sent whole, a line over 256 MiB refused, a million one-byte lines and a
+# The bad input matrix: every kind of malformed line, each ending in
+# exactly its documented record (an invalid_request error with status
+# null, attempts 0 and a message "line N: ..." that names the fault),
+# never a crash, a hang or a lost line; header injection refused; a url
+# that is a path never leaves the base URL's host; a 100 MB line sent
+# whole, a line over 256 MiB refused, a million one-byte lines and a
 # million blank lines handled fast in bounded memory.
 . "$(dirname "$0")/lib.sh"
 start_mock

@@ -1,5 +1,5 @@
 #!/bin/sh
-# TLS and secrets (issue 6).  A TLS front (stunnel) for the local server
+# TLS and secrets.  A TLS front (stunnel) for the local server
 # on 127.0.0.1, with a certificate from a throw-away CA made here:
 # without --cacert the certificate is refused with an error record that
 # names the problem, and not retried; with --cacert the requests
@@ -287,8 +287,8 @@ test_expect_success 'the secrets sweep: the key is in no artefact of a full run'
 	! grep -r -i -l "bearer" art
 '
 
-# Issue 6: "--key-file refuses a file readable by group or others, with
-# a message saying how to fix it (as ssh does)".
+# Like ssh, --key-file refuses a key file that group or others may read,
+# and says how to fix it; 600 and 400 are accepted.
 test_expect_success '--key-file readable by group or others: refused, with the fix' '
 	printf "%s\n" "$KEY" >key && chmod 600 key &&
 	echo "{\"model\":\"m\",\"messages\":[]}" >in &&
