@@ -4,12 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# Count terminal records per line: "line type" pairs, sorted.
-terminals () {
-	jq -r 'select(.type=="response" or .type=="error") |
-	    "\(.line) \(.type)"' "$1" | sort -n
-}
-
 test_expect_success 'a bare body goes to the default endpoint' '
 	echo "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}]}" >in &&
 	"$VMANJL" in >out &&

@@ -6,20 +6,10 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# Forget what the server has seen, so that its ids start again at 1.
-mock_reset () {
-	curl -s -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null
-}
-
 # POST file $2 to path $1 on the server; the answer body, and a newline.
 server () {
 	curl -s -H "Content-Type: application/json" --data-binary "@$2" \
 	    "$VMAN_BASE_URL$1" && echo
-}
-
-# How many requests tagged with mock id $1 the server has seen.
-seen () {
-	mock_stats | jq ".ids[\"$1\"] // 0"
 }
 
 # The one output line must be valid, complete JSON.

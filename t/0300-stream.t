@@ -6,15 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-mock_reset () {
-	curl -s -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null
-}
-
-# How many requests tagged with mock id $1 the server has seen.
-seen () {
-	mock_stats | jq ".ids[\"$1\"] // 0"
-}
-
 # The delta records of file $1 for choice $2 (default 0), joined.
 joined () {
 	jq -j "select(.type==\"delta\" and .index==${2:-0}) |
@@ -174,8 +165,8 @@ test_expect_success 'CRLF, CR, comments, BOM, byte-by-byte: the same records' '
 		if [ "$m" = "{}" ]; then
 			mv records expect
 		else
-			test_cmp expect records || { echo "differs: $m"; exit 1; }
-		fi
+			test_cmp expect records
+		fi || { echo "mock $m: failed or differs"; return 1; }
 	done &&
 	test $(grep -c "\"type\":\"delta\"" expect) -eq 9 &&
 	has ".type==\"response\" and .content==\"fr\u00e0mes of w\u00f6rds \ud83d\ude00\"" expect
@@ -387,7 +378,7 @@ test_expect_success 'a delta is written as soon as its event is complete' '
 test_expect_success '-j 4: the deltas of each line join to its own content' '
 	: >in &&
 	for i in 1 2 3 4 5 6 7 8; do
-		echo "{\"custom_id\":\"c$i\",\"body\":{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"line $i says w$i x$i y$i\"}],\"mock\":{\"event_delay_ms\":$((i % 3 * 20))}}}" >>in
+		echo "{\"custom_id\":\"c$i\",\"body\":{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"line $i says w$i x$i y$i\"}],\"mock\":{\"event_delay_ms\":$((i % 3 * 20))}}}" >>in || return 1
 	done &&
 	echo "{\"url\":\"/v1/completions\",\"body\":{\"model\":\"m\",\"stream\":true,\"prompt\":\"the completion line\",\"mock\":{\"event_delay_ms\":10}}}" >>in &&
 	"$VMANJL" -q -j 4 in >out &&

@@ -6,21 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# How many records of file $2 satisfy the jq condition $1.
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
-# How many requests with mock id $1 the server has seen.
-seen () {
-	mock_stats | jq ".ids[\"$1\"] // 0"
-}
-
-# Milliseconds since the epoch.
-now_ms () {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 for s in 408 409 429 500 502 503 504; do
 	test_expect_success "status $s is retried, then the request succeeds" '
 		cat >in <<-EOF &&
@@ -189,7 +174,7 @@ test_expect_success 'Retry-After as an HTTP date in the past: retried at once' '
 
 test_expect_success 'backoff without Retry-After doubles, with jitter' '
 	for i in 1 2 3 4; do
-		echo "{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"bo$i\",\"fail_first\":2,\"status\":500}}"
+		echo "{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"bo$i\",\"fail_first\":2,\"status\":500}}" || return 1
 	done >in &&
 	"$VMANJL" --backoff 200 in >out &&
 	test $(count ".type==\"retry\"" out) -eq 8 &&

@@ -9,18 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
-seen () {
-	mock_stats | jq ".ids[\"$1\"] // 0"
-}
-
-now_ms () {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 test_expect_success '--timeout 1 against a 3 s delay: a timeout error within 3 s' '
 	cat >in <<-\EOF &&
 	{"custom_id":"slow","body":{"model":"m","messages":[],"mock":{"id":"to1","delay_ms":3000}}}

@@ -149,7 +149,7 @@ test_expect_success '-k --window 2 -j 2: many requests, each line once, in order
 		1) chat "c$i" "{\"delay_ms\":$((i * 37 % 50))}" ;;
 		2) chat "e$i" "{\"status\":404}" ;;
 		3) stream "t$i" "{\"delay_ms\":$((i * 13 % 40))}" ;;
-		esac
+		esac || return 1
 		i=$((i + 1))
 	done >in &&
 	{ "$VMANJL" -k --window 2 -j 2 in >out; test $? -eq 1; } &&
@@ -161,12 +161,12 @@ test_expect_success '-k --window 2 -j 2: many requests, each line once, in order
 '
 
 test_expect_success '-k --window 2: input is not read past the window' '
-	curl -s -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null &&
+	mock_reset &&
 	{
 		chat "head" "{\"delay_ms\":1500}"
 		i=2
 		while [ $i -le 10 ]; do
-			chat "n$i" "{}"
+			chat "n$i" "{}" || return 1
 			i=$((i + 1))
 		done
 	} >in &&

@@ -4,14 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
-now_ms () {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # N streamed requests, one a line.
 many () {
 	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)

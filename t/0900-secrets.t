@@ -9,18 +9,12 @@ export MOCK_KEY
 start_mock
 unset MOCK_KEY
 
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
-# How many requests the server has seen (those refused for the key too;
-# they are not counted by mock id).
-requests () {
-	mock_stats | jq .requests
-}
-
-# Fail, showing where, if the key is anywhere in the files named.
+# Fail, showing where, if the key is anywhere in the files named, or if
+# one of them is missing (grep would not look into it).
 no_key () {
+	for f; do
+		test -f "$f" || { echo "no_key: no file $f"; return 1; }
+	done
 	if grep -F -n -e "$KEY" "$@"; then
 		echo "the key leaked"
 		return 1

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Every VMAN service through one filter (issue 3): each group of the VMAN
-# docs runs from its examples/<family>.jsonl file against the local
-# server, and examples/followup.sh runs the follow-ups by id.  Tasks go
+# Every VMAN service through one filter: each group of the VMAN docs
+# runs from its examples/<family>.jsonl file against the local server,
+# and examples/followup.sh runs the follow-ups by id.  Tasks go
 # submitted -> running through the family's real vendor statuses and end
 # in one response; uploads reach the server as forms; binary answers
 # land in files; --endpoints and the man page's table agree.
@@ -22,12 +22,6 @@ run_family () {
 	[ $st -eq "$2" ] ||
 	    { echo "vmanjl exited $st, not $2"; cat err; return 1; }
 	[ ! -s err ] || { echo "stderr:"; cat err; return 1; }
-}
-
-# Count terminal records per line: "line type" pairs, sorted.
-terminals () {
-	jq -r 'select(.type=="response" or .type=="error") |
-	    "\(.line) \(.type)"' "$1" | sort -n
 }
 
 # One line per task of file $1: its line, the statuses of its progress

@@ -1,15 +1,11 @@
 #!/bin/sh
-# Asynchronous tasks (issue 3): the submit, progress records on change,
-# the normalised task of the final answer, failures, refusals in the
-# submit answer, --no-wait, poll pacing and the -j pool, retries of a
-# poll, the envelope's task descriptors, batch output and SIGINT.
+# Asynchronous tasks: the submit, progress records on change and the
+# normalised task of the final answer (a table, one task per vendor),
+# failures, refusals in the submit answer, --no-wait, poll pacing and
+# the -j pool, retries of a poll, the envelope's task descriptors, batch
+# output and SIGINT.
 . "$(dirname "$0")/lib.sh"
 start_mock
-
-# How many records of file $2 satisfy the jq condition $1.
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
 
 # Run vmanjl with the arguments after $1; succeed when it exits $1.
 exits () {
@@ -21,19 +17,9 @@ exits () {
 	    { echo "exit status $st, not $want" >&2; return 1; }
 }
 
-# Milliseconds since the epoch.
-now_ms () {
-	echo $(($(date +%s%N) / 1000000))
-}
-
 # The server's count of polls of task $1 (0 when never polled).
 polls_of () {
 	mock_stats | jq ".polls[\"$1\"] // 0"
-}
-
-# The requests the server has seen.
-requests () {
-	mock_stats | jq .requests
 }
 
 # The id of the task in the terminal record of line $1 of file $2.
@@ -63,121 +49,85 @@ less () {
 
 # ---------------------------------------------------------------------
 # Lifecycle
+#
+# One task per vendor, from the submit to the answer.  A task starts
+# with a "submitted" progress record (no vendor status, progress or poll
+# yet), then writes a progress record for each poll that changes its
+# status, vendor status or progress (a poll that changes nothing writes
+# none: Kling; the same status with a new progress writes one: Flux),
+# and ends in one response: the task succeeded with progress 1, its
+# polls those the server answered, attempts the submit and those polls,
+# raw the vendor's own task object and urls every result (Suno: each
+# clip's audio and video).
 
-test_expect_success 'Midjourney: submitted, a progress record per change, the result' '
-	cat >in <<-\EOF &&
-	{"custom_id":"cat","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"steps":3}}}
-	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
-	id=$(task_id 1 out) &&
-	echo "task $id" &&
-	test -n "$id" &&
-	head -n 1 out >first &&
-	has ".type==\"progress\" and .line==1 and .custom_id==\"cat\" and
-	    .task=={\"id\":\"$id\",\"status\":\"submitted\",
-	    \"vendor_status\":null,\"progress\":null,\"polls\":0}" first &&
-	all ".type==\"progress\"" ".line==1 and .custom_id==\"cat\" and
-	    .task.id==\"$id\" and (.task | has(\"urls\") | not) and
-	    (.task | has(\"raw\") | not)" out &&
-	progress_of 1 out >actual &&
-	cat >expect <<-\EOF &&
-	submitted null null 0
-	running NOT_START 0 1
-	running SUBMITTED 0 2
-	running IN_PROGRESS 0.25 3
-	running IN_PROGRESS 0.5 4
-	running IN_PROGRESS 0.75 5
-	EOF
-	test_cmp expect actual &&
-	test $(count ".type==\"response\" or .type==\"error\"" out) -eq 1 &&
-	tail -n 1 out >last &&
-	polls=$(polls_of "$id") &&
-	test "$polls" -eq 6 &&
-	has ".type==\"response\" and .line==1 and .custom_id==\"cat\" and
-	    .status==200 and
-	    .body.id==\"$id\" and .body.status==\"SUCCESS\" and
-	    .task.id==\"$id\" and .task.status==\"succeeded\" and
-	    .task.vendor_status==\"SUCCESS\" and .task.progress==1 and
-	    .task.polls==$polls and
-	    .task.urls==[.body.imageUrl] and
-	    (.task.urls[0] | endswith(\"/files/mj-$id.png\")) and
-	    .task.raw==.body and
-	    .attempts==$((polls + 1))" last
-'
+# The tasks: vendor (also the custom_id) | url | body | the polls the
+# server answers | the vendor status at the end | what task.raw is and
+# what task.urls is, as jq over the response | what else the response
+# must satisfy (jq; $id is the task id).
+cat >"$TMP/lifecycle" <<\EOF
+Midjourney   | /mj/submit/imagine          | {"prompt":"a cat","mock":{"steps":3}}  | 6 | SUCCESS   | .body      | [.body.imageUrl]                      | .body.id == $id and .body.status == "SUCCESS" and (.task.urls[0] | endswith("/files/mj-" + $id + ".png"))
+Kling        | /kling/v1/videos/text2video | {"prompt":"a dog","mock":{"steps":4}}  | 6 | succeed   | .body.data | [.body.data.task_result.videos[].url] | .body.code == 0 and .body.data.task_status == "succeed" and (.task.urls | length) == 1
+Suno (GoAPI) | /suno/v1/music              | {"prompt":"a song","mock":{"steps":2}} | 4 | completed | .body.data | [.body.data.clips[].audio_url] + [.body.data.clips[].video_url] | .body.code == 200 and .body.data.status == "completed" and (.task.urls | length) == 4
+Flux         | /flux/v1/flux-pro-1.1       | {"prompt":"a cat","mock":{"steps":2}}  | 4 | Ready     | .body      | [.body.result.sample]                 | true
+EOF
 
-test_expect_success 'Kling: polls that change nothing write no progress record' '
-	cat >in <<-\EOF &&
-	{"custom_id":"k","url":"/kling/v1/videos/text2video","body":{"prompt":"a dog","mock":{"steps":4}}}
-	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
-	id=$(task_id 1 out) &&
-	polls=$(polls_of "$id") &&
-	test "$polls" -eq 6 &&
-	progress_of 1 out >actual &&
-	cat >expect <<-\EOF &&
-	submitted null null 0
-	running submitted null 1
-	running processing null 2
-	EOF
-	test_cmp expect actual &&
-	has ".type==\"response\" and .status==200 and
-	    .body.code==0 and .body.data.task_status==\"succeed\" and
-	    .task.id==\"$id\" and .task.status==\"succeeded\" and
-	    .task.vendor_status==\"succeed\" and .task.progress==1 and
-	    .task.polls==$polls and
-	    .task.raw==.body.data and
-	    .task.urls==[.body.data.task_result.videos[].url] and
-	    (.task.urls | length)==1 and
-	    .attempts==$((polls + 1))" out
-'
+# The progress records of each task, in order: vendor | status | vendor
+# status | progress | polls.
+cat >"$TMP/progress" <<\EOF
+Midjourney   | submitted | null        | null | 0
+Midjourney   | running   | NOT_START   | 0    | 1
+Midjourney   | running   | SUBMITTED   | 0    | 2
+Midjourney   | running   | IN_PROGRESS | 0.25 | 3
+Midjourney   | running   | IN_PROGRESS | 0.5  | 4
+Midjourney   | running   | IN_PROGRESS | 0.75 | 5
+Kling        | submitted | null        | null | 0
+Kling        | running   | submitted   | null | 1
+Kling        | running   | processing  | null | 2
+Suno (GoAPI) | submitted | null        | null | 0
+Suno (GoAPI) | running   | pending     | null | 1
+Suno (GoAPI) | running   | processing  | null | 2
+Flux         | submitted | null        | null | 0
+Flux         | running   | Pending     | 0    | 1
+Flux         | running   | Pending     | 0.33 | 2
+Flux         | running   | Pending     | 0.66 | 3
+EOF
 
-test_expect_success 'Suno (GoAPI): raw is data, the URLs of every clip' '
-	cat >in <<-\EOF &&
-	{"custom_id":"s","url":"/suno/v1/music","body":{"prompt":"a song","mock":{"steps":2}}}
-	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
-	id=$(task_id 1 out) &&
-	polls=$(polls_of "$id") &&
-	test "$polls" -eq 4 &&
-	progress_of 1 out >actual &&
-	cat >expect <<-\EOF &&
-	submitted null null 0
-	running pending null 1
-	running processing null 2
-	EOF
-	test_cmp expect actual &&
-	has ".type==\"response\" and .status==200 and
-	    .body.code==200 and .body.data.status==\"completed\" and
-	    .task.id==\"$id\" and .task.status==\"succeeded\" and
-	    .task.vendor_status==\"completed\" and .task.progress==1 and
-	    .task.polls==$polls and
-	    .task.raw==.body.data and
-	    .task.urls==([.body.data.clips[].audio_url] +
-	        [.body.data.clips[].video_url]) and
-	    (.task.urls | length)==4 and
-	    .attempts==$((polls + 1))" out
-'
-
-test_expect_success 'Flux: the same status with a new progress writes a record' '
-	cat >in <<-\EOF &&
-	{"custom_id":"fx","url":"/flux/v1/flux-pro-1.1","body":{"prompt":"a cat","mock":{"steps":2}}}
-	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
-	id=$(task_id 1 out) &&
-	polls=$(polls_of "$id") &&
-	test "$polls" -eq 4 &&
-	progress_of 1 out >actual &&
-	cat >expect <<-\EOF &&
-	submitted null null 0
-	running Pending 0 1
-	running Pending 0.33 2
-	running Pending 0.66 3
-	EOF
-	test_cmp expect actual &&
-	has ".type==\"response\" and .task.vendor_status==\"Ready\" and
-	    .task.urls==[.body.result.sample] and .task.raw==.body and
-	    .task.polls==$polls and .attempts==$((polls + 1))" out
-'
+# One test per task; the last column may hold jq's " | ".
+awk -F ' *[|] *' '{ m = $8; for (i = 9; i <= NF; i++) m = m " | " $i
+	print $1 "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 "\t" $7 "\t" m }' \
+    "$TMP/lifecycle" >"$TMP/lifecycle.tsv"
+while IFS='	' read -r vendor url body polls vstatus raw urls more <&3; do
+	test_expect_success "$vendor: submitted, a progress record per change, the result" '
+		jq -n -c --arg v "$vendor" --arg u "$url" --argjson b "$body" \
+		    "{custom_id: \$v, url: \$u, body: \$b}" >in &&
+		"$VMANJL" -q --poll-interval 0.02 in >out &&
+		id=$(task_id 1 out) &&
+		echo "task $id" &&
+		test -n "$id" &&
+		test "$(polls_of "$id")" -eq "$polls" &&
+		head -n 1 out >first &&
+		has ".type==\"progress\" and .line==1 and .custom_id==\"$vendor\" and
+		    .task=={\"id\":\"$id\",\"status\":\"submitted\",
+		    \"vendor_status\":null,\"progress\":null,\"polls\":0}" first &&
+		all ".type==\"progress\"" ".line==1 and .custom_id==\"$vendor\" and
+		    .task.id==\"$id\" and (.task | has(\"urls\") | not) and
+		    (.task | has(\"raw\") | not)" out &&
+		progress_of 1 out >actual &&
+		awk -F " *[|] *" -v v="$vendor" "\$1 == v { print \$2, \$3, \$4, \$5 }" \
+		    "$TMP/progress" >expect &&
+		test_cmp expect actual &&
+		test $(count ".type==\"response\" or .type==\"error\"" out) -eq 1 &&
+		tail -n 1 out >last &&
+		jq -e --arg id "$id" --argjson polls "$polls" "
+		    .type==\"response\" and .line==1 and
+		    .custom_id==\"$vendor\" and .status==200 and
+		    .task.id==\$id and .task.status==\"succeeded\" and
+		    .task.vendor_status==\"$vstatus\" and .task.progress==1 and
+		    .task.polls==\$polls and .attempts==\$polls + 1 and
+		    .task.raw==$raw and .task.urls==$urls and ($more)" last ||
+		{ echo "not the response the table says:"; cat last; false; }
+	'
+done 3<"$TMP/lifecycle.tsv"
 
 # ---------------------------------------------------------------------
 # Failures

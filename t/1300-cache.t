@@ -1,28 +1,18 @@
 #!/bin/sh
-# The cache and the dry run (issue 4): a successful answer is paid for
-# once and replayed byte for byte under the new line and custom_id; a
-# request that differs in any byte that goes out is a miss, the key is
-# never part of it nor stored; errors and failed attempts are never
-# cached; read-only, refresh and offline modes; processes may share a
-# directory and a crash leaves no torn entry; two runs with -k give the
-# same bytes; --timing stays out of the cache.  --dry-run shows what
-# would be sent, sends nothing and fails on invalid lines.
+# The cache and the dry run: a successful answer is paid for once and
+# replayed byte for byte under the new line and custom_id; a request
+# that differs in any byte that goes out is a miss, the key is never
+# part of it nor stored; errors and failed attempts are never cached;
+# read-only, refresh and offline modes; processes may share a directory
+# and a crash leaves no torn entry; two runs with -k give the same
+# bytes; --timing stays out of the cache.  --dry-run shows what would be
+# sent, sends nothing and fails on invalid lines.
 . "$(dirname "$0")/lib.sh"
 start_mock
 
 # Every test in its own directory (the scratch directory is shared).
 fresh () {
 	mkdir "$TMP/t$test_count" && cd "$TMP/t$test_count"
-}
-
-# The number of requests the server has seen.
-requests () {
-	mock_stats >"$TMP/reqs" && jq .requests "$TMP/reqs"
-}
-
-# How many times the server saw mock id $1.
-seen () {
-	mock_stats >"$TMP/reqs" && jq ".ids[\"$1\"] // 0" "$TMP/reqs"
 }
 
 # The files under cache directory $1, temporary ones too.
@@ -39,12 +29,6 @@ chat () {
 # A streamed chat request line, as chat.
 stream () {
 	chat "$1" "$2" "\"stream\":true${3:+,$3}"
-}
-
-# Count terminal records per line: "line type" pairs, sorted.
-terminals () {
-	jq -r 'select(.type=="response" or .type=="error") |
-	    "\(.line) \(.type)"' "$1" | sort -n
 }
 
 # Thirty lines of every kind: chat, streams with usage, n=2 streams,
@@ -65,7 +49,7 @@ mixed () {
 		   else
 			chat "d$i" "refused $i" '"mock":{"status":400}'
 		   fi ;;
-		esac
+		esac || return 1
 		i=$((i + 1))
 	done
 	printf '{"custom_id":"d30","url":"/flux/v1/flux-dev","body":{"prompt":"a bicycle 30"}}\n'
@@ -231,6 +215,7 @@ test_expect_success 'the key is not part of the entry: another key hits, none is
 	test $(requests) -eq $n &&
 	grep "2 cache hits, 0 misses" err2 &&
 	test_cmp out1 out2 &&
+	test -d c &&
 	! grep -r -e sk-cache -e env-secret -e opt-secret c
 '
 
@@ -477,6 +462,7 @@ test_expect_success '--timing: latency on terminal records, never in entries or 
 	all ".type==\"delta\"" "has(\"latency_ms\") | not" out1 &&
 	has ".line==2 and .type==\"response\" and (.ttft_ms | type)==\"number\"" out1 &&
 	has ".line==1 and .type==\"response\" and (has(\"ttft_ms\") | not)" out1 &&
+	test -d c &&
 	! grep -r -e latency_ms -e ttft_ms c &&
 	{ "$VMANJL" -k --timing --cache c in >out2 2>err2; test $? -eq 1; } &&
 	grep "2 cache hits" err2 &&

@@ -7,10 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-mock_reset () {
-	curl -s -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null
-}
-
 # N chat requests, custom_id and mock id cI, the server answering the
 # I-th after I * STEP ms (STEP 0: at once).
 reqs () {
@@ -24,13 +20,8 @@ streams () {
 		printf "{\"custom_id\":\"s%d\",\"body\":{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c d e f\"}],\"mock\":{\"id\":\"s%d\",\"event_delay_ms\":%d}}}\n", i, i, i * 60 }'
 }
 
-# "custom_id type" of every terminal record of file $1, sorted.
-terminals () {
-	jq -r 'select(.type=="response" or .type=="error") |
-	    "\(.custom_id) \(.type)"' "$1" | sort
-}
-
-# What terminals gives when every line of input $1 ended in one response.
+# What "terminals FILE custom_id" gives when every line of input $1
+# ended in one response.
 all_answered () {
 	jq -r '"\(.custom_id) response"' "$1" | sort
 }
@@ -75,7 +66,7 @@ test_expect_success 'after a kill -9 mid-run, --resume sends only the rest' '
 	cat err &&
 	sent >actual &&
 	test_cmp expect actual &&
-	terminals out >actual &&
+	terminals out custom_id >actual &&
 	all_answered in >expect &&
 	test_cmp expect actual &&
 	test $(wc -l <out) -eq 20 &&
@@ -105,7 +96,7 @@ test_expect_success 'streams killed half-way are sent again, deltas and all' '
 	test -s partial &&
 	mock_reset &&
 	"$VMANJL" --resume out <in >>out 2>err &&
-	terminals out >actual &&
+	terminals out custom_id >actual &&
 	all_answered in >expect &&
 	test_cmp expect actual &&
 	test "$(sent | wc -l)" -eq $((6 - k)) &&
@@ -127,7 +118,7 @@ test_expect_success 'a torn last line is cut off when stdout is the resume file'
 	head -n 3 out >actual &&
 	test_cmp whole actual &&
 	test $(jq -s length out) -eq 6 &&
-	terminals out >actual &&
+	terminals out custom_id >actual &&
 	all_answered in >expect &&
 	test_cmp expect actual &&
 	printf "c4 1\nc5 1\nc6 1\n" >expect &&
@@ -145,7 +136,7 @@ test_expect_success 'a whole last record without its newline: still one each' '
 	"$VMANJL" --resume out <in >>out 2>err &&
 	cat err &&
 	test $(jq -s length out) -ge 4 &&
-	terminals out >actual &&
+	terminals out custom_id >actual &&
 	all_answered in >expect &&
 	test_cmp expect actual
 '
@@ -167,7 +158,7 @@ test_expect_success 'a torn last line is ignored when the output goes elsewhere'
 	test_cmp expect actual &&
 	head -n 3 prev >union &&
 	cat new >>union &&
-	terminals union >actual &&
+	terminals union custom_id >actual &&
 	all_answered in >expect &&
 	test_cmp expect actual
 '
@@ -243,7 +234,7 @@ test_expect_success 'a missing resume file means nothing is done yet' '
 	mock_reset &&
 	"$VMANJL" --resume fresh <in >>fresh 2>err &&
 	test "$(sent | wc -l)" -eq 3 &&
-	terminals fresh >actual &&
+	terminals fresh custom_id >actual &&
 	all_answered in >expect &&
 	test_cmp expect actual
 '
@@ -340,7 +331,7 @@ test_expect_success 'records of 200 KB in the resume file are read whole' '
 	printf "big3 1\n" >expect &&
 	sent >actual &&
 	test_cmp expect actual &&
-	terminals out >actual &&
+	terminals out custom_id >actual &&
 	all_answered in >expect &&
 	test_cmp expect actual
 '
@@ -359,7 +350,7 @@ test_expect_success 'two local shards make up the whole input, once each' '
 	{ wait $pb; sb=$?; } &&
 	test $sa -eq 0 && test $sb -eq 0 &&
 	cat out.aa out.ab >out &&
-	terminals out >actual &&
+	terminals out custom_id >actual &&
 	all_answered in >expect &&
 	test_cmp expect actual &&
 	mock_stats | jq -e ".requests == 200" &&

@@ -6,15 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-mock_reset () {
-	curl -s -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null
-}
-
-# How many records of file $2 satisfy the jq condition $1.
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
 # N requests the server answers at once, custom_ids pI.
 fast () {
 	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
@@ -92,7 +83,7 @@ test_expect_success '--rpm is shared by every request in flight, -j 8' '
 
 test_expect_success '--rpm counts retries too' '
 	for i in 1 2 3; do
-		printf "{\"custom_id\":\"r%d\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"r%d\",\"fail_first\":2,\"status\":500}}}\n" $i $i
+		printf "{\"custom_id\":\"r%d\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"r%d\",\"fail_first\":2,\"status\":500}}}\n" $i $i || return 1
 	done >in &&
 	mock_reset &&
 	for_a_while 2 "$VMANJL" --rpm 5 --backoff 10 in &&
@@ -143,10 +134,10 @@ test_expect_success '--tpm with room for all: nothing waits' '
 cooldown_input () {
 	printf "{\"custom_id\":\"a\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"a\",\"fail_first\":1,\"status\":429,%s}}}\n" "$1"
 	for i in b c d; do
-		printf "{\"custom_id\":\"%s\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"delay_ms\":300}}}\n" $i
+		printf "{\"custom_id\":\"%s\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"delay_ms\":300}}}\n" $i || return 1
 	done
 	for i in e f g h; do
-		printf "{\"custom_id\":\"%s\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n" $i
+		printf "{\"custom_id\":\"%s\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n" $i || return 1
 	done
 }
 
@@ -283,11 +274,9 @@ if command -v script >/dev/null 2>&1 &&
 		test $(tr -d "\r" <tty | grep -c .) -eq 1
 	'
 else
-	for t in 'stderr a terminal: the progress line is on' \
-	    '--no-progress silences it even with a terminal'; do
-		test_count=$((test_count + 1))
-		echo "ok $test_count # skip $t (no script(1))"
-	done
+	test_skip 'stderr a terminal: the progress line is on' 'no script(1)'
+	test_skip '--no-progress silences it even with a terminal' \
+	    'no script(1)'
 fi
 
 test_done

@@ -1,5 +1,5 @@
 #!/bin/sh
-# TLS and secrets (issue 6).  A TLS front (stunnel) for the local server
+# TLS and secrets.  A TLS front (stunnel) for the local server
 # on 127.0.0.1, with a certificate from a throw-away CA made here:
 # without --cacert the certificate is refused with an error record that
 # names the problem, and not retried; with --cacert the requests
@@ -80,14 +80,6 @@ if [ -z "$TPORT" ]; then
 fi
 TLS_URL=https://127.0.0.1:$TPORT
 
-count () {
-	jq -s "map(select($1)) | length" "$2"
-}
-
-requests () {
-	mock_stats >"$TMP/stats" && jq .requests "$TMP/stats"
-}
-
 test_expect_success 'without --cacert the certificate is refused, named, not retried' '
 	cat >in <<-\EOF &&
 	{"model":"m","messages":[{"role":"user","content":"over tls"}]}
@@ -123,8 +115,8 @@ test_expect_success 'a certificate for another host name is refused, even with -
 
 test_expect_success 'with --cacert ca.pem requests succeed over TLS' '
 	for i in 1 2 3 4 5 6; do
-		echo "{\"custom_id\":\"t$i\",\"body\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"tls $i\"}]}}"
-		echo "{\"custom_id\":\"s$i\",\"body\":{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"tls stream $i\"}]}}"
+		echo "{\"custom_id\":\"t$i\",\"body\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"tls $i\"}]}}" &&
+		echo "{\"custom_id\":\"s$i\",\"body\":{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"tls stream $i\"}]}}" || return 1
 	done >in &&
 	echo "{\"custom_id\":\"r\",\"body\":{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"again\"}],\"mock\":{\"id\":\"tlsr\",\"fail_first\":1,\"status\":503}}}" >>in &&
 	r0=$(requests) &&
@@ -142,7 +134,7 @@ test_expect_success 'with --cacert ca.pem requests succeed over TLS' '
 test_expect_success '--insecure works, and warns once on stderr for many requests' '
 	i=0 &&
 	while [ $i -lt 30 ]; do
-		echo "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"n $i\"}],\"mock\":{\"id\":\"ins$i\",\"fail_first\":1,\"status\":500}}"
+		echo "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"n $i\"}],\"mock\":{\"id\":\"ins$i\",\"fail_first\":1,\"status\":500}}" || return 1
 		i=$((i + 1))
 	done >in &&
 	VMAN_API_KEY=$KEY timeout 60 "$VMANJL" --insecure --base-url "$TLS_URL" \
@@ -295,8 +287,8 @@ test_expect_success 'the secrets sweep: the key is in no artefact of a full run'
 	! grep -r -i -l "bearer" art
 '
 
-# Issue 6: "--key-file refuses a file readable by group or others, with
-# a message saying how to fix it (as ssh does)".
+# Like ssh, --key-file refuses a key file that group or others may read,
+# and says how to fix it; 600 and 400 are accepted.
 test_expect_success '--key-file readable by group or others: refused, with the fix' '
 	printf "%s\n" "$KEY" >key && chmod 600 key &&
 	echo "{\"model\":\"m\",\"messages\":[]}" >in &&

@@ -1,8 +1,17 @@
 # t/lib.sh: the test library, after git's t/test-lib.sh.
 #
 # A test script sources this, runs test_expect_success 'title' 'body'
-# for each promise, and ends with test_done.  Bodies run in a subshell
-# in a fresh scratch directory; chain their commands with &&.
+# for each promise, and ends with test_done.  Chain a body's commands
+# with &&; a loop in a body ends each turn with || return 1, or only its
+# last turn counts.
+#
+# Scratch space: one directory per script, $TMP, made here and removed
+# by test_done.  The script runs in it, and so does every body, each in
+# a subshell: a body's cd or variables do not outlive it, but its files
+# do, and the next test sees them (a test may read what the one before
+# it wrote; one that must start clean makes its own subdirectory).  The
+# library keeps its own files there too: log, port, mock.pids, mock.err,
+# mock-stats and terminals.
 
 T=$(cd "$(dirname "$0")" && pwd)
 VMANJL=$(dirname "$T")/vmanjl
@@ -77,6 +86,55 @@ all () {
 # What the server has seen, as JSON.
 mock_stats () {
 	curl -s "$VMAN_BASE_URL/mock/stats"
+}
+
+# Make the server forget what it has seen: the request count (so the
+# ids of its answers start again at 1), mock ids, the start log, the
+# last request and the poll counts.
+mock_reset () {
+	curl -s -f -X POST "$VMAN_BASE_URL/mock/reset" >/dev/null
+}
+
+# The number of requests the server has seen (those refused for the key
+# too, which no mock id counts); fails when the server does not answer.
+requests () {
+	mock_stats >"$TMP/mock-stats" && jq -e .requests "$TMP/mock-stats"
+}
+
+# How many requests tagged with mock id $1 the server has seen (0 when
+# none); fails when the server does not answer.
+seen () {
+	mock_stats >"$TMP/mock-stats" &&
+	jq -e ".ids[\"$1\"] // 0" "$TMP/mock-stats"
+}
+
+# How many records of file $2 satisfy the jq condition $1.
+count () {
+	jq -s "map(select($1)) | length" "$2"
+}
+
+# The terminal records (response or error) of file $1 as "KEY type"
+# lines, KEY the member $2 (default line); sorted, by number for line.
+terminals () {
+	jq -r "select(.type==\"response\" or .type==\"error\") |
+	    \"\\(.${2:-line}) \\(.type)\"" "$1" >"$TMP/terminals" &&
+	if [ "${2:-line}" = line ]; then
+		sort -n "$TMP/terminals"
+	else
+		sort "$TMP/terminals"
+	fi
+}
+
+# Milliseconds since the epoch.
+now_ms () {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# A test that cannot run here, title $1, reason $2: counted, reported
+# as skipped.
+test_skip () {
+	test_count=$((test_count + 1))
+	echo "ok $test_count # skip $1 ($2)"
 }
 
 test_done () {
