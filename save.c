@@ -100,6 +100,21 @@ make_parents(const char *path)
 	return rc;
 }
 
+/* msg = "what 'name': <errno's text>"; returns -1. */
+static int
+why(struct buf *msg, const char *what, const struct buf *name)
+{
+	const char *e = strerror(errno);
+
+	buf_reset(msg);
+	buf_puts(msg, what);
+	buf_puts(msg, " '");
+	buf_puts(msg, name->p);
+	buf_puts(msg, "': ");
+	buf_puts(msg, e);
+	return -1;
+}
+
 /*
  * A binary answer of content type ctype starts: open a temporary file
  * beside its final name (output, else out_dir/<custom_id or
@@ -130,19 +145,12 @@ save_open(struct save *s, const char *output, const char *out_dir,
 	snprintf(name, sizeof name, ".vmanjl-%ld-%lu.tmp", (long)getpid(),
 	    line);
 	buf_puts(&s->tmpname, name);
-	buf_reset(msg);
-	if (make_parents(s->tmpname.p) < 0) {
-		buf_puts(msg, "cannot make the directories of '");
-		buf_puts(msg, s->outname.p);
-	} else if ((s->fd = open(s->tmpname.p, O_WRONLY | O_CREAT | O_TRUNC,
-	    0666)) < 0) {
-		buf_puts(msg, "cannot create '");
-		buf_puts(msg, s->tmpname.p);
-	} else
-		return 0;
-	buf_puts(msg, "': ");
-	buf_puts(msg, strerror(errno));
-	return -1;
+	if (make_parents(s->tmpname.p) < 0)
+		return why(msg, "cannot make the directories of", &s->outname);
+	if ((s->fd = open(s->tmpname.p, O_WRONLY | O_CREAT | O_TRUNC,
+	    0666)) < 0)
+		return why(msg, "cannot create", &s->tmpname);
+	return 0;
 }
 
 /* Append n bytes of the answer; 0, or -1 with the reason in msg. */
@@ -151,12 +159,7 @@ save_write(struct save *s, const char *p, size_t n, struct buf *msg)
 {
 	if (io_write_all(s->fd, p, n) == 0)
 		return 0;
-	buf_reset(msg);
-	buf_puts(msg, "cannot write '");
-	buf_puts(msg, s->tmpname.p);
-	buf_puts(msg, "': ");
-	buf_puts(msg, strerror(errno));
-	return -1;
+	return why(msg, "cannot write", &s->tmpname);
 }
 
 /* The answer is complete: give it its name.  0, or -1 with the reason
@@ -170,11 +173,7 @@ save_finish(struct save *s, struct buf *msg)
 	if (fsync(fd) == 0 && close(fd) == 0 &&
 	    rename(s->tmpname.p, s->outname.p) == 0)
 		return 0;
-	buf_reset(msg);
-	buf_puts(msg, "cannot write '");
-	buf_puts(msg, s->outname.p);
-	buf_puts(msg, "': ");
-	buf_puts(msg, strerror(errno));
+	why(msg, "cannot write", &s->outname);
 	unlink(s->tmpname.p);
 	return -1;
 }

@@ -414,6 +414,57 @@ test_expect_success 'a garbled entry is a miss, not a crash' '
 	has ".type==\"response\" and .content==\"garble me\"" out2
 '
 
+# Rewrite the records of cache entry $1 with the perl substitution $2
+# (over the records), keeping the entry's header true.
+cat >"$TMP/edit.pl" <<\EOF
+my ($file, $edit) = @ARGV;
+open(my $fh, "<", $file) or die "$file: $!";
+local $/;
+my $e = <$fh>;
+close $fh;
+my ($m) = $e =~ /\Avmanjl-cache 1 (\d+) \d+\n/ or die "not an entry";
+my $head = length($&);
+my $req = substr($e, $head, $m);
+$_ = substr($e, $head + $m + 1);
+eval $edit;
+die $@ if $@;
+open($fh, ">", $file) or die "$file: $!";
+print $fh "vmanjl-cache 1 $m " . length($_) . "\n$req\n$_";
+close $fh or die "$file: $!";
+EOF
+edit_entry () {
+	perl "$TMP/edit.pl" "$1" "$2"
+}
+
+test_expect_success 'an edited entry: a record of an unknown type or not JSON is a miss' '
+	fresh &&
+	chat a "edit me" >in &&
+	"$VMANJL" --cache c in >out1 &&
+	f=$(find c -type f) &&
+	cp "$f" entry &&
+	edit_entry "$f" "s/^response\\t/x\\x22y\\t/m" &&
+	grep "^x\"y	" "$f" &&
+	n=$(requests) &&
+	"$VMANJL" --cache c in >out2 2>err2 &&
+	test $(requests) -eq $((n + 1)) &&
+	grep "0 cache hits, 1 misses" err2 &&
+	jq -e . out2 >/dev/null &&
+	has ".type==\"response\" and .content==\"edit me\"" out2 &&
+	cp entry "$f" &&
+	edit_entry "$f" "s/body\\x22:\\{/body\\x22:{{/" &&
+	grep "body\":{{" "$f" &&
+	"$VMANJL" --cache c in >out3 2>err3 &&
+	test $(requests) -eq $((n + 2)) &&
+	grep "0 cache hits, 1 misses" err3 &&
+	jq -e . out3 >/dev/null &&
+	cp entry "$f" &&
+	edit_entry "$f" "s/edit me/edited by hand/g" &&
+	"$VMANJL" --cache c in >out4 2>err4 &&
+	test $(requests) -eq $((n + 2)) &&
+	grep "1 cache hits, 0 misses" err4 &&
+	has ".type==\"response\" and .content==\"edited by hand\"" out4
+'
+
 test_expect_success 'a truncated entry is a miss, not a short answer' '
 	fresh &&
 	chat a "cut short" >in1 &&
