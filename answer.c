@@ -31,6 +31,8 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 	struct pool *p = r->pool;
 	int rc;
 
+	if (!r->events++)
+		buf_free(&r->resp);	/* no bare error body: events */
 	if (p->conf->events) {
 		r->event_start = r->bytes;
 		out_event(&p->out, &r->o, ev);
@@ -117,6 +119,7 @@ answer_write(char *s, size_t size, size_t n, void *ctx)
 	size_t len = size * n;
 
 	r->last_rx = p->now;
+	r->rx_started = 1;
 	if (r->status == 0 && body_start(r) < 0) {
 		r->stopped = 1;
 		return 0;
@@ -141,6 +144,10 @@ answer_write(char *s, size_t size, size_t n, void *ctx)
 		return 0;
 	}
 	if (r->sse_mode) {
+		/* Before the first event, keep the bytes: they may be a bare
+		 * JSON error after keep-alive comments. */
+		if (!r->events && buf_add(&r->resp, s, len) < 0)
+			buf_free(&r->resp);
 		if (sse_feed(r->sse, s, len) < 0) {
 			if (!r->stopped)
 				fail_set(&r->fail, r->status, "out_of_memory",
@@ -216,6 +223,7 @@ answer_header(char *s, size_t size, size_t n, void *ctx)
 	const char *v;
 
 	r->last_rx = r->pool->now;
+	r->rx_started = 1;
 	if (len >= 5 && memcmp(s, "HTTP/", 5) == 0) {
 		/* A new answer (after a 100 Continue, say): "HTTP/1.1 200
 		 * OK", "HTTP/2 200". */
@@ -241,7 +249,8 @@ answer_header(char *s, size_t size, size_t n, void *ctx)
 	if (IS("content-type")) {
 		buf_reset(&r->ctype);
 		buf_put(&r->ctype, v, n);
-	} else if (IS("x-request-id") || IS("request-id")) {
+	} else if (IS("x-oneapi-request-id") || IS("x-request-id") ||
+	    IS("request-id")) {
 		buf_reset(&r->o.request_id);
 		json_str(&r->o.request_id, v, n);
 	} else if (IS("retry-after") && r->retry_after_ms < 0) {
@@ -270,6 +279,8 @@ void
 answer_begin(struct req *r)
 {
 	r->status = r->head_status = 0;
+	r->rx_started = 0;
+	r->events = 0;
 	r->bytes = r->event_start = 0;
 	r->sse_mode = r->stopped = 0;
 	r->o.in_event = 0;
@@ -299,11 +310,39 @@ result_reset(struct result *res)
 	res->bytes = 0;
 }
 
-/* An event stream ended cleanly: complete, or cut short. */
+/*
+ * The body of a stream that sent no event: keep-alive comments (": PING"
+ * lines), then perhaps a bare JSON error object, as a relay writes one
+ * once it has committed to a stream.  Returns 1 with r->fail set from
+ * that object.
+ */
+static int
+bare_error(struct req *r)
+{
+	const char *p = r->resp.p, *end = p + r->resp.len, *nl;
+
+	while (p < end && (*p == ':' || *p == '\n' || *p == '\r')) {
+		if (*p == ':' && (nl = memchr(p, '\n', (size_t)(end - p))))
+			p = nl;
+		else if (*p == ':')
+			p = end;
+		p++;
+	}
+	if (p >= end || *p != '{' ||
+	    json_compact(p, (size_t)(end - p), NULL, NULL, 0,
+	    &r->pool->msg) < 0)
+		return 0;
+	fail_from_stream(&r->fail, r->status, p, (size_t)(end - p),
+	    &r->pool->msg);
+	return 1;
+}
+
+/* An event stream ended: complete, truncated, or cut short. */
 static int
 stream_end(struct req *r, struct result *res)
 {
 	int events = r->pool->conf->events, torn = sse_end(r->sse);
+	long cut;
 
 	if (events && torn) {
 		fail_set(&r->fail, r->status, "stream_error", 1,
@@ -311,8 +350,16 @@ stream_end(struct req *r, struct result *res)
 		return ANSWER_FAIL;
 	}
 	if (!events && !chat_done(r->chat)) {
+		if (!r->events && bare_error(r))
+			return ANSWER_FAIL;
 		fail_set(&r->fail, r->status, "stream_error", 1,
 		    "stream ended without [DONE]");
+		return ANSWER_FAIL;
+	}
+	if (!events && (cut = chat_truncated(r->chat)) >= 0) {
+		fail_set(&r->fail, r->status, "stream_truncated", 1,
+		    "stream truncated: choice %ld has no finish_reason at "
+		    "[DONE]", cut);
 		return ANSWER_FAIL;
 	}
 	if (events)
@@ -322,6 +369,42 @@ stream_end(struct req *r, struct result *res)
 		chat_result(r->chat, res);
 	}
 	return ANSWER_OK;
+}
+
+/* Has r's stream reached its complete end ([DONE] after every choice
+ * finished)?  Such an answer is never sent again, whatever came after. */
+static int
+stream_complete(const struct req *r)
+{
+	return r->sse_mode && r->chat && !r->pool->conf->events &&
+	    chat_done(r->chat) && chat_truncated(r->chat) < 0;
+}
+
+/*
+ * A 2xx text/html answer is the relay's dashboard (a path it does not
+ * serve), never an API answer: its message gives the page's title, or
+ * its first bytes.
+ */
+static void
+html_answer(struct req *r)
+{
+	const char *p = r->resp.p, *end = p + r->resp.len, *t, *e;
+	char head[201];
+	size_t i, n = 0;
+
+	for (t = p; t && t + 7 <= end; t++)
+		if (strncasecmp(t, "<title>", 7) == 0)
+			break;
+	if (t && t + 7 <= end && (e = strstr(t + 7, "</")) && e < end)
+		p = t + 7, end = e;
+	for (i = 0; p + i < end && n < sizeof head - 1; i++)
+		if (!(n && head[n - 1] == ' ' && strchr(" \t\r\n",
+		    p[i])))
+			head[n++] = strchr("\t\r\n", p[i]) ? ' ' : p[i];
+	head[n] = '\0';
+	fail_set(&r->fail, r->status, "html_answer", 0, "HTTP %ld %s is a "
+	    "web page, not an API answer (is the path served?): %s",
+	    r->status, r->ctype.p, n ? head : "(empty)");
 }
 
 /* A whole 2xx answer in memory: JSON, plain text, or nothing. */
@@ -336,7 +419,11 @@ body_end(struct req *r, struct result *res)
 	struct buf *msg = &r->pool->msg;
 	int rc = ANSWER_OK;
 
-	if (r->resp.len == 0)
+	if (r->ctype.len >= 9 &&
+	    strncasecmp(r->ctype.p, "text/html", 9) == 0) {
+		html_answer(r);
+		rc = ANSWER_FAIL;
+	} else if (r->resp.len == 0)
 		buf_puts(&res->body, "null");
 	else if (json_compact(r->resp.p, r->resp.len, &res->body, pk, 4,
 	    msg) == 0) {
@@ -376,7 +463,12 @@ answer_end(struct req *r, CURLcode rc, struct result *res)
 	}
 	f->wait_ms = -1;
 	result_reset(res);
-	if (r->stopped)
+	if (stream_complete(r)) {
+		/* Complete at [DONE]: what came after does not matter. */
+		out_commit(&r->pool->out, &r->o);
+		chat_result(r->chat, res);
+		out = ANSWER_OK;
+	} else if (r->stopped)
 		out = ANSWER_FAIL;
 	else if (rc != CURLE_OK) {
 		fail_transfer(f, rc, r->easy, r->errbuf, r->bytes);

@@ -720,10 +720,29 @@ chat_error(const struct chat *c)
 	return &c->error;
 }
 
+/* Has the stream reached [DONE]? */
 int
 chat_done(const struct chat *c)
 {
 	return c->done;
+}
+
+/*
+ * Was the stream cut short before [DONE]?  A relay appends [DONE] even
+ * after an upstream cut-off: a choice that received content and has no
+ * finish_reason was truncated.  Returns its index, or -1.
+ */
+long
+chat_truncated(const struct chat *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nch; i++)
+		if (c->ch[i].seen && !c->ch[i].finish.len &&
+		    (c->ch[i].content.len || c->ch[i].reasoning.len ||
+		    c->ch[i].ntools))
+			return (long)i;
+	return -1;
 }
 
 static void

@@ -17,17 +17,23 @@
 
 #define L(...) ((const char *const []){ __VA_ARGS__, NULL })
 
-/* Midjourney (midjourney-proxy-plus): the id is the submit "result". */
+/*
+ * Midjourney (midjourney-proxy-plus): the id is the submit "result".
+ * Code 23 is "queue full": sent again later.  Video actions have
+ * videoUrl and videoUrls[].url; forks give imageUrls as strings or as
+ * objects with a url.
+ */
 static const struct taskdesc mj = {
 	.name = "midjourney",
 	.id = "result",
-	.code = "code", .code_ok = L("1", "21", "22"),
+	.code = "code", .code_ok = L("1", "21", "22"), .code_busy = L("23"),
 	.message = "description",
 	.poll = "{prefix}/mj/task/{id}/fetch",
 	.status = "status",
 	.done = L("SUCCESS"), .failed = L("FAILURE"), .cancelled = L("CANCEL"),
 	.progress = "progress",
-	.urls = L("imageUrl", "imageUrls.*"),
+	.urls = L("imageUrl", "imageUrls.*|imageUrls.*.url", "videoUrl",
+	    "videoUrls.*.url|videoUrls.*"),
 	.error = "failReason",
 };
 
@@ -85,17 +91,69 @@ static const struct taskdesc flux = {
 	.urls = L("result.sample"),
 };
 
+/*
+ * The task envelope of new-api's task routes: {"code":"success",
+ * "data":{"task_id","status","progress":"30%","result_url",
+ * "fail_reason","data":{the vendor's body}}}.
+ */
+#define ENVELOPE_STATUS "status"
+#define ENVELOPE_DONE "SUCCESS"
+#define ENVELOPE_FAILED "FAILURE"
+
+/*
+ * Kling: new-api answers the submit with a video object at the top
+ * ({"id","task_id","status":"queued"}) and polls with its task
+ * envelope; older relays and forks with Kling's own {"code":0,"data":
+ * {"task_id","task_status",...}}.  Both are followed.
+ */
 static const struct taskdesc kling = {
 	.name = "kling",
-	.id = "data.task_id",
-	.code = "code", .code_ok = L("0"),
+	.id = "task_id|data.task_id|id",
+	.code = "code", .code_ok = L("0", "success"),
 	.message = "message",
 	.poll = "{path}/{id}",
 	.object = "data",
-	.status = "task_status",
-	.done = L("succeed"), .failed = L("failed"),
-	.urls = L("task_result.images.*.url", "task_result.videos.*.url"),
-	.error = "task_status_msg",
+	.status = ENVELOPE_STATUS "|task_status",
+	.done = L(ENVELOPE_DONE, "succeed"),
+	.failed = L(ENVELOPE_FAILED, "failed"),
+	.progress = "progress",
+	.urls = L("result_url", "task_result.images.*.url",
+	    "task_result.videos.*.url", "data.data.task_result.videos.*.url"),
+	.error = "fail_reason|task_status_msg",
+};
+
+/* new-api's generic video tasks (Kling, Jimeng, Vidu, Sora, Hailuo,
+ * Doubao, Veo channels): {"task_id"} on submit, then the envelope. */
+static const struct taskdesc video = {
+	.name = "video",
+	.id = "task_id|data.task_id|id",
+	.code = "code", .code_ok = L("0", "success"),
+	.message = "message",
+	.poll = "{path}/{id}",
+	.object = "data",
+	.status = ENVELOPE_STATUS,
+	.done = L(ENVELOPE_DONE), .failed = L(ENVELOPE_FAILED),
+	.progress = "progress",
+	.urls = L("result_url"),
+	.error = "fail_reason",
+};
+
+/*
+ * OpenAI-style videos: a video object, polled at /v1/videos/{id}; its
+ * URL in metadata.url (output.video_url or video_url on forks); with an
+ * envelope "output" the mp4 itself is fetched from .../content.
+ */
+static const struct taskdesc openai_video = {
+	.name = "video",
+	.id = "id|task_id",
+	.poll = "/v1/videos/{id}",
+	.content = "/v1/videos/{id}/content",
+	.status = "status",
+	.done = L("completed"), .failed = L("failed"),
+	.cancelled = L("cancelled"),
+	.progress = "progress", .progress_max = 100,
+	.urls = L("metadata.url", "output.video_url", "video_url"),
+	.error = "error.message",
 };
 
 static const struct taskdesc luma = {
@@ -150,66 +208,89 @@ static const struct taskdesc ideogram_rev = {
 
 /* First match wins: more specific rows come first. */
 static const struct endpoint table[] = {
-	{ "/v1/chat/completions", "POST", EP_JSON, "chat", NULL, NULL },
-	{ "/v1/completions", "POST", EP_JSON, "completions", NULL, NULL },
-	{ "/v1/embeddings", "POST", EP_JSON, "embeddings", NULL, NULL },
-	{ "/v1/images/generations", "POST", EP_JSON, "images", NULL, NULL },
+	{ "/v1/chat/completions", "POST", EP_JSON,
+	    "chat", NULL, NULL, "relay" },
+	{ "/v1/completions", "POST", EP_JSON,
+	    "completions", NULL, NULL, "relay" },
+	{ "/v1/embeddings", "POST", EP_JSON,
+	    "embeddings", NULL, NULL, "relay" },
+	{ "/v1/images/generations", "POST", EP_JSON,
+	    "images", NULL, NULL, "relay" },
 	{ "/v1/audio/transcriptions", "POST", EP_MULTIPART, "audio", NULL,
-	    NULL },
+	    NULL, "relay" },
 	{ "/v1/audio/translations", "POST", EP_MULTIPART, "audio", NULL,
-	    NULL },
-	{ "/v1/audio/speech", "POST", EP_BINARY, "audio", NULL, NULL },
-	{ "/mj/submit/*", "POST", EP_TASK, "midjourney", &mj, NULL },
-	{ "/*/mj/submit/*", "POST", EP_TASK, "midjourney", &mj, NULL },
+	    NULL, "relay" },
+	{ "/v1/video/generations", "POST", EP_TASK, "video", &video, NULL,
+	    "relay" },
+	{ "/v1/video/generations/*", "GET", EP_JSON, "video", NULL, NULL,
+	    "relay" },
+	{ "/v1/videos", "POST", EP_TASK, "video", &openai_video, NULL,
+	    "relay" },
+	{ "/v1/videos/*/content", "GET", EP_BINARY, "video", NULL, NULL,
+	    "relay" },
+	{ "/v1/videos/*", "GET", EP_JSON, "video", NULL, NULL, "relay" },
+	{ "/v1/audio/speech", "POST", EP_BINARY, "audio", NULL, NULL, "relay" },
+	{ "/mj/submit/upload-discord-images", "POST", EP_JSON, "midjourney",
+	    NULL, NULL, "relay" },
+	{ "/*/mj/submit/upload-discord-images", "POST", EP_JSON,
+	    "midjourney", NULL, NULL, "relay" },
+	{ "/mj/submit/*", "POST", EP_TASK, "midjourney", &mj, NULL, "relay" },
+	{ "/*/mj/submit/*", "POST", EP_TASK, "midjourney", &mj, NULL, "relay" },
 	{ "/mj/insight-face/swap", "POST", EP_TASK, "midjourney", &mj,
-	    NULL },
+	    NULL, "relay" },
 	{ "/*/mj/insight-face/swap", "POST", EP_TASK, "midjourney", &mj,
-	    NULL },
-	{ "/mj/task/*", NULL, EP_JSON, "midjourney", NULL, NULL },
-	{ "/mj/task/*/*", NULL, EP_JSON, "midjourney", NULL, NULL },
+	    NULL, "relay" },
+	{ "/mj/task/*", NULL, EP_JSON, "midjourney", NULL, NULL, "relay" },
+	{ "/mj/task/*/*", NULL, EP_JSON, "midjourney", NULL, NULL, "relay" },
 	{ "/suno/v1/v3.0/music/concat", "POST", EP_TASK, "suno",
-	    &suno_concat, NULL },
-	{ "/suno/v1/v3.0/music", "POST", EP_TASK, "suno", &suno, NULL },
-	{ "/suno/v1/music", "POST", EP_TASK, "suno", &suno, NULL },
-	{ "/suno/v1/*", "GET", EP_JSON, "suno", NULL, NULL },
-	{ "/suno/submit/*", "POST", EP_TASK, "suno", &suno_newapi, NULL },
-	{ "/suno/fetch*", NULL, EP_JSON, "suno", NULL, NULL },
-	{ "/flux/v1/get_result", "GET", EP_JSON, "flux", NULL, NULL },
-	{ "/flux/v1/*", "POST", EP_TASK, "flux", &flux, NULL },
+	    &suno_concat, NULL, "guess" },
+	{ "/suno/v1/v3.0/music", "POST", EP_TASK,
+	    "suno", &suno, NULL, "guess" },
+	{ "/suno/v1/music", "POST", EP_TASK, "suno", &suno, NULL, "fork" },
+	{ "/suno/v1/*", "GET", EP_JSON, "suno", NULL, NULL, "fork" },
+	{ "/suno/submit/*", "POST", EP_TASK,
+	    "suno", &suno_newapi, NULL, "relay" },
+	{ "/suno/fetch*", NULL, EP_JSON, "suno", NULL, NULL, "relay" },
+	{ "/flux/v1/get_result", "GET", EP_JSON, "flux", NULL, NULL, "fork" },
+	{ "/flux/v1/*", "POST", EP_TASK, "flux", &flux, NULL, "fork" },
 	{ "/recraft/v1/images/generations", "POST", EP_JSON, "recraft", NULL,
-	    NULL },
+	    NULL, "fork" },
 	{ "/recraft/v1/styles", "POST", EP_MULTIPART, "recraft", NULL,
-	    NULL },
+	    NULL, "fork" },
 	{ "/recraft/v1/images/*", "POST", EP_MULTIPART, "recraft", NULL,
-	    NULL },
+	    NULL, "guess" },
 	{ "/sd/v2beta/stable-image/generate/*", "POST", EP_MULTIPART,
-	    "stability", NULL, NULL },
+	    "stability", NULL, NULL, "fork" },
 	{ "/sd/v1/generation/*/text-to-image", "POST", EP_JSON, "stability",
-	    NULL, NULL },
-	{ "/ideogram/generate", "POST", EP_JSON, "ideogram", NULL, NULL },
-	{ "/ideogram/*", "POST", EP_MULTIPART, "ideogram", NULL, NULL },
+	    NULL, NULL, "fork" },
+	{ "/ideogram/generate", "POST", EP_JSON,
+	    "ideogram", NULL, NULL, "fork" },
+	{ "/ideogram/*", "POST", EP_MULTIPART,
+	    "ideogram", NULL, NULL, "guess" },
 	{ "/api/ideogram/task-request", "POST", EP_JSON, "ideogram", NULL,
-	    NULL },
+	    NULL, "fork" },
 	{ "/api/ideogram/*", "POST", EP_TASK, "ideogram", &ideogram_rev,
-	    NULL },
+	    NULL, "guess" },
 	{ "/kling/v1/images/generations", "POST", EP_TASK, "kling", &kling,
-	    NULL },
+	    NULL, "fork" },
 	{ "/kling/v1/videos/text2video", "POST", EP_TASK, "kling", &kling,
-	    NULL },
+	    NULL, "relay" },
 	{ "/kling/v1/videos/image2video", "POST", EP_TASK, "kling", &kling,
-	    NULL },
-	{ "/kling/v1/*/*/*", "GET", EP_JSON, "kling", NULL, NULL },
-	{ "/luma/generations", "POST", EP_TASK, "luma", &luma, NULL },
-	{ "/luma/generations/", "POST", EP_TASK, "luma", &luma, NULL },
-	{ "/luma/generations/*", "GET", EP_JSON, "luma", NULL, NULL },
+	    NULL, "relay" },
+	{ "/kling/v1/*/*/*", "GET", EP_JSON, "kling", NULL, NULL, "relay" },
+	{ "/luma/generations", "POST", EP_TASK, "luma", &luma, NULL, "fork" },
+	{ "/luma/generations/", "POST", EP_TASK, "luma", &luma, NULL, "fork" },
+	{ "/luma/generations/*", "GET", EP_JSON, "luma", NULL, NULL, "fork" },
 	{ "/runwayml/v1/image_to_video", "POST", EP_TASK, "runway", &runway,
-	    RUNWAY_VERSION },
-	{ "/runwayml/v1/*", NULL, EP_JSON, "runway", NULL, RUNWAY_VERSION },
-	{ "/runwayml/v1/*/*", NULL, EP_JSON, "runway", NULL, RUNWAY_VERSION },
+	    RUNWAY_VERSION, "fork" },
+	{ "/runwayml/v1/*", NULL, EP_JSON,
+	    "runway", NULL, RUNWAY_VERSION, "fork" },
+	{ "/runwayml/v1/*/*", NULL, EP_JSON,
+	    "runway", NULL, RUNWAY_VERSION, "fork" },
 	{ "/cogvideox/*/videos/generations", "POST", EP_TASK, "cogvideox",
-	    &cogvideox, NULL },
+	    &cogvideox, NULL, "fork" },
 	{ "/cogvideox/*/async-result/*", "GET", EP_JSON, "cogvideox", NULL,
-	    NULL },
+	    NULL, "fork" },
 };
 
 /*
@@ -251,20 +332,21 @@ static const char *modes[] = {
 	[EP_MULTIPART] = "multipart", [EP_TASK] = "task"
 };
 
-/* --endpoints: the table, one row a line. */
+/* --endpoints: the table, one row a line.  SOURCE says what a row
+ * rests on: the relay's own source, a fork's docs, or a guess. */
 void
 ep_print(FILE *f)
 {
 	const struct endpoint *e;
 	size_t i;
 
-	fprintf(f, "%-6s %-36s %-9s %-11s %s\n", "METHOD", "PATH", "MODE",
-	    "GROUP", "POLL");
+	fprintf(f, "%-6s %-36s %-9s %-11s %-6s %s\n", "METHOD", "PATH",
+	    "MODE", "GROUP", "SOURCE", "POLL");
 	for (i = 0; i < sizeof table / sizeof table[0]; i++) {
 		e = &table[i];
-		fprintf(f, "%-6s %-36s %-9s %-11s %s%s%s\n",
+		fprintf(f, "%-6s %-36s %-9s %-11s %-6s %s%s%s\n",
 		    e->method ? e->method : "*", e->pattern, modes[e->mode],
-		    e->group, e->task ? e->task->poll : "-",
+		    e->group, e->source, e->task ? e->task->poll : "-",
 		    e->header ? "  +" : "", e->header ? e->header : "");
 	}
 }

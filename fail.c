@@ -93,6 +93,26 @@ fail_transfer(struct failure *f, CURLcode rc, CURL *e, const char *errbuf,
 		    "%s", what);
 }
 
+/*
+ * Error codes and types that no retry can fix: an exhausted quota does
+ * not come back by waiting, and a model no channel serves stays so.
+ */
+static const char *const never_retry[] = {
+	"insufficient_quota", "insufficient_user_quota",
+	"pre_consume_token_quota_failed", "model_not_found", NULL
+};
+
+/* Does f's code or type contain one of words? */
+static int
+said(const struct failure *f, const char *const *words)
+{
+	for (; *words; words++)
+		if ((f->code.len && strstr(f->code.p, *words)) ||
+		    (f->type.len && strstr(f->type.p, *words)))
+			return 1;
+	return 0;
+}
+
 /* The picks that find a server's message in the error shapes of
  * vman-api.md section 2. */
 enum {
@@ -173,9 +193,27 @@ fail_from_body(struct failure *f, long status, const char *body,
 	}
 	m = pk[E_ERROR_CODE].val.len ? &pk[E_ERROR_CODE].val : &pk[E_CODE].val;
 	buf_put(&f->code, m->p, m->len);
-	/* An exhausted quota does not come back by waiting. */
-	if ((f->code.len && strstr(f->code.p, "insufficient_quota")) ||
-	    strstr(f->type.p, "insufficient_quota"))
+	if (said(f, never_retry))
 		f->retryable = 0;
 	json_picks_free(pk, E_N);
+}
+
+/*
+ * A bare JSON error object where a stream's events should have been: a
+ * relay that has committed to a stream (status 200, keep-alive comments
+ * sent) writes its failure so.  The status it would have had is lost;
+ * the object's code and type say whether waiting can help.
+ */
+void
+fail_from_stream(struct failure *f, long status, const char *body,
+    size_t len, struct buf *scratch)
+{
+	static const char *const client[] = {
+		"invalid_request", "invalid_api_key", "authentication",
+		"permission", "not_found", "unauthorized", "forbidden",
+		"context_length", NULL
+	};
+
+	fail_from_body(f, status, body, len, "stream_error", scratch);
+	f->retryable = !said(f, never_retry) && !said(f, client);
 }

@@ -197,15 +197,24 @@ attempt_failed(struct pool *p, struct req *r)
 static int
 task_answer(struct pool *p, struct req *r, struct result *res)
 {
-	switch (task_step(r, res, io_now_ms(), &p->msg)) {
+	int step = task_step(r, res, io_now_ms(), &p->msg);
+
+	switch (step) {
 	case TASK_STEP_DONE:
 		return 1;
 	case TASK_STEP_POLL:
+	case TASK_STEP_FETCH:
 		if (p->msg.len) {
 			free(r->url);
 			r->url = url_join(p->conf->base, p->msg.p);
 		}
-		poll_later(p, r);
+		if (step == TASK_STEP_POLL)
+			poll_later(p, r);
+		else {
+			r->o.tries = 0;
+			r->due = io_now_ms();
+			waitq_add(p, r);
+		}
 		return 0;
 	case TASK_STEP_FAILED:
 		req_error(p, r, &r->fail);
@@ -443,9 +452,13 @@ interrupt_all(struct pool *p)
 	p->waitq = NULL;
 }
 
-/* End the attempts that have received nothing for --idle-timeout.  (The
- * low-speed limit of libcurl averages over several seconds, too coarse
- * for a stall of one.) */
+/*
+ * End the attempts whose answer has begun and then received nothing for
+ * --idle-timeout.  Before the first byte only --timeout applies: a relay
+ * sends nothing until a non-streamed answer is ready, and an attempt
+ * abandoned then is still billed.  (The low-speed limit of libcurl
+ * averages over several seconds, too coarse for a stall of one.)
+ */
 static void
 check_idle(struct pool *p)
 {
@@ -457,12 +470,13 @@ check_idle(struct pool *p)
 	p->last_idle_check = p->now;
 	for (r = p->live; r; r = next) {
 		next = r->lnext;
-		if (!r->running || p->now - r->last_rx < idle)
+		if (!r->running || !r->rx_started ||
+		    p->now - r->last_rx < idle)
 			continue;
 		fail_set(&r->fail, r->status, "timeout", 1,
 		    "idle timeout: no data received for %.3g s%s",
 		    idle / 1000.0, r->status ? " in the middle of the answer" :
-		    " waiting for the answer");
+		    " after the answer's headers began");
 		r->stopped = 1;
 		attempt_done(p, r, CURLE_OPERATION_TIMEDOUT);
 	}

@@ -20,8 +20,10 @@
 struct utask {
 	struct taskdesc d;	/* first: a struct utask is a taskdesc */
 	yajl_val tree;
-	const char **lists[5];
+	const char **lists[6];
 	struct buf poll_body;
+	struct buf alts[16];	/* paths given as arrays, joined by '|' */
+	size_t nalts;
 };
 
 /* ---------------------------------------------------------------- */
@@ -80,14 +82,34 @@ take_first(void *ctx, yajl_val v)
 		*out = v;
 }
 
-/* The first value that is not null at path, or NULL. */
+/* Call fn for every value at each of the paths in alts, separated by
+ * '|' ("task_id|data.task_id"), in that order. */
+static void
+walk_alts(yajl_val v, const char *alts, void (*fn)(void *, yajl_val),
+    void *ctx)
+{
+	char path[512];
+	size_t n;
+
+	while (alts && *alts) {
+		n = strcspn(alts, "|");
+		if (n < sizeof path) {
+			memcpy(path, alts, n);
+			path[n] = '\0';
+			walk(v, path, fn, ctx);
+		}
+		alts += n + (alts[n] == '|');
+	}
+}
+
+/* The first value that is not null at path (or at the first of its
+ * alternatives that has one), or NULL. */
 static yajl_val
 first(yajl_val v, const char *path)
 {
 	yajl_val out = NULL;
 
-	if (path)
-		walk(v, path, take_first, &out);
+	walk_alts(v, path, take_first, &out);
 	return out;
 }
 
@@ -234,20 +256,42 @@ parse(const char *p, size_t n, struct buf *msg)
 /* ---------------------------------------------------------------- */
 /* Descriptors of a request's own */
 
+/*
+ * A string member k of the descriptor object o.  A path member may also
+ * be an array of alternative paths, kept joined by '|' in u.
+ */
 static const char *
-str_member(yajl_val o, const char *k, struct buf *msg, int *bad)
+str_member(struct utask *u, yajl_val o, const char *k, struct buf *msg,
+    int *bad)
 {
 	const char *path[] = { k, NULL };
 	yajl_val v = yajl_tree_get(o, path, yajl_t_any);
+	struct buf *b;
+	size_t i;
 
 	if (!v)
 		return NULL;
+	if (YAJL_IS_ARRAY(v) && v->u.array.len && u->nalts < 16 &&
+	    strcmp(k, "name") != 0 && strcmp(k, "poll") != 0 &&
+	    strcmp(k, "poll_method") != 0 && strcmp(k, "content") != 0) {
+		b = &u->alts[u->nalts++];
+		for (i = 0; i < v->u.array.len; i++) {
+			if (!YAJL_IS_STRING(v->u.array.values[i]))
+				break;
+			if (i)
+				buf_putc(b, '|');
+			buf_puts(b, YAJL_GET_STRING(v->u.array.values[i]));
+		}
+		if (i == v->u.array.len)
+			return b->p;
+	}
 	if (!YAJL_IS_STRING(v)) {
 		if (!*bad) {
 			buf_reset(msg);
 			buf_puts(msg, "task member '");
 			buf_puts(msg, k);
-			buf_puts(msg, "' must be a string");
+			buf_puts(msg, "' must be a string, or for a path "
+			    "an array of strings");
 		}
 		*bad = 1;
 		return NULL;
@@ -300,8 +344,10 @@ task_free(const struct taskdesc *d)
 
 	if (!u)
 		return;
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		free(u->lists[i]);
+	for (i = 0; i < u->nalts; i++)
+		buf_free(&u->alts[i]);
 	buf_free(&u->poll_body);
 	yajl_tree_free(u->tree);
 	free(u);
@@ -317,10 +363,10 @@ task_desc(const struct taskdesc *base, const char *json, size_t n,
     struct buf *msg)
 {
 	static const char *known[] = {
-		"name", "id", "code", "code_ok", "message", "poll",
-		"poll_method", "poll_body", "object", "status", "done",
-		"failed", "cancelled", "progress", "progress_max", "urls",
-		"error", NULL
+		"name", "id", "code", "code_ok", "code_busy", "message",
+		"poll", "poll_method", "poll_body", "content", "object",
+		"status", "done", "failed", "cancelled", "progress",
+		"progress_max", "urls", "error", NULL
 	};
 	static const char *pb[] = { "poll_body", NULL };
 	static const char *pm[] = { "progress_max", NULL };
@@ -348,15 +394,15 @@ task_desc(const struct taskdesc *base, const char *json, size_t n,
 			goto fail;
 		}
 	}
-#define STR(m) if ((s = str_member(o, #m, msg, &bad))) d->m = s
+#define STR(m) if ((s = str_member(u, o, #m, msg, &bad))) d->m = s
 	STR(name); STR(id); STR(code); STR(message); STR(poll);
-	STR(poll_method); STR(object); STR(status); STR(progress);
-	STR(error);
+	STR(poll_method); STR(content); STR(object); STR(status);
+	STR(progress); STR(error);
 #undef STR
 #define LIST(m, slot) if ((l = list_member(o, #m, msg, &bad))) \
 	d->m = u->lists[slot] = l
 	LIST(code_ok, 0); LIST(done, 1); LIST(failed, 2);
-	LIST(cancelled, 3); LIST(urls, 4);
+	LIST(cancelled, 3); LIST(urls, 4); LIST(code_busy, 5);
 #undef LIST
 	if ((v = yajl_tree_get(o, pb, yajl_t_any))) {
 		if (YAJL_IS_STRING(v))
@@ -405,7 +451,8 @@ task_state_free(struct taskstate *t)
 /*
  * The submit answer body[0..n) was 2xx: is the task accepted, and what
  * is its id?  Returns TASK_RUNNING with t->id set, or TASK_REFUSED (the
- * business code says no) or TASK_BAD with the reason in msg.
+ * business code says no), TASK_BUSY (it says not now: send it again) or
+ * TASK_BAD with the reason in msg.
  */
 int
 task_submit(const struct taskdesc *d, const char *body, size_t n,
@@ -423,12 +470,13 @@ task_submit(const struct taskdesc *d, const char *body, size_t n,
 		buf_reset(&t->status);
 		tree_json(&t->status, v);	/* the code, for the record */
 		s = text(first(root, d->message));
-		buf_puts(msg, "task refused: ");
+		rc = in_list(d->code_busy, text(v)) ? TASK_BUSY : TASK_REFUSED;
+		buf_puts(msg, rc == TASK_BUSY ? "task refused for now: " :
+		    "task refused: ");
 		buf_puts(msg, s ? s : "");
 		buf_puts(msg, s ? " (code " : "(code ");
 		buf_puts(msg, text(v) ? text(v) : "?");
 		buf_puts(msg, ")");
-		rc = TASK_REFUSED;
 	} else if (!(s = text(first(root, d->id))) || !*s) {
 		buf_puts(msg, "no task id at '");
 		buf_puts(msg, d->id);
@@ -490,6 +538,29 @@ expand(struct buf *out, const char *tpl, const char *path, size_t plen,
 }
 
 /*
+ * The URL template tpl ({id}, {path}, {prefix}) filled for task t of a
+ * request sent to submit (a path or URL): a path, or a URL when submit
+ * was one or the template is one.  Dot segments are left for
+ * url_join() to resolve.
+ */
+void
+task_url(const char *tpl, const char *submit, const struct taskstate *t,
+    struct buf *url)
+{
+	struct buf path = { 0 };
+	int abs = url_absolute(submit);
+
+	if (!abs || url_path(submit, &path) < 0)
+		buf_put(&path, submit, strcspn(submit, "?#"));
+	buf_reset(url);
+	expand(url, tpl, path.p, path.len, t->id.p, 0);
+	/* A template that starts with a path keeps the submit's host. */
+	if (abs && (tpl[0] == '/' || tpl[0] == '{'))
+		url_resolve(url, submit);
+	buf_free(&path);
+}
+
+/*
  * The poll request for task t of a request sent to submit (a path or
  * URL): its URL (a path, or a URL when submit was one or the template
  * is one) and body (empty for none).  Dot segments are left for
@@ -500,32 +571,52 @@ task_poll(const struct taskdesc *d, const char *submit,
     const struct taskstate *t, struct buf *url, struct buf *body)
 {
 	struct buf path = { 0 };
-	int abs = url_absolute(submit);
 
-	if (!abs || url_path(submit, &path) < 0)
-		buf_put(&path, submit, strcspn(submit, "?#"));
-	buf_reset(url);
-	expand(url, d->poll, path.p, path.len, t->id.p, 0);
-	/* A template that starts with a path keeps the submit's host. */
-	if (abs && (d->poll[0] == '/' || d->poll[0] == '{'))
-		url_resolve(url, submit);
+	task_url(d->poll, submit, t, url);
 	buf_reset(body);
-	if (d->poll_body)
+	if (d->poll_body) {
+		if (!url_absolute(submit) || url_path(submit, &path) < 0)
+			buf_put(&path, submit, strcspn(submit, "?#"));
 		expand(body, d->poll_body, path.p, path.len, t->id.p, 1);
+	}
 	buf_free(&path);
+}
+
+/* Append URL s to the JSON array being built in b ("[" and members so
+ * far), unless it is there already. */
+static void
+put_url(struct buf *b, const char *s)
+{
+	struct buf j = { 0 };
+	const char *p;
+
+	json_str(&j, s, strlen(s));
+	for (p = b->p; p && (p = strstr(p, j.p)); p++)
+		if ((p[-1] == '[' || p[-1] == ',') &&
+		    (p[j.len] == ',' || p[j.len] == '\0'))
+			break;
+	if (!p) {
+		if (b->len > 1)
+			buf_putc(b, ',');
+		buf_put(b, j.p, j.len);
+	}
+	buf_free(&j);
 }
 
 static void
 add_url(void *ctx, yajl_val v)
 {
-	struct buf *b = ctx;
 	const char *s = YAJL_IS_STRING(v) ? v->u.string : NULL;
 
-	if (!s || !*s)
-		return;
-	if (b->len > 1)
-		buf_putc(b, ',');
-	json_str(b, s, strlen(s));
+	if (s && *s)
+		put_url(ctx, s);
+}
+
+/* Is s an http(s) URL? */
+static int
+is_url(const char *s)
+{
+	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
 static double
@@ -628,15 +719,20 @@ task_update(const struct taskdesc *d, long status, const char *body,
 		const char *const *u;
 
 		for (u = d->urls; *u; u++)
-			walk(obj, *u, add_url, &t->urls);
+			walk_alts(obj, *u, add_url, &t->urls);
 	}
-	buf_putc(&t->urls, ']');
 	buf_reset(&t->raw);
 	tree_json(&t->raw, obj);
 	buf_reset(&t->reason);
 	if ((s = text(first(obj, d->error))) && strcmp(s, "false") != 0 &&
-	    strcmp(s, "0") != 0)
-		buf_puts(&t->reason, s);
+	    strcmp(s, "0") != 0) {
+		/* Relays once kept a finished task's result URL here. */
+		if (phase == TASK_DONE && is_url(s))
+			put_url(&t->urls, s);
+		else
+			buf_puts(&t->reason, s);
+	}
+	buf_putc(&t->urls, ']');
 	/* A task that ends with an error to tell has failed. */
 	if (phase == TASK_DONE && t->reason.len &&
 	    !in_list(d->done, t->reason.p))
@@ -723,6 +819,12 @@ step_submit(struct req *r, struct result *res, long long now,
 	int rc;
 
 	rc = task_submit(r->task, r->resp.p, r->resp.len, t, msg);
+	if (rc == TASK_BUSY) {
+		/* "Queue full" and the like: the submit is sent again. */
+		fail_set(&r->fail, r->status, "task_refused", 1, "%s", msg->p);
+		buf_put(&r->fail.code, t->status.p, t->status.len);
+		return TASK_STEP_ANSWER;
+	}
 	if (rc == TASK_REFUSED || rc == TASK_BAD) {
 		/* No task came of it: the error has no task. */
 		fail_set(&r->fail, r->status, rc == TASK_REFUSED ?
@@ -756,11 +858,29 @@ step_submit(struct req *r, struct result *res, long long now,
 	return TASK_STEP_POLL;
 }
 
+/* The task is done and its content goes to the envelope's "output":
+ * the request becomes the GET of it, whose path goes to poll. */
+static int
+step_fetch(struct req *r, struct buf *poll)
+{
+	r->fetching = 1;
+	task_url(r->task->content, r->path, &r->ts, poll);
+	free(r->method);
+	r->method = xstrdup("GET");
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+	return TASK_STEP_FETCH;
+}
+
 /*
- * An answer for a task request: the submit's, or a poll's.  Returns
+ * An answer for a task request: the submit's, a poll's, or the finished
+ * task's content.  Returns
  * TASK_STEP_DONE when it is the final one (res holds it, with the task),
  * TASK_STEP_POLL when the task goes on (poll holds the path of the first
- * poll, empty after that), TASK_STEP_FAILED when the task failed
+ * poll, empty after that), TASK_STEP_FETCH when the finished task's
+ * content is to be fetched now (from the path in poll), TASK_STEP_FAILED
+ * when the task failed
  * (r->fail says how), and TASK_STEP_ANSWER when the answer is an
  * ordinary failure to report as such.
  */
@@ -776,6 +896,12 @@ task_step(struct req *r, struct result *res, long long now,
 	buf_reset(poll);
 	if (!r->polling)
 		return step_submit(r, res, now, poll);
+	if (r->fetching) {
+		if (r->status < 200 || r->status >= 300)
+			return TASK_STEP_ANSWER;
+		task_json(t, 0, &res->task);
+		return TASK_STEP_DONE;
+	}
 	rc = task_update(r->task, r->status, r->resp.p, r->resp.len, t,
 	    &r->pool->msg);
 	if (r->status >= 400 && rc != TASK_NOTFOUND)
@@ -790,6 +916,8 @@ task_step(struct req *r, struct result *res, long long now,
 		    t->id.p, (now - r->notfound_until + 30000) / 1000.0);
 		return step_fail(r, "task_not_found", what);
 	case TASK_DONE:
+		if (r->task->content && r->output)
+			return step_fetch(r, poll);
 		task_json(t, 0, &res->task);
 		return TASK_STEP_DONE;
 	case TASK_FAILED:

@@ -100,6 +100,7 @@ int chat_data(struct chat *, const char *, size_t);
 int chat_event(struct chat *, const char *, size_t, struct buf *);
 const struct buf *chat_error(const struct chat *);
 int chat_done(const struct chat *);
+long chat_truncated(const struct chat *);
 void chat_result(const struct chat *, struct result *);
 
 /* endpoints.c */
@@ -117,10 +118,12 @@ struct taskdesc {
 	const char *id;			/* the id in the submit answer */
 	const char *code;		/* a business code in the submit answer */
 	const char *const *code_ok;	/* its accepted values */
+	const char *const *code_busy;	/* values that mean "not now" */
 	const char *message;		/* the refusal's message */
 	const char *poll;		/* the poll path or URL template */
 	const char *poll_method;	/* NULL: GET */
 	const char *poll_body;		/* a JSON template, or NULL */
+	const char *content;		/* the finished task's file, or NULL */
 	const char *object;		/* the task in a poll answer; NULL: all */
 	const char *status;		/* these paths are within the object */
 	const char *const *done;
@@ -139,6 +142,8 @@ struct endpoint {
 	const char *group;
 	const struct taskdesc *task;
 	const char *header;		/* a header the service requires */
+	const char *source;	/* "relay": new-api's source; "fork": a
+				 * fork's docs; "guess" */
 };
 
 const struct endpoint *ep_lookup(const char *, const char *);
@@ -165,6 +170,8 @@ void fail_transfer(struct failure *, CURLcode, CURL *, const char *,
     size_t);
 void fail_from_body(struct failure *, long, const char *, size_t,
     const char *, struct buf *);
+void fail_from_stream(struct failure *, long, const char *, size_t,
+    struct buf *);
 
 /* input.c */
 
@@ -355,7 +362,7 @@ void sse_free(struct sse *);
 
 enum {
 	TASK_RUNNING, TASK_DONE, TASK_FAILED, TASK_CANCELLED, TASK_NOTFOUND,
-	TASK_REFUSED, TASK_BAD
+	TASK_REFUSED, TASK_BAD, TASK_BUSY
 };
 
 /* Where a task stands, as far as its last answer told. */
@@ -377,6 +384,8 @@ const struct taskdesc *task_desc(const struct taskdesc *, const char *,
 void task_free(const struct taskdesc *);
 int task_submit(const struct taskdesc *, const char *, size_t,
     struct taskstate *, struct buf *);
+void task_url(const char *, const char *, const struct taskstate *,
+    struct buf *);
 void task_poll(const struct taskdesc *, const char *,
     const struct taskstate *, struct buf *, struct buf *);
 int task_update(const struct taskdesc *, long, const char *, size_t,
@@ -488,6 +497,7 @@ struct req {
 	const struct taskdesc *task;
 	int own_task;		/* task is the request's own: free it */
 	int polling;
+	int fetching;		/* the finished task's content is on its way */
 	char *path;		/* the envelope's url (or -e), as given */
 	struct taskstate ts;
 	long long deadline, notfound_until;
@@ -500,6 +510,8 @@ struct req {
 	/* The current attempt. */
 	long status;		/* 0 until the body starts */
 	long head_status;	/* the last status line's code */
+	int rx_started;		/* a byte of the answer has come */
+	long events;		/* events dispatched */
 	size_t bytes;		/* of the answer's body */
 	size_t event_start;	/* bytes when the current event began */
 	int sse_mode;		/* the answer is an event stream */
@@ -549,7 +561,8 @@ void req_describe(const struct req *, const struct curl_slist *,
 /* task.c: a request's task, step by step */
 
 enum {
-	TASK_STEP_DONE, TASK_STEP_POLL, TASK_STEP_FAILED, TASK_STEP_ANSWER
+	TASK_STEP_DONE, TASK_STEP_POLL, TASK_STEP_FETCH, TASK_STEP_FAILED,
+	TASK_STEP_ANSWER
 };
 
 int task_step(struct req *, struct result *, long long, struct buf *);

@@ -181,13 +181,32 @@ test_expect_success 'other bodies that are not JSON: parse_error each' '
 test_expect_success 'a text/* 2xx body becomes a JSON string' '
 	cat >in <<-\EOF &&
 	{"model":"m","messages":[],"mock":{"raw":"hello \"there\"\nline two","content_type":"text/plain"}}
-	{"model":"m","messages":[],"mock":{"raw":"<p>hi</p>","content_type":"text/html; charset=utf-8"}}
+	{"model":"m","messages":[],"mock":{"raw":"WEBVTT\n\n00:00.000 --> 00:01.000\nhi","content_type":"text/vtt"}}
 	EOF
 	"$VMANJL" -q -k in >out &&
 	test $(wc -l <out) -eq 2 &&
 	has ".line==1 and .type==\"response\" and .status==200 and
 	    .body==\"hello \\\"there\\\"\nline two\"" out &&
-	has ".line==2 and .type==\"response\" and .body==\"<p>hi</p>\"" out
+	has ".line==2 and .type==\"response\" and
+	    (.body | startswith(\"WEBVTT\"))" out
+'
+
+test_expect_success 'a 2xx text/html page is an html_answer error, sent once' '
+	cat >in <<-\EOF &&
+	{"custom_id":"t","body":{"model":"m","messages":[],"mock":{"id":"html1","raw":"<!doctype html><html><head><title>New API</title></head><body>dashboard</body></html>","content_type":"text/html; charset=utf-8"}}}
+	{"custom_id":"u","body":{"model":"m","messages":[],"mock":{"id":"html2","raw":"<p>no title, just\n  a   page</p>","content_type":"text/html"}}}
+	EOF
+	test_must_fail "$VMANJL" -q -k --cache c in >out &&
+	test $(wc -l <out) -eq 2 &&
+	has ".custom_id==\"t\" and .type==\"error\" and .status==200 and
+	    .error.type==\"html_answer\" and .attempts==1 and
+	    (.error.message | test(\"text/html; charset=utf-8\")) and
+	    (.error.message | endswith(\": New API\"))" out &&
+	has ".custom_id==\"u\" and .error.type==\"html_answer\" and
+	    (.error.message | endswith(\": <p>no title, just a page</p>\"))" out &&
+	test $(seen html1) -eq 1 &&
+	test $(seen html2) -eq 1 &&
+	test ! -d c || test -z "$(find c -type f)"
 '
 
 test_expect_success 'an empty 2xx body gives body null' '

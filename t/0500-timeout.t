@@ -134,19 +134,34 @@ test_expect_success '--idle-timeout: a non-streamed answer that stalls' '
 	test $((t1 - t0)) -lt 3000
 '
 
-test_expect_success '--idle-timeout 1: no answer at all (headers delayed)' '
+test_expect_success 'a non-streamed answer slower than --idle-timeout is waited for, sent once' '
 	cat >in <<-\EOF &&
-	{"model":"m","messages":[],"mock":{"id":"st4","delay_ms":8000}}
+	{"model":"m","messages":[{"role":"user","content":"slow"}],"mock":{"id":"st4","delay_ms":2500}}
 	EOF
 	t0=$(now_ms) &&
-	{ "$VMANJL" --idle-timeout 1 --timeout 5 --retries 0 in >out; st=$?; } &&
+	"$VMANJL" --idle-timeout 1 --timeout 10 in >out &&
+	t1=$(now_ms) &&
+	echo "took $((t1 - t0)) ms" &&
+	has ".type==\"response\" and .attempts==1 and .content==\"slow\"" out &&
+	test $(count ".type==\"retry\"" out) -eq 0 &&
+	test $(seen st4) -eq 1 &&
+	test $((t1 - t0)) -ge 2400
+'
+
+test_expect_success 'no byte at all: only --timeout ends the wait' '
+	cat >in <<-\EOF &&
+	{"model":"m","messages":[],"mock":{"id":"st5","delay_ms":8000}}
+	EOF
+	t0=$(now_ms) &&
+	{ "$VMANJL" --idle-timeout 1 --timeout 2 --retries 0 in >out; st=$?; } &&
 	t1=$(now_ms) &&
 	echo "took $((t1 - t0)) ms" &&
 	test $st -eq 1 &&
 	has ".type==\"error\" and .status==null and .attempts==1 and
 	    .error.type==\"timeout\" and
-	    (.error.message | test(\"idle\"))" out &&
-	test $((t1 - t0)) -lt 3000
+	    (.error.message | test(\"idle\") | not)" out &&
+	test $((t1 - t0)) -ge 1900 &&
+	test $((t1 - t0)) -lt 4000
 '
 
 test_expect_success 'a slow stream with gaps under --idle-timeout succeeds' '

@@ -727,12 +727,12 @@ test_expect_success 'the man page table has every pattern --endpoints prints' '
 	done <patterns
 '
 
-test_expect_success 'each man page row agrees on method, mode and group' '
+test_expect_success 'each man page row agrees on method, mode, group and source' '
 	"$VMANJL" --endpoints >ep &&
 	sed -n "/^\.Sh BUILT-IN ENDPOINTS/,/^\.Sh RETRIES/p" \
 	    "$(dirname "$T")/man1/vmanjl.1" >table &&
 	awk "NR > 1 { m = \$1 == \"*\" ? \"any\" : \$1;
-	    print \".It \" m \" Ta Pa \" \$2 \" Ta \" \$3 \" Ta \" \$4 }" ep >expect &&
+	    print \".It \" m \" Ta Pa \" \$2 \" Ta \" \$3 \" Ta \" \$4 \" Ta \" \$5 }" ep >expect &&
 	grep "^\.It .* Ta Pa " table >actual &&
 	test_cmp expect actual
 '

@@ -252,23 +252,35 @@ test_expect_success '--task-timeout 0 means no limit' '
 # ---------------------------------------------------------------------
 # Refusals in the submit answer
 
-test_expect_success 'Midjourney codes 23, 24, 4 and 9: task_refused, no polls' '
-	for c in 23 24 4 9; do
+test_expect_success 'Midjourney codes 24, 4 and 9: task_refused, no polls' '
+	for c in 24 4 9; do
 		echo "{\"custom_id\":\"mj$c\",\"url\":\"/mj/submit/imagine\",\"body\":{\"prompt\":\"a cat\",\"mock\":{\"mj_code\":$c}}}" || exit 1
 	done >in &&
 	r0=$(requests) &&
 	exits 1 -q --poll-interval 0.02 in >out &&
-	test $(($(requests) - r0)) -eq 4 &&
-	test $(count ".type==\"progress\" or .type==\"response\"" out) -eq 0 &&
+	test $(($(requests) - r0)) -eq 3 &&
+	test $(count ".type==\"progress\" or .type==\"response\" or
+	    .type==\"retry\"" out) -eq 0 &&
 	all ".type==\"error\"" ".error.type==\"task_refused\" and
 	    .status==200 and .attempts==1 and (has(\"task\") | not) and
 	    (.error.message | startswith(\"task refused: \")) and
 	    ((.error.code | tostring) as \$c |
 	        .error.message | endswith(\" (code \" + \$c + \")\"))" out &&
-	has ".line==1 and .error.code==23" out &&
-	has ".line==2 and .error.code==24" out &&
-	has ".line==3 and .error.code==4" out &&
-	has ".line==4 and .error.code==9" out
+	has ".line==1 and .error.code==24" out &&
+	has ".line==2 and .error.code==4" out &&
+	has ".line==3 and .error.code==9" out
+'
+
+test_expect_success 'Midjourney code 23 (queue full): retried with backoff, then task_refused' '
+	echo "{\"custom_id\":\"mj23\",\"url\":\"/mj/submit/imagine\",\"body\":{\"prompt\":\"a cat\",\"mock\":{\"mj_code\":23}}}" >in &&
+	r0=$(requests) &&
+	exits 1 -q --retries 2 --backoff 1 --poll-interval 0.02 in >out &&
+	test $(($(requests) - r0)) -eq 3 &&
+	test $(count ".type==\"retry\" and .status==200 and
+	    .error.type==\"task_refused\" and .error.code==23" out) -eq 2 &&
+	has ".type==\"error\" and .error.type==\"task_refused\" and
+	    .attempts==3 and .error.code==23 and
+	    (.error.message | startswith(\"task refused for now: \"))" out
 '
 
 test_expect_success 'Midjourney codes 21 and 22 are accepted and followed' '
@@ -565,7 +577,7 @@ test_expect_success 'invalid descriptors: invalid_request, nothing sent' '
 	cat >expect <<-\EOF &&
 	line 1: unknown task member "bogus"
 	line 2: task descriptor has no '"'"'done'"'"' values
-	line 3: task member '"'"'id'"'"' must be a string
+	line 3: task member '"'"'id'"'"' must be a string, or for a path an array of strings
 	line 4: envelope member '"'"'task'"'"' has the wrong type (want an object or false)
 	line 5: envelope member '"'"'task'"'"' has the wrong type (want an object or false)
 	line 6: task descriptor has no '"'"'poll'"'"' path

@@ -28,7 +28,7 @@ reset once          | {"reset":"before_headers","fail_first":1}   | both | respo
 reset mid-body      | {"close_after":10}                          | no   | error    | 200  | 3 | transfer closed with [0-9]+ bytes remaining
 reset mid-stream    | {"close_after":2}                           | yes  | error    | 200  | 3 | transfer closed
 reset mid-str once  | {"close_after":2,"fail_first":1}            | yes  | response | 200  | 2 | ^hello matrix words$
-stall before hdrs   | {"delay_ms":10000}                          | both | error    | null | 3 | ^idle timeout: .*waiting for the answer
+slow before hdrs    | {"delay_ms":2500}                           | both | response | 200  | 1 | ^hello matrix words$
 stall mid-body      | {"stall_after":10}                          | no   | error    | 200  | 3 | ^idle timeout: .*middle of the answer
 stall mid-stream    | {"stall_after":2}                           | yes  | error    | 200  | 3 | ^idle timeout: .*middle of the answer
 429 Retry-After     | {"status":429,"retry_after":"1"}            | both | error    | 429  | 3 | ^mock error 429$

@@ -155,7 +155,7 @@ test_expect_success 'bash: -e offers the paths of --endpoints' '
 	complete_bash -e / | sort >actual &&
 	comm -23 expect actual >missing &&
 	test ! -s missing &&
-	echo /mj/submit/ >expect &&
+	printf "%s\n" /mj/submit/ /mj/submit/upload-discord-images >expect &&
 	complete_bash --endpoint /mj/s >actual &&
 	test_cmp expect actual &&
 	complete_bash -e/v1/emb >actual &&
@@ -268,7 +268,7 @@ test_expect_success 'zsh: Tab completes options and their values' '
 	printf "%s\n" batch vmanjl >expect &&
 	zsh_matches "vmanjl --format=" out >actual &&
 	test_cmp expect actual &&
-	echo /mj/submit/ >expect &&
+	printf "%s\n" /mj/submit/ /mj/submit/upload-discord-images >expect &&
 	zsh_matches "vmanjl -e /mj/s" out >actual &&
 	test_cmp expect actual &&
 	zsh_matches "vmanjl --key-file " out >actual &&
