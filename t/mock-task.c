@@ -204,6 +204,16 @@ task_poll(struct task *t)
 	return 1;
 }
 
+/* The task of family fam with this id after one poll of it, or NULL
+ * when there is none or it is to answer "not found". */
+struct task *
+task_poll_id(int fam, const char *id)
+{
+	struct task *t = task_find(fam, id);
+
+	return t != NULL && task_poll(t) ? t : NULL;
+}
+
 /* Read the task members of the "mock" object o. */
 void
 tmock_parse(struct tmock *tm, yajl_val o)

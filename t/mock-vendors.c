@@ -26,9 +26,11 @@ ans_taskerr(struct req *q, int status, const char *code, const char *msg)
 	q_json(q, status);
 }
 
+/* new-api's answer for a task id it does not know. */
 static void
-ans_task_not_exist(struct req *q)
+ans_task_not_exist(struct req *q, const char *id)
 {
+	(void)id;
 	ans_taskerr(q, 404, "task_not_exist", "task not exist");
 }
 
@@ -206,10 +208,11 @@ mj_refuse(struct req *q, long long code, const char *desc)
 /* new-api's answer for an id it does not know (HTTP 400; the space
  * after the description is new-api's, which appends an empty result). */
 static void
-mj_not_found(struct req *q)
+mj_not_found(struct req *q, const char *id)
 {
 	yajl_gen y = q->y;
 
+	(void)id;
 	yajl_gen_map_open(y);
 	w_ks(y, "description", "task_no_found ");
 	w_ks(y, "type", "upstream_error");
@@ -379,21 +382,11 @@ mj_submit(struct req *q, int arg)
 	mj_result_end(q);
 }
 
-/* GET /mj/task/{id}/fetch: one poll. */
-void
-mj_fetch(struct req *q, int arg)
+/* GET /mj/task/{id}/fetch: the task. */
+static void
+mj_answer(struct req *q, const struct task *t)
 {
-	struct task *t;
-	char id[128];
-
-	(void)arg;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_MJ, id)) == NULL || !task_poll(t)) {
-		mj_not_found(q);
-		return;
-	}
 	mj_task(q->y, t);
-	q_json(q, q->status);
 }
 
 /* POST /mj/task/list-by-condition {"ids":[...]}: a poll of each known
@@ -410,7 +403,7 @@ mj_list_by(struct req *q, int arg)
 	yajl_gen_array_open(q->y);
 	for (i = 0; YAJL_IS_ARRAY(ids) && i < ids->u.array.len; i++)
 		if ((id = jstr(ids->u.array.values[i])) != NULL &&
-		    (t = task_find(FAM_MJ, id)) != NULL && task_poll(t))
+		    (t = task_poll_id(FAM_MJ, id)) != NULL)
 			mj_task(q->y, t);
 	yajl_gen_array_close(q->y);
 	q_json(q, q->status);
@@ -526,7 +519,7 @@ mj_task_op(struct req *q, int seed)
 
 	if (!cap_str(q, 0, id, sizeof id) ||
 	    (t = task_find(FAM_MJ, id)) == NULL) {
-		mj_not_found(q);
+		mj_not_found(q, id);
 		return;
 	}
 	if (seed) {
@@ -682,21 +675,14 @@ suno_submit(struct req *q, int arg)
 	q_json(q, q->status);
 }
 
-/* GET /suno/v1/music/{id}, /suno/v1/v3.0/music/{id}: one poll. */
-void
-suno_fetch(struct req *q, int arg)
+/* GET /suno/v1/music/{id}, /suno/v1/v3.0/music/{id}: GoAPI's
+ * envelope around the task and its clips by id. */
+static void
+suno_answer(struct req *q, const struct task *t)
 {
 	yajl_gen y = q->y;
-	struct task *t;
-	char id[128];
 	int i;
 
-	(void)arg;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_SUNO, id)) == NULL || !task_poll(t)) {
-		ans_task_not_exist(q);
-		return;
-	}
 	yajl_gen_map_open(y);
 	w_ki(y, "code", 200);
 	w_ks(y, "message", "success");
@@ -717,7 +703,6 @@ suno_fetch(struct req *q, int arg)
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
 }
 
 /* new-api's TaskDto: times in seconds, progress "NN%", data the clips
@@ -761,6 +746,16 @@ sunona_task(yajl_gen y, const struct task *t)
 	yajl_gen_map_close(y);
 }
 
+/* new-api's envelope up to "data":; the caller closes it. */
+static void
+sunona_open(yajl_gen y)
+{
+	yajl_gen_map_open(y);
+	w_ks(y, "code", "success");
+	w_ks(y, "message", "");
+	w_str(y, "data");
+}
+
 /* POST /suno/submit/music, /suno/submit/lyrics. */
 void
 sunona_submit(struct req *q, int arg)
@@ -773,50 +768,44 @@ sunona_submit(struct req *q, int arg)
 		return;
 	}
 	t = suno_task_new(q, FAM_SUNONA, arg, "chirp-v3-0");
-	yajl_gen_map_open(y);
-	w_ks(y, "code", "success");
-	w_ks(y, "message", "");
-	w_ks(y, "data", t->id);
+	sunona_open(y);
+	w_str(y, t->id);
 	yajl_gen_map_close(y);
 	q_json(q, q->status);
 }
 
-/* GET /suno/fetch/{id} (one poll) and POST /suno/fetch {"ids"} (a
- * poll of each; unknown ids are left out). */
+/* GET /suno/fetch/{id}: the task in new-api's envelope. */
+static void
+sunona_answer(struct req *q, const struct task *t)
+{
+	sunona_open(q->y);
+	sunona_task(q->y, t);
+	yajl_gen_map_close(q->y);
+}
+
+/* POST /suno/fetch {"ids"}: a poll of each; unknown ids are left
+ * out. */
 void
-sunona_fetch(struct req *q, int many)
+sunona_fetch(struct req *q, int arg)
 {
 	yajl_val ids = jget(q->root, "ids");
 	yajl_gen y = q->y;
 	struct task *t;
 	const char *s;
-	char id[128];
 	size_t i;
 
-	if (!many && (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_SUNONA, id)) == NULL || !task_poll(t))) {
-		ans_task_not_exist(q);
-		return;
-	}
-	if (many && !YAJL_IS_ARRAY(ids)) {
+	(void)arg;
+	if (!YAJL_IS_ARRAY(ids)) {
 		ans_taskerr(q, 400, "invalid_request", "ids is required");
 		return;
 	}
-	yajl_gen_map_open(y);
-	w_ks(y, "code", "success");
-	w_ks(y, "message", "");
-	w_str(y, "data");
-	if (!many)
-		sunona_task(y, t);
-	else {
-		yajl_gen_array_open(y);
-		for (i = 0; i < ids->u.array.len; i++)
-			if ((s = jstr(ids->u.array.values[i])) != NULL &&
-			    (t = task_find(FAM_SUNONA, s)) != NULL &&
-			    task_poll(t))
-				sunona_task(y, t);
-		yajl_gen_array_close(y);
-	}
+	sunona_open(y);
+	yajl_gen_array_open(y);
+	for (i = 0; i < ids->u.array.len; i++)
+		if ((s = jstr(ids->u.array.values[i])) != NULL &&
+		    (t = task_poll_id(FAM_SUNONA, s)) != NULL)
+			sunona_task(y, t);
+	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
 	q_json(q, q->status);
 }
@@ -879,33 +868,38 @@ flux_submit(struct req *q, int arg)
 	q_json(q, q->status);
 }
 
-/* GET /flux/v1/get_result?id=: one poll; an unknown id is a task with
- * status "Task not found" (HTTP 200). */
-void
-flux_result(struct req *q, int arg)
+/* GET /flux/v1/get_result without an id. */
+static void
+flux_no_id(struct req *q)
+{
+	flux_missing(q, "query", "id");
+}
+
+/* An unknown id is a task with status "Task not found" (HTTP 200). */
+static void
+flux_absent(struct req *q, const char *id)
 {
 	yajl_gen y = q->y;
-	struct task *t;
-	char id[128];
-	int ph;
 
-	(void)arg;
-	if (!query_get(q, "id", id, sizeof id)) {
-		flux_missing(q, "query", "id");
-		return;
-	}
 	yajl_gen_map_open(y);
 	w_ks(y, "id", id);
-	if ((t = task_find(FAM_FLUX, id)) == NULL || !task_poll(t)) {
-		w_ks(y, "status", "Task not found");
-		w_ks(y, "result", NULL);
-		w_ks(y, "progress", NULL);
-		w_ks(y, "details", NULL);
-		yajl_gen_map_close(y);
-		q_json(q, q->status);
-		return;
-	}
-	ph = task_phase(t, NULL);
+	w_ks(y, "status", "Task not found");
+	w_ks(y, "result", NULL);
+	w_ks(y, "progress", NULL);
+	w_ks(y, "details", NULL);
+	yajl_gen_map_close(y);
+	q_json(q, q->status);
+}
+
+/* GET /flux/v1/get_result?id=: BFL's result, filled once done. */
+static void
+flux_answer(struct req *q, const struct task *t)
+{
+	yajl_gen y = q->y;
+	int ph = task_phase(t, NULL);
+
+	yajl_gen_map_open(y);
+	w_ks(y, "id", t->id);
 	w_ks(y, "status", ph == TP_FAIL && t->fail == 2 ?
 	    "Content Moderated" : task_status(t));
 	w_str(y, "result");
@@ -930,7 +924,6 @@ flux_result(struct req *q, int arg)
 	} else
 		yajl_gen_null(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1002,6 +995,15 @@ kling_task(yajl_gen y, const struct task *t)
 	yajl_gen_map_close(y);
 }
 
+/* The task in Kling's envelope: a submit's answer and a poll's. */
+static void
+kling_answer(struct req *q, const struct task *t)
+{
+	kling_open(q, 0, "SUCCEED");
+	kling_task(q->y, t);
+	yajl_gen_map_close(q->y);
+}
+
 /* POST /kling/v1/images/generations, videos/text2video,
  * videos/image2video. */
 void
@@ -1039,29 +1041,15 @@ kling_submit(struct req *q, int arg)
 		snprintf(dur, sizeof dur, "%lld", jint(d, 5));
 	t->title = xstrdup(dur);
 	t->extra = xstrdup(jstr(jget(r, "external_task_id")));
-	kling_open(q, 0, "SUCCEED");
-	kling_task(q->y, t);
-	yajl_gen_map_close(q->y);
+	kling_answer(q, t);
 	q_json(q, q->status);
 }
 
-/* GET /kling/v1/{the submit path}/{task_id}: one poll. */
-void
-kling_fetch(struct req *q, int arg)
+static void
+kling_absent(struct req *q, const char *id)
 {
-	struct task *t;
-	char id[128];
-
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_KLING, id)) == NULL || t->kind != arg ||
-	    !task_poll(t)) {
-		kling_refuse(q, 404, 1203, "task not found");
-		return;
-	}
-	kling_open(q, 0, "SUCCEED");
-	kling_task(q->y, t);
-	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	(void)id;
+	kling_refuse(q, 404, 1203, "task not found");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1091,9 +1079,11 @@ luma_media(yajl_gen y, const char *k, const struct task *t,
 	yajl_gen_map_close(y);
 }
 
+/* A Luma generation: a submit's answer and a poll's. */
 static void
-luma_obj(yajl_gen y, const struct task *t)
+luma_answer(struct req *q, const struct task *t)
 {
+	yajl_gen y = q->y;
 	char iso[40];
 
 	iso_time(iso, sizeof iso, t->submit_ms);
@@ -1126,24 +1116,7 @@ luma_submit(struct req *q, int arg)
 		return;
 	}
 	t = task_new(FAM_LUMA, 0, q, prompt);
-	luma_obj(q->y, t);
-	q_json(q, q->status);
-}
-
-/* GET /luma/generations/{id}: one poll. */
-void
-luma_fetch(struct req *q, int arg)
-{
-	struct task *t;
-	char id[128];
-
-	(void)arg;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_LUMA, id)) == NULL || !task_poll(t)) {
-		ans_task_not_exist(q);
-		return;
-	}
-	luma_obj(q->y, t);
+	luma_answer(q, t);
 	q_json(q, q->status);
 }
 
@@ -1208,32 +1181,37 @@ runway_submit(struct req *q, int arg)
 	q_json(q, q->status);
 }
 
-/* GET /runwayml/v1/tasks/{id} (one poll), DELETE (cancel: 204). */
+/* DELETE /runwayml/v1/tasks/{id}: cancel (204), not a poll. */
 void
-runway_task(struct req *q, int del)
+runway_cancel(struct req *q, int arg)
 {
-	yajl_gen y = q->y;
 	struct task *t;
-	char id[128], iso[40], u[256];
-	int ph;
+	char id[128];
 
+	(void)arg;
 	if (!runway_version(q))
 		return;
 	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_RUNWAY, id)) == NULL ||
-	    (!del && !task_poll(t))) {
-		ans_task_not_exist(q);
+	    (t = task_find(FAM_RUNWAY, id)) == NULL) {
+		ans_task_not_exist(q, id);
 		return;
 	}
-	if (del) {
-		if (!task_over(t)) {
-			t->killed = 1;
-			task_times(t);
-		}
-		q_bytes(q, 204, "application/json", "", 0);
-		return;
+	if (!task_over(t)) {
+		t->killed = 1;
+		task_times(t);
 	}
-	ph = task_phase(t, NULL);
+	q_bytes(q, 204, "application/json", "", 0);
+}
+
+/* GET /runwayml/v1/tasks/{id}: the task; progress only while it
+ * runs. */
+static void
+runway_answer(struct req *q, const struct task *t)
+{
+	yajl_gen y = q->y;
+	int ph = task_phase(t, NULL);
+	char iso[40], u[256];
+
 	iso_time(iso, sizeof iso, t->submit_ms);
 	yajl_gen_map_open(y);
 	w_ks(y, "id", t->id);
@@ -1253,7 +1231,6 @@ runway_task(struct req *q, int del)
 		w_ks(y, "failureCode", "INTERNAL.BAD_OUTPUT.CODE01");
 	}
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1322,21 +1299,11 @@ cogv_submit(struct req *q, int arg)
 	q_json(q, q->status);
 }
 
-/* GET /cogvideox/{v4,v1}/async-result/{id}: one poll. */
-void
-cogv_fetch(struct req *q, int arg)
+/* GET /cogvideox/{v4,v1}/async-result/{id}: the task. */
+static void
+cogv_answer(struct req *q, const struct task *t)
 {
-	struct task *t;
-	char id[128];
-
-	(void)arg;
-	if (!cap_str(q, 1, id, sizeof id) ||
-	    (t = task_find(FAM_COGV, id)) == NULL || !task_poll(t)) {
-		ans_task_not_exist(q);
-		return;
-	}
 	cogv_obj(q->y, t, 0);
-	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1410,22 +1377,20 @@ viggle_templates(struct req *q, int multi)
 	viggle_close(q);
 }
 
-/* GET /api/viggle/task/{id}: one poll. */
-void
-viggle_task(struct req *q, int arg)
+static void
+viggle_absent(struct req *q, const char *id)
+{
+	(void)id;
+	viggle_err(q, 404, "task not found");
+}
+
+/* GET /api/viggle/task/{id}: the task in Viggle's envelope. */
+static void
+viggle_answer(struct req *q, const struct task *t)
 {
 	yajl_gen y = q->y;
-	struct task *t;
-	char id[128];
-	int ph;
+	int ph = task_phase(t, NULL);
 
-	(void)arg;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_VIGGLE, id)) == NULL || !task_poll(t)) {
-		viggle_err(q, 404, "task not found");
-		return;
-	}
-	ph = task_phase(t, NULL);
 	viggle_open(q);
 	yajl_gen_map_open(y);
 	w_ks(y, "task_id", t->id);
@@ -1440,7 +1405,7 @@ viggle_task(struct req *q, int arg)
 		yajl_gen_null(y);
 	w_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : NULL);
 	yajl_gen_map_close(y);
-	viggle_close(q);
+	yajl_gen_map_close(y);
 }
 
 /* GET /api/viggle/credits: 1000 less one per task made. */
@@ -1637,27 +1602,21 @@ ideo_rev_submit(struct req *q, int arg)
 	q_json(q, q->status);
 }
 
-/* POST /api/ideogram/task-request {"request_id"}: one poll. */
-void
-ideo_rev_poll(struct req *q, int arg)
+static void
+ideo_no_id(struct req *q)
 {
-	const char *rid = jstr(jget(q->root, "request_id"));
-	yajl_gen y = q->y;
-	struct task *t;
-	char name[96];
-	int ph, i;
+	ans_taskerr(q, 400, "invalid_request", "request_id is required");
+}
 
-	(void)arg;
-	if (!nonempty(rid)) {
-		ans_taskerr(q, 400, "invalid_request",
-		    "request_id is required");
-		return;
-	}
-	if ((t = task_find(FAM_IDEO, rid)) == NULL || !task_poll(t)) {
-		ans_task_not_exist(q);
-		return;
-	}
-	ph = task_phase(t, NULL);
+/* POST /api/ideogram/task-request {"request_id"}: the sampling request
+ * (invented), its images once done. */
+static void
+ideo_answer(struct req *q, const struct task *t)
+{
+	yajl_gen y = q->y;
+	int ph = task_phase(t, NULL), i;
+	char name[96];
+
 	yajl_gen_map_open(y);
 	w_str(y, "sampling_requests");
 	yajl_gen_array_open(y);
@@ -1698,7 +1657,6 @@ ideo_rev_poll(struct req *q, int arg)
 	yajl_gen_map_close(y);
 	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1940,5 +1898,91 @@ sd_v1(struct req *q, int arg)
 	}
 	yajl_gen_array_close(q->y);
 	yajl_gen_map_close(q->y);
+	q_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Polls: the steps every family's poll by id shares, a row a family
+ * for where its id is and what its answers look like. */
+
+static const struct pollrow {
+	int fam, kind;		/* kind: only tasks of this kind, or -1 */
+	int cap;		/* the path capture holding the id ... */
+	const char *qkey, *bkey; /* ... or this query key, or body member */
+	int (*check)(struct req *q);	/* NULL, or 0 after refusing */
+	void (*no_id)(struct req *q);	/* qkey or bkey absent */
+	void (*absent)(struct req *q, const char *id);	/* not found */
+	void (*answer)(struct req *q, const struct task *t);
+} pollrows[] = {
+	[PF_MJ] = { FAM_MJ, -1, 0, NULL, NULL, NULL, NULL, mj_not_found,
+	    mj_answer },
+	[PF_SUNO] = { FAM_SUNO, -1, 0, NULL, NULL, NULL, NULL,
+	    ans_task_not_exist, suno_answer },
+	[PF_SUNONA] = { FAM_SUNONA, -1, 0, NULL, NULL, NULL, NULL,
+	    ans_task_not_exist, sunona_answer },
+	[PF_FLUX] = { FAM_FLUX, -1, 0, "id", NULL, NULL, flux_no_id,
+	    flux_absent, flux_answer },
+	[PF_KLING_IMG] = { FAM_KLING, KL_IMG, 0, NULL, NULL, NULL, NULL,
+	    kling_absent, kling_answer },
+	[PF_KLING_T2V] = { FAM_KLING, KL_T2V, 0, NULL, NULL, NULL, NULL,
+	    kling_absent, kling_answer },
+	[PF_KLING_I2V] = { FAM_KLING, KL_I2V, 0, NULL, NULL, NULL, NULL,
+	    kling_absent, kling_answer },
+	[PF_LUMA] = { FAM_LUMA, -1, 0, NULL, NULL, NULL, NULL,
+	    ans_task_not_exist, luma_answer },
+	[PF_RUNWAY] = { FAM_RUNWAY, -1, 0, NULL, NULL, runway_version, NULL,
+	    ans_task_not_exist, runway_answer },
+	[PF_COGV] = { FAM_COGV, -1, 1, NULL, NULL, NULL, NULL,
+	    ans_task_not_exist, cogv_answer },
+	[PF_VIGGLE] = { FAM_VIGGLE, -1, 0, NULL, NULL, NULL, NULL,
+	    viggle_absent, viggle_answer },
+	[PF_IDEO] = { FAM_IDEO, -1, 0, NULL, "request_id", NULL, ideo_no_id,
+	    ans_task_not_exist, ideo_answer },
+};
+
+/* The id a poll names into id: 1; 0 when it names none that could be
+ * a task's (too long); -1 when it names none at all. */
+static int
+poll_id(struct req *q, const struct pollrow *pr, char *id, size_t osz)
+{
+	const char *s;
+
+	if (pr->qkey)
+		return query_get(q, pr->qkey, id, osz) ? 1 : -1;
+	if (pr->bkey == NULL)
+		return cap_str(q, pr->cap, id, osz);
+	if (!nonempty(s = jstr(jget(q->root, pr->bkey))))
+		return -1;
+	if (strlen(s) >= osz)
+		return 0;
+	memcpy(id, s, strlen(s) + 1);
+	return 1;
+}
+
+/* GET (or POST) a task by id, arg a PF_ row: one poll of it, answered
+ * in its family's shape; "not found" for an unknown id, for a task of
+ * another kind and while mock.not_found_polls lasts. */
+void
+vend_poll(struct req *q, int arg)
+{
+	const struct pollrow *pr = &pollrows[arg];
+	struct task *t = NULL;
+	char id[128];
+	int k;
+
+	if (pr->check && !pr->check(q))
+		return;
+	if ((k = poll_id(q, pr, id, sizeof id)) < 0) {
+		pr->no_id(q);
+		return;
+	}
+	if (k > 0 && (t = task_find(pr->fam, id)) != NULL &&
+	    pr->kind >= 0 && t->kind != pr->kind)
+		t = NULL;
+	if (t == NULL || !task_poll(t)) {
+		pr->absent(q, k > 0 ? id : "");
+		return;
+	}
+	pr->answer(q, t);
 	q_json(q, q->status);
 }

@@ -191,6 +191,9 @@ enum { SK_V35, SK_V30, SK_CONCAT, SK_MUSIC, SK_LYRICS };
 enum { KL_IMG, KL_T2V, KL_I2V };
 enum { VG_UPVIDEO, VG_UPIMAGE, VG_MIX, VG_MULTI, VG_MOVE };
 enum { IR_DESCRIBE, IR_GENERATE, IR_BLEND, IR_UPSCALE };
+/* The rows of vend_poll: a task family (Kling's: a kind) each. */
+enum { PF_MJ, PF_SUNO, PF_SUNONA, PF_FLUX, PF_KLING_IMG, PF_KLING_T2V,
+	PF_KLING_I2V, PF_LUMA, PF_RUNWAY, PF_COGV, PF_VIGGLE, PF_IDEO };
 
 typedef void svc_fn(struct req *, int);
 
@@ -292,6 +295,7 @@ const char *task_status(const struct task *t);
 int task_pct(const struct task *t);
 void task_times(struct task *t);
 int task_poll(struct task *t);
+struct task *task_poll_id(int fam, const char *id);
 void tmock_parse(struct tmock *tm, yajl_val o);
 void stats_polls(yajl_gen y);
 
@@ -304,36 +308,29 @@ void files_answer(struct conn *c, const char *path, size_t plen);
 
 /* mock-vendors.c */
 void mj_submit(struct req *q, int arg);
-void mj_fetch(struct req *q, int arg);
 void mj_list_by(struct req *q, int arg);
 void mj_list(struct req *q, int queue);
 void mj_query(struct req *q, int arg);
 void mj_task_op(struct req *q, int seed);
 void suno_submit(struct req *q, int arg);
-void suno_fetch(struct req *q, int arg);
 void sunona_submit(struct req *q, int arg);
-void sunona_fetch(struct req *q, int many);
+void sunona_fetch(struct req *q, int arg);
 void flux_submit(struct req *q, int arg);
-void flux_result(struct req *q, int arg);
 void kling_submit(struct req *q, int arg);
-void kling_fetch(struct req *q, int arg);
 void luma_submit(struct req *q, int arg);
-void luma_fetch(struct req *q, int arg);
 void runway_submit(struct req *q, int arg);
-void runway_task(struct req *q, int del);
+void runway_cancel(struct req *q, int arg);
 void cogv_submit(struct req *q, int arg);
-void cogv_fetch(struct req *q, int arg);
 void viggle_submit(struct req *q, int arg);
 void viggle_templates(struct req *q, int multi);
-void viggle_task(struct req *q, int arg);
 void viggle_credits(struct req *q, int arg);
 void ideo_generate(struct req *q, int arg);
 void ideo_form(struct req *q, int upscale);
 void ideo_describe(struct req *q, int arg);
 void ideo_rev_submit(struct req *q, int arg);
-void ideo_rev_poll(struct req *q, int arg);
 void recraft_style(struct req *q, int arg);
 void recraft_gen(struct req *q, int arg);
 void recraft_op(struct req *q, int vectorize);
 void sd_v2(struct req *q, int arg);
 void sd_v1(struct req *q, int arg);
+void vend_poll(struct req *q, int arg);
