@@ -534,52 +534,159 @@ req_done(struct conn *c)
 	c->lstart = c->scan = 0;
 }
 
-/* Parse what has arrived of the current request; 1 when an answer was
- * started (the request was dispatched or refused), 0 when more input
- * is needed. */
+/* The request-reading steps below return 1 when an answer was started
+ * (the request was dispatched or refused), 0 when more input is
+ * needed, STEP_ON when the next step may run now.  p and n: the input
+ * from the start of the current request. */
+#define STEP_ON	(-1)
+
+/* Read the head up to its empty line, then parse it (a blank line
+ * before a request is skipped). */
+static int
+req_step_head(struct conn *c, char *p, size_t n)
+{
+	char *q;
+	size_t k;
+
+	while (c->lstart == 0 && n > 0 && (p[0] == '\r' || p[0] == '\n')) {
+		c->ipos++;
+		p++;
+		n--;
+	}
+	if (n == 0)
+		return 0;
+	q = memchr(p + c->scan, '\n', n - c->scan);
+	if (q == NULL) {
+		c->scan = n;
+		if (n > MAX_HEAD)
+			return req_fail(c, 431, "request head too large");
+		return 0;
+	}
+	k = q - p;
+	if (k == c->lstart || (k == c->lstart + 1 && p[c->lstart] == '\r')) {
+		c->hlen = k + 1;
+		if (c->lstart == 0)
+			return req_fail(c, 400, "no request");
+		return req_parse_head(c, p) ? 1 : STEP_ON;
+	}
+	c->lstart = c->scan = k + 1;
+	if (c->lstart > MAX_HEAD)
+		return req_fail(c, 431, "request head too large");
+	return STEP_ON;
+}
+
+/* Read a chunk-size line (hex digits, maybe an extension). */
+static int
+req_step_csize(struct conn *c, char *p, size_t n)
+{
+	unsigned long long sz;
+	char *q;
+	size_t k;
+
+	q = memchr(p + c->bpos, '\n', n - c->bpos);
+	if (q == NULL) {
+		if (n - c->bpos > 1024)
+			return req_fail(c, 400, "bad chunk size");
+		return 0;
+	}
+	for (k = c->bpos, sz = 0; p + k < q; k++) {
+		if (p[k] >= '0' && p[k] <= '9')
+			sz = sz * 16 + p[k] - '0';
+		else if ((p[k] | 32) >= 'a' && (p[k] | 32) <= 'f')
+			sz = sz * 16 + (p[k] | 32) - 'a' + 10;
+		else
+			break;
+		if (sz > MAX_BODY)
+			return req_fail(c, 413, "request body too large");
+	}
+	if (k == c->bpos || (p + k < q && p[k] != ';' && p[k] != '\r' &&
+	    p[k] != ' ' && p[k] != '\t'))
+		return req_fail(c, 400, "bad chunk size");
+	c->bpos = q - p + 1;
+	if (sz > MAX_BODY - c->blen)
+		return req_fail(c, 413, "request body too large");
+	c->csize = sz;
+	c->rq = sz ? RQ_CDATA : RQ_TRAILER;
+	return STEP_ON;
+}
+
+/* Take what has come of a chunk's data, decoded in place so that the
+ * body stays contiguous after the head. */
+static int
+req_step_cdata(struct conn *c, char *p, size_t n)
+{
+	size_t k;
+
+	if ((k = n - c->bpos) == 0)
+		return 0;
+	if (k > c->csize)
+		k = c->csize;
+	if (c->hlen + c->blen != c->bpos)
+		memmove(p + c->hlen + c->blen, p + c->bpos, k);
+	c->blen += k;
+	c->bpos += k;
+	if ((c->csize -= k) == 0)
+		c->rq = RQ_CCRLF;
+	return STEP_ON;
+}
+
+/* The line end after a chunk's data (LF or CRLF). */
+static int
+req_step_ccrlf(struct conn *c, char *p, size_t n)
+{
+	if (n - c->bpos < 1 || (p[c->bpos] == '\r' && n - c->bpos < 2))
+		return 0;
+	if (p[c->bpos] == '\n')
+		c->bpos++;
+	else if (p[c->bpos] == '\r' && p[c->bpos + 1] == '\n')
+		c->bpos += 2;
+	else
+		return req_fail(c, 400, "bad chunk end");
+	c->rq = RQ_CSIZE;
+	return STEP_ON;
+}
+
+/* Skip the trailer lines after the last chunk; its empty line ends the
+ * request. */
+static int
+req_step_trailer(struct conn *c, char *p, size_t n)
+{
+	char *q;
+	size_t k;
+
+	q = memchr(p + c->bpos, '\n', n - c->bpos);
+	if (q == NULL) {
+		if (n - c->bpos > MAX_HEAD)
+			return req_fail(c, 431, "trailer too large");
+		return 0;
+	}
+	k = q - p;
+	if (k == c->bpos || (k == c->bpos + 1 && p[c->bpos] == '\r')) {
+		c->bpos = k + 1;
+		req_done(c);
+		return 1;
+	}
+	c->bpos = k + 1;
+	return STEP_ON;
+}
+
+/* Parse what has arrived of the current request, one step after
+ * another while they can go on; 1 when an answer was started, 0 when
+ * more input is needed. */
 static int
 req_step(struct conn *c)
 {
-	char *p, *q;
-	size_t n, k;
-	unsigned long long sz;
+	char *p;
+	size_t n;
+	int r;
 
-	for (;;) {
+	do {
 		p = c->in.p + c->ipos;
 		n = c->in.len - c->ipos;
 		switch (c->rq) {
 		case RQ_HEAD:
-			while (c->lstart == 0 && n > 0 &&
-			    (p[0] == '\r' || p[0] == '\n')) {
-				c->ipos++;
-				p++;
-				n--;
-			}
-			if (n == 0)
-				return 0;
-			q = memchr(p + c->scan, '\n', n - c->scan);
-			if (q == NULL) {
-				c->scan = n;
-				if (n > MAX_HEAD)
-					return req_fail(c, 431,
-					    "request head too large");
-				return 0;
-			}
-			k = q - p;
-			if (k == c->lstart ||
-			    (k == c->lstart + 1 && p[c->lstart] == '\r')) {
-				c->hlen = k + 1;
-				if (c->lstart == 0)
-					return req_fail(c, 400, "no request");
-				if (req_parse_head(c, p))
-					return 1;
-				continue;
-			}
-			c->lstart = c->scan = k + 1;
-			if (c->lstart > MAX_HEAD)
-				return req_fail(c, 431,
-				    "request head too large");
-			continue;
+			r = req_step_head(c, p, n);
+			break;
 		case RQ_BODY:
 			if (n - c->hlen < c->clen)
 				return 0;
@@ -588,81 +695,22 @@ req_step(struct conn *c)
 			req_done(c);
 			return 1;
 		case RQ_CSIZE:
-			q = memchr(p + c->bpos, '\n', n - c->bpos);
-			if (q == NULL) {
-				if (n - c->bpos > 1024)
-					return req_fail(c, 400,
-					    "bad chunk size");
-				return 0;
-			}
-			for (k = c->bpos, sz = 0; p + k < q; k++) {
-				if (p[k] >= '0' && p[k] <= '9')
-					sz = sz * 16 + p[k] - '0';
-				else if ((p[k] | 32) >= 'a' &&
-				    (p[k] | 32) <= 'f')
-					sz = sz * 16 + (p[k] | 32) - 'a' + 10;
-				else
-					break;
-				if (sz > MAX_BODY)
-					return req_fail(c, 413,
-					    "request body too large");
-			}
-			if (k == c->bpos || (p + k < q && p[k] != ';' &&
-			    p[k] != '\r' && p[k] != ' ' && p[k] != '\t'))
-				return req_fail(c, 400, "bad chunk size");
-			c->bpos = q - p + 1;
-			if (sz > MAX_BODY - c->blen)
-				return req_fail(c, 413,
-				    "request body too large");
-			c->csize = sz;
-			c->rq = sz ? RQ_CDATA : RQ_TRAILER;
-			continue;
+			r = req_step_csize(c, p, n);
+			break;
 		case RQ_CDATA:
-			if ((k = n - c->bpos) == 0)
-				return 0;
-			if (k > c->csize)
-				k = c->csize;
-			/* decode in place: the body stays contiguous */
-			if (c->hlen + c->blen != c->bpos)
-				memmove(p + c->hlen + c->blen, p + c->bpos, k);
-			c->blen += k;
-			c->bpos += k;
-			if ((c->csize -= k) == 0)
-				c->rq = RQ_CCRLF;
-			continue;
+			r = req_step_cdata(c, p, n);
+			break;
 		case RQ_CCRLF:
-			if (n - c->bpos < 1 || (p[c->bpos] == '\r' &&
-			    n - c->bpos < 2))
-				return 0;
-			if (p[c->bpos] == '\n')
-				c->bpos++;
-			else if (p[c->bpos] == '\r' && p[c->bpos + 1] == '\n')
-				c->bpos += 2;
-			else
-				return req_fail(c, 400, "bad chunk end");
-			c->rq = RQ_CSIZE;
-			continue;
+			r = req_step_ccrlf(c, p, n);
+			break;
 		case RQ_TRAILER:
-			q = memchr(p + c->bpos, '\n', n - c->bpos);
-			if (q == NULL) {
-				if (n - c->bpos > MAX_HEAD)
-					return req_fail(c, 431,
-					    "trailer too large");
-				return 0;
-			}
-			k = q - p;
-			if (k == c->bpos || (k == c->bpos + 1 &&
-			    p[c->bpos] == '\r')) {
-				c->bpos = k + 1;
-				req_done(c);
-				return 1;
-			}
-			c->bpos = k + 1;
-			continue;
+			r = req_step_trailer(c, p, n);
+			break;
 		default:
 			return 0;
 		}
-	}
+	} while (r == STEP_ON);
+	return r;
 }
 
 /* ------------------------------------------------------------------ */

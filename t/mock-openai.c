@@ -192,114 +192,174 @@ put_token(yajl_gen y, const char *key, const char *t, size_t n)
 		yajl_gen_map_close(y);
 }
 
+/* The event makers below append one event's JSON to b and return 1,
+ * or move s->ph on and return PH_ON when their phase has no more. */
+#define PH_ON	(-1)
+
+/* The role chunk of each choice (chat only). */
+static int
+ev_role(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+
+	if (s->kind == K_CHAT && s->ci < s->n) {
+		ev_choice(r, s->ci++);
+		yajl_gen_map_open(r->y);
+		w_ks(r->y, "role", "assistant");
+		w_ks(r->y, "content", "");
+		yajl_gen_map_close(r->y);
+		ev_close(b, r, NULL);
+		return 1;
+	}
+	rr_start(s, PH_REASON, s->rcnt);
+	return PH_ON;
+}
+
+/* The next reasoning token, round-robin over the choices. */
+static int
+ev_reason(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	struct buf *t = &r->rtext;
+	size_t e;
+	int i;
+
+	if ((i = rr_next(s, s->rcnt)) < 0) {
+		rr_start(s, PH_CONTENT, s->cnt);
+		return PH_ON;
+	}
+	if (s->rpos[i] >= t->len)
+		s->rpos[i] = 0;
+	e = tok_end(t->p, t->len, 0, s->rpos[i]);
+	ev_choice(r, i);
+	put_token(r->y, "reasoning_content", t->p + s->rpos[i],
+	    e - s->rpos[i]);
+	ev_close(b, r, NULL);
+	s->rpos[i] = e;
+	return 1;
+}
+
+/* The next content token, round-robin over the choices; choice 0 of a
+ * tool call gives the call's head, then its argument pieces. */
+static int
+ev_content(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	struct buf *t;
+	size_t e;
+	int i;
+
+	if ((i = rr_next(s, s->cnt)) < 0) {
+		s->ph = PH_FINISH;
+		s->ci = 0;
+		return PH_ON;
+	}
+	ev_choice(r, i);
+	if (s->tools && i == 0 && s->tpos == 0 && s->k == 0)
+		put_tool_call(r->y, &r->tname, "", 0);
+	else if (s->tools && i == 0) {
+		t = &r->targs;
+		e = piece_end(t->p, t->len, s->tpos);
+		put_tool_call(r->y, NULL, t->p + s->tpos, e - s->tpos);
+		s->tpos = e;
+	} else {
+		t = &r->text[i];
+		if (s->pos[i] >= t->len)
+			s->pos[i] = 0;
+		e = tok_end(t->p, t->len, s->base[i], s->pos[i]);
+		put_token(r->y, s->kind == K_CHAT ? "content" : NULL,
+		    t->p + s->pos[i], e - s->pos[i]);
+		s->pos[i] = e;
+	}
+	ev_close(b, r, NULL);
+	return 1;
+}
+
+/* The finish chunk of each choice: an empty delta (or text) with its
+ * finish_reason. */
+static int
+ev_finish(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	int i;
+
+	if (s->ci >= s->n) {
+		s->ph = PH_USAGE;
+		return PH_ON;
+	}
+	i = s->ci++;
+	ev_choice(r, i);
+	if (s->kind == K_CHAT) {
+		yajl_gen_map_open(r->y);
+		yajl_gen_map_close(r->y);
+	} else
+		w_str(r->y, "");
+	ev_close(b, r, s->fin[i]);
+	return 1;
+}
+
+/* The usage chunk ("choices":[]), when include_usage asked for it. */
+static int
+ev_usage(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	yajl_gen y = r->y;
+
+	s->ph = PH_DONE;
+	if (!s->usage)
+		return PH_ON;
+	put_head(y, r, s->kind == K_CHAT ? "chat.completion.chunk" :
+	    "text_completion");
+	w_str(y, "choices");
+	yajl_gen_array_open(y);
+	yajl_gen_array_close(y);
+	put_usage(y, s);
+	yajl_gen_map_close(y);
+	json_take(y, b);
+	return 1;
+}
+
 /* Append the JSON of the stream's next event to b; 0 at the end. */
 static int
 gen_event(struct conn *c, struct buf *b)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	yajl_gen y;
-	struct buf *t;
-	size_t e;
-	int i;
+	int k;
 
 	if (r->y == NULL)
 		r->y = json_gen();
-	y = r->y;
-	for (;;) {
+	do {
 		switch (s->ph) {
 		case PH_ROLE:
-			if (s->kind == K_CHAT && s->ci < s->n) {
-				ev_choice(r, s->ci++);
-				yajl_gen_map_open(y);
-				w_ks(y, "role", "assistant");
-				w_ks(y, "content", "");
-				yajl_gen_map_close(y);
-				ev_close(b, r, NULL);
-				return 1;
-			}
-			rr_start(s, PH_REASON, s->rcnt);
-			continue;
+			k = ev_role(r, b);
+			break;
 		case PH_REASON:
-			if ((i = rr_next(s, s->rcnt)) < 0) {
-				rr_start(s, PH_CONTENT, s->cnt);
-				continue;
-			}
-			t = &r->rtext;
-			if (s->rpos[i] >= t->len)
-				s->rpos[i] = 0;
-			e = tok_end(t->p, t->len, 0, s->rpos[i]);
-			ev_choice(r, i);
-			put_token(y, "reasoning_content", t->p + s->rpos[i],
-			    e - s->rpos[i]);
-			ev_close(b, r, NULL);
-			s->rpos[i] = e;
-			return 1;
+			k = ev_reason(r, b);
+			break;
 		case PH_CONTENT:
-			if ((i = rr_next(s, s->cnt)) < 0) {
-				s->ph = PH_FINISH;
-				s->ci = 0;
-				continue;
-			}
-			ev_choice(r, i);
-			if (s->tools && i == 0 && s->tpos == 0 &&
-			    s->k == 0)
-				put_tool_call(y, &r->tname, "", 0);
-			else if (s->tools && i == 0) {
-				t = &r->targs;
-				e = piece_end(t->p, t->len, s->tpos);
-				put_tool_call(y, NULL, t->p + s->tpos,
-				    e - s->tpos);
-				s->tpos = e;
-			} else {
-				t = &r->text[i];
-				if (s->pos[i] >= t->len)
-					s->pos[i] = 0;
-				e = tok_end(t->p, t->len, s->base[i],
-				    s->pos[i]);
-				put_token(y, s->kind == K_CHAT ? "content" :
-				    NULL, t->p + s->pos[i], e - s->pos[i]);
-				s->pos[i] = e;
-			}
-			ev_close(b, r, NULL);
-			return 1;
+			k = ev_content(r, b);
+			break;
 		case PH_FINISH:
-			if (s->ci < s->n) {
-				i = s->ci++;
-				ev_choice(r, i);
-				if (s->kind == K_CHAT) {
-					yajl_gen_map_open(y);
-					yajl_gen_map_close(y);
-				} else
-					w_str(y, "");
-				ev_close(b, r, s->fin[i]);
-				return 1;
-			}
-			s->ph = PH_USAGE;
-			continue;
+			k = ev_finish(r, b);
+			break;
 		case PH_USAGE:
-			s->ph = PH_DONE;
-			if (!s->usage)
-				continue;
-			put_head(y, r, s->kind == K_CHAT ?
-			    "chat.completion.chunk" : "text_completion");
-			w_str(y, "choices");
-			yajl_gen_array_open(y);
-			yajl_gen_array_close(y);
-			put_usage(y, s);
-			yajl_gen_map_close(y);
-			json_take(y, b);
-			return 1;
+			k = ev_usage(r, b);
+			break;
 		case PH_DONE:
 			s->ph = PH_END;
 			if (s->no_done)
-				continue;
-			buf_adds(b, "[DONE]");
-			return 1;
+				k = PH_ON;
+			else {
+				buf_adds(b, "[DONE]");
+				k = 1;
+			}
+			break;
 		default:
 			return 0;
 		}
-	}
+	} while (k == PH_ON);
+	return k;
 }
 
 /* Next unit of an event stream into r->stage: one event with its

@@ -237,27 +237,19 @@ mj_kind(const char *cid)
 	return MJK_VARIATION;
 }
 
-/* POST /mj/submit/..., /mj/insight-face/swap. */
-void
-mj_submit(struct req *q, int arg)
+/* Refuse a submit that lacks what its kind needs (code 4): 0 after
+ * refusing, 1 when it may go on. */
+static int
+mj_check(struct req *q, int arg)
 {
-	static const int kinds[] = { MJK_IMAGINE, MJK_BLEND, MJK_DESCRIBE,
-		MJK_SHORTEN, 0, 0, MJK_SWAP };
-	static const char *const cmd[] = { "/imagine ", "/blend", "/describe",
-		"/shorten ", "", "", "/swap_face" };
 	yajl_val r = q->root, a;
-	const char *prompt = jstr(jget(r, "prompt")), *miss = NULL;
-	const char *tid = jstr(jget(r, "taskId"));
-	const char *cid = jstr(jget(r, "customId"));
-	long long code = q->tm.mj_code;
-	struct task *t, *parent = NULL;
-	char desc[256];
-	int modal = 0, kind = kinds[arg];
+	const char *miss = NULL;
+	char desc[64];
 
 	switch (arg) {
 	case MJS_IMAGINE:
 	case MJS_SHORTEN:
-		if (!nonempty(prompt))
+		if (!nonempty(jstr(jget(r, "prompt"))))
 			miss = "prompt";
 		break;
 	case MJS_BLEND:
@@ -266,7 +258,7 @@ mj_submit(struct req *q, int arg)
 			miss = "base64Array";
 		else if (a->u.array.len < 2 || a->u.array.len > 5) {
 			mj_refuse(q, 4, "base64Array must hold 2 to 5 images");
-			return;
+			return 0;
 		}
 		break;
 	case MJS_DESCRIBE:
@@ -283,67 +275,123 @@ mj_submit(struct req *q, int arg)
 			miss = "targetBase64";
 		break;
 	case MJS_ACTION:
-		if (!nonempty(cid))
+		if (!nonempty(jstr(jget(r, "customId"))))
 			miss = "customId";
 		/* FALLTHROUGH */
 	case MJS_MODAL:
-		if (!nonempty(tid))
+		if (!nonempty(jstr(jget(r, "taskId"))))
 			miss = "taskId";
 		break;
 	}
-	if (miss) {
-		snprintf(desc, sizeof desc, "%s is required", miss);
-		mj_refuse(q, 4, desc);
-		return;
-	}
-	if (code != 1 && code != 21 && code != 22) {
-		switch (code) {
-		case 23:
-			mj_result(q, 23, "Queue is full, please try again "
-			    "later", NULL);
-			w_ki(q->y, "numberOfQueues", 10);
-			w_ks(q->y, "discordInstanceId", "mock");
-			mj_result_end(q);
-			return;
-		case 24:
-			break;
-		case 4:
-			mj_refuse(q, 4, "mock validation error");
-			return;
-		case 9:
-			mj_refuse(q, 9, "mock system error");
-			return;
-		default:
-			snprintf(desc, sizeof desc, "mock code %lld", code);
-			mj_refuse(q, code, desc);
-			return;
-		}
-	}
-	if (code == 24 || has_word(prompt, "banned")) {
-		mj_result(q, 24, "May contain sensitive words", NULL);
-		w_ks(q->y, "promptEn", prompt ? prompt : "");
-		w_ks(q->y, "bannedWord", "banned");
+	if (miss == NULL)
+		return 1;
+	snprintf(desc, sizeof desc, "%s is required", miss);
+	mj_refuse(q, 4, desc);
+	return 0;
+}
+
+/* Answer the refusals mock.mj_code asks for (and a "banned" prompt's):
+ * 1 after answering, 0 when the submit goes on. */
+static int
+mj_code_refuse(struct req *q, long long code, const char *prompt)
+{
+	char desc[64];
+
+	switch (code) {
+	case 1:
+	case 21:
+	case 22:
+	case 24:
+		break;
+	case 23:
+		mj_result(q, 23, "Queue is full, please try again later",
+		    NULL);
+		w_ki(q->y, "numberOfQueues", 10);
+		w_ks(q->y, "discordInstanceId", "mock");
 		mj_result_end(q);
+		return 1;
+	case 4:
+		mj_refuse(q, 4, "mock validation error");
+		return 1;
+	case 9:
+		mj_refuse(q, 9, "mock system error");
+		return 1;
+	default:
+		snprintf(desc, sizeof desc, "mock code %lld", code);
+		mj_refuse(q, code, desc);
+		return 1;
+	}
+	if (code != 24 && !has_word(prompt, "banned"))
+		return 0;
+	mj_result(q, 24, "May contain sensitive words", NULL);
+	w_ks(q->y, "promptEn", prompt ? prompt : "");
+	w_ks(q->y, "bannedWord", "banned");
+	mj_result_end(q);
+	return 1;
+}
+
+/* POST /mj/submit/modal: the parent waiting for its window goes on,
+ * with the prompt given if any. */
+static void
+mj_modal(struct req *q, struct task *parent, const char *prompt)
+{
+	if (!parent->modal) {
+		mj_refuse(q, 4, "task is not waiting for a modal");
 		return;
 	}
+	parent->modal = 0;
+	if (nonempty(prompt)) {
+		free(parent->prompt);
+		parent->prompt = xstrdup(prompt);
+		parent->fail |= has_word(prompt, "fail");
+	}
+	mj_result(q, 1, "Submit success", parent->id);
+	mj_result_end(q);
+}
+
+/* A new task's submit result: its code says how it was taken. */
+static void
+mj_accepted(struct req *q, const struct task *t, long long code)
+{
+	if (t->modal)
+		mj_result(q, 21, "Waiting for window confirm", t->id);
+	else if (code == 21)
+		mj_result(q, 21, "Task already exists", t->id);
+	else if (code == 22) {
+		mj_result(q, 22, "In queue, there is 1 task ahead", t->id);
+		w_ki(q->y, "numberOfQueues", 1);
+		w_ks(q->y, "discordInstanceId", "mock");
+	} else
+		mj_result(q, 1, "Submit success", t->id);
+	mj_result_end(q);
+}
+
+/* POST /mj/submit/..., /mj/insight-face/swap: a new task, or (modal)
+ * the parent's go-ahead; an action acts on a finished parent. */
+void
+mj_submit(struct req *q, int arg)
+{
+	static const int kinds[] = { MJK_IMAGINE, MJK_BLEND, MJK_DESCRIBE,
+		MJK_SHORTEN, 0, 0, MJK_SWAP };
+	static const char *const cmd[] = { "/imagine ", "/blend", "/describe",
+		"/shorten ", "", "", "/swap_face" };
+	yajl_val r = q->root;
+	const char *prompt = jstr(jget(r, "prompt"));
+	const char *tid = jstr(jget(r, "taskId"));
+	const char *cid = jstr(jget(r, "customId"));
+	struct task *t, *parent = NULL;
+	char desc[256];
+	int modal = 0, kind = kinds[arg];
+
+	if (!mj_check(q, arg) || mj_code_refuse(q, q->tm.mj_code, prompt))
+		return;
 	if (tid && (arg == MJS_MODAL || arg == MJS_ACTION) &&
 	    (parent = task_find(FAM_MJ, tid)) == NULL) {
 		mj_refuse(q, 3, "related task not found or expired");
 		return;
 	}
 	if (arg == MJS_MODAL) {
-		if (!parent->modal) {
-			mj_refuse(q, 4, "task is not waiting for a modal");
-			return;
-		}
-		parent->modal = 0;
-		if (nonempty(prompt)) {
-			free(parent->prompt);
-			parent->prompt = xstrdup(prompt);
-			parent->fail |= has_word(prompt, "fail");
-		}
-		mj_result(q, 1, "Submit success", parent->id);
-		mj_result_end(q);
+		mj_modal(q, parent, prompt);
 		return;
 	}
 	if (arg == MJS_ACTION) {
@@ -369,17 +417,7 @@ mj_submit(struct req *q, int arg)
 		snprintf(desc, sizeof desc, "%s%s", cmd[arg],
 		    arg == MJS_IMAGINE || arg == MJS_SHORTEN ? prompt : "");
 	t->title = xstrdup(desc);
-	if (modal)
-		mj_result(q, 21, "Waiting for window confirm", t->id);
-	else if (code == 21)
-		mj_result(q, 21, "Task already exists", t->id);
-	else if (code == 22) {
-		mj_result(q, 22, "In queue, there is 1 task ahead", t->id);
-		w_ki(q->y, "numberOfQueues", 1);
-		w_ks(q->y, "discordInstanceId", "mock");
-	} else
-		mj_result(q, 1, "Submit success", t->id);
-	mj_result_end(q);
+	mj_accepted(q, t, q->tm.mj_code);
 }
 
 /* GET /mj/task/{id}/fetch: the task. */
