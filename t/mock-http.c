@@ -60,7 +60,7 @@ status_text(int s)
 
 /* Start a new answer on c: state zeroed, buffers emptied. */
 void
-resp_reset(struct conn *c)
+http_reset(struct conn *c)
 {
 	struct resp *r = &c->r;
 	int i;
@@ -178,7 +178,7 @@ resp_head(struct conn *c, int status, const char *ctype, int sse,
 
 /* Answer with the body in r->head (+ r->s.pad "x" bytes + r->tail). */
 void
-resp_fixed(struct conn *c, int status, const char *ctype,
+http_fixed(struct conn *c, int status, const char *ctype,
     const struct mock *m)
 {
 	struct resp *r = &c->r;
@@ -200,9 +200,9 @@ resp_fixed(struct conn *c, int status, const char *ctype,
 	    m);
 }
 
-/* Answer with an event stream generated lazily by sse_next(). */
+/* Answer with an event stream generated lazily by oai_sse_next(). */
 void
-resp_sse(struct conn *c, const struct mock *m)
+http_sse(struct conn *c, const struct mock *m)
 {
 	struct rstate *s = &c->r.s;
 
@@ -228,7 +228,7 @@ resp_sse(struct conn *c, const struct mock *m)
 
 /* An OpenAI-style error answer; code NULL gives "code":null. */
 void
-answer_error(struct conn *c, int status, const char *msg, const char *type,
+http_error(struct conn *c, int status, const char *msg, const char *type,
     const char *code, const struct mock *m)
 {
 	yajl_gen y = json_gen();
@@ -237,7 +237,7 @@ answer_error(struct conn *c, int status, const char *msg, const char *type,
 	c->r.head.len = 0;
 	json_take(y, &c->r.head);
 	yajl_gen_free(y);
-	resp_fixed(c, status, "application/json", m);
+	http_fixed(c, status, "application/json", m);
 }
 
 /* Next piece of a fixed body into r->stage, honouring the byte limit of
@@ -328,7 +328,7 @@ resp_fill(struct conn *c)
 		return F_FLUSH;
 	if (!s->hdr_done) {
 		if (g.now < s->hdr_at) {
-			conn_wake(c, s->hdr_at);
+			http_wake(c, s->hdr_at);
 			return F_BLOCK;
 		}
 		if (s->reset) {
@@ -346,7 +346,7 @@ resp_fill(struct conn *c)
 	if (s->spos == r->stage.len) {
 		r->stage.len = 0;
 		s->spos = 0;
-		switch (s->src == SRC_SSE ? sse_next(c) : fixed_next(c)) {
+		switch (s->src == SRC_SSE ? oai_sse_next(c) : fixed_next(c)) {
 		case U_DATA:
 			break;
 		case U_BLOCK:
@@ -370,7 +370,7 @@ resp_fill(struct conn *c)
 	n = r->stage.len - s->spos;
 	if (s->piece) {
 		if (g.now < s->pc_at) {
-			conn_wake(c, s->pc_at);
+			http_wake(c, s->pc_at);
 			return F_BLOCK;
 		}
 		if (n > s->piece)
@@ -412,15 +412,15 @@ resp_end(struct conn *c)
 static int
 req_fail(struct conn *c, int status, const char *msg)
 {
-	resp_reset(c);
+	http_reset(c);
 	c->r.s.close = 1;
-	answer_error(c, status, msg, "invalid_request_error", NULL, &nomock);
+	http_error(c, status, msg, "invalid_request_error", NULL, &nomock);
 	c->rq = RQ_NONE;
 	return 1;
 }
 
 int
-hdr_is(const char *n, size_t nl, const char *s)
+http_header_is(const char *n, size_t nl, const char *s)
 {
 	return strlen(s) == nl && strncasecmp(n, s, nl) == 0;
 }
@@ -477,7 +477,7 @@ req_parse_head(struct conn *c, char *p)
 		for (vl = e - v; vl > 0 && (v[vl - 1] == '\r' ||
 		    v[vl - 1] == ' ' || v[vl - 1] == '\t'); vl--)
 			;
-		if (hdr_is(line, nl, "content-length")) {
+		if (http_header_is(line, nl, "content-length")) {
 			for (i = 0, cl = 0; i < vl; i++) {
 				if (v[i] < '0' || v[i] > '9')
 					return req_fail(c, 400,
@@ -489,13 +489,13 @@ req_parse_head(struct conn *c, char *p)
 			if (vl == 0)
 				return req_fail(c, 400, "bad Content-Length");
 			have_cl = 1;
-		} else if (hdr_is(line, nl, "transfer-encoding"))
+		} else if (http_header_is(line, nl, "transfer-encoding"))
 			c->chunked = has_token(v, vl, "chunked");
-		else if (hdr_is(line, nl, "connection"))
+		else if (http_header_is(line, nl, "connection"))
 			c->conn_close |= has_token(v, vl, "close");
-		else if (hdr_is(line, nl, "expect"))
+		else if (http_header_is(line, nl, "expect"))
 			c->expect = has_token(v, vl, "100-continue");
-		else if (hdr_is(line, nl, "authorization") && g.key)
+		else if (http_header_is(line, nl, "authorization") && g.key)
 			c->authok = vl == 7 + strlen(g.key) &&
 			    strncasecmp(v, "Bearer ", 7) == 0 &&
 			    memcmp(v + 7, g.key, vl - 7) == 0;
@@ -528,7 +528,7 @@ req_parse_head(struct conn *c, char *p)
 static void
 req_done(struct conn *c)
 {
-	dispatch(c, c->in.p + c->ipos);
+	route_dispatch(c, c->in.p + c->ipos);
 	c->ipos += c->bpos;
 	c->rq = RQ_HEAD;
 	c->lstart = c->scan = 0;
@@ -717,7 +717,7 @@ req_step(struct conn *c)
 /* Connections */
 
 void
-conn_wake(struct conn *c, int64_t t)
+http_wake(struct conn *c, int64_t t)
 {
 	if (c->wake == 0 || t < c->wake)
 		c->wake = t;
@@ -942,7 +942,7 @@ conn_run(struct conn *c)
 		if (why == P_IDLE)
 			return;
 	}
-	conn_wake(c, g.now);
+	http_wake(c, g.now);
 }
 
 /* What to poll c for: read unless it is done reading or has enough
@@ -1029,7 +1029,7 @@ serve(void)
 	char junk[64];
 
 	while (!quit) {
-		g.now = mono_ms();
+		g.now = util_mono_ms();
 		timeout = -1;
 		n = g.nconns;
 		g.pfd[0].fd = g.lfd;
@@ -1064,7 +1064,7 @@ serve(void)
 				;
 			continue;
 		}
-		g.now = mono_ms();
+		g.now = util_mono_ms();
 		for (i = 0; i < n; i++) {
 			c = g.conns[i];
 			if (g.pfd[i + 2].revents ||
@@ -1170,7 +1170,7 @@ main(int argc, char *argv[])
 	g.key = getenv("MOCK_KEY");
 	if (g.key && !*g.key)
 		g.key = NULL;
-	g.t0 = mono_ms();
+	g.t0 = util_mono_ms();
 	g.ids_tail = &g.ids;
 	g.tasks_tail = &g.tasks;
 	memset(g.xs, 'x', sizeof g.xs);
@@ -1218,8 +1218,8 @@ main(int argc, char *argv[])
 		conn_free(g.conns[k]);
 	free(g.conns);
 	free(g.pfd);
-	stats_clear();
-	tasks_free();
+	route_stats_clear();
+	task_free_all();
 	close(g.lfd);
 	close(g.sigfd[0]);
 	close(g.sigfd[1]);
