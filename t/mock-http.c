@@ -575,6 +575,19 @@ req_step_head(struct conn *c, char *p, size_t n)
 	return STEP_ON;
 }
 
+/* A body by length: the request is whole once all of it is here. */
+static int
+req_step_body(struct conn *c, char *p, size_t n)
+{
+	(void)p;
+	if (n - c->hlen < c->clen)
+		return 0;
+	c->blen = c->clen;
+	c->bpos = c->hlen + c->clen;
+	req_done(c);
+	return 1;
+}
+
 /* Read a chunk-size line (hex digits, maybe an extension). */
 static int
 req_step_csize(struct conn *c, char *p, size_t n)
@@ -676,39 +689,17 @@ req_step_trailer(struct conn *c, char *p, size_t n)
 static int
 req_step(struct conn *c)
 {
-	char *p;
-	size_t n;
+	static int (*const step[])(struct conn *, char *, size_t) = {
+		[RQ_HEAD] = req_step_head, [RQ_BODY] = req_step_body,
+		[RQ_CSIZE] = req_step_csize, [RQ_CDATA] = req_step_cdata,
+		[RQ_CCRLF] = req_step_ccrlf, [RQ_TRAILER] = req_step_trailer,
+	};
 	int r;
 
 	do {
-		p = c->in.p + c->ipos;
-		n = c->in.len - c->ipos;
-		switch (c->rq) {
-		case RQ_HEAD:
-			r = req_step_head(c, p, n);
-			break;
-		case RQ_BODY:
-			if (n - c->hlen < c->clen)
-				return 0;
-			c->blen = c->clen;
-			c->bpos = c->hlen + c->clen;
-			req_done(c);
-			return 1;
-		case RQ_CSIZE:
-			r = req_step_csize(c, p, n);
-			break;
-		case RQ_CDATA:
-			r = req_step_cdata(c, p, n);
-			break;
-		case RQ_CCRLF:
-			r = req_step_ccrlf(c, p, n);
-			break;
-		case RQ_TRAILER:
-			r = req_step_trailer(c, p, n);
-			break;
-		default:
+		if (c->rq < RQ_HEAD || c->rq >= RQ_NONE)
 			return 0;
-		}
+		r = step[c->rq](c, c->in.p + c->ipos, c->in.len - c->ipos);
 	} while (r == STEP_ON);
 	return r;
 }

@@ -319,45 +319,35 @@ ev_usage(struct resp *r, struct buf *b)
 	return 1;
 }
 
+/* The closing "[DONE]", unless mock.no_done leaves it out. */
+static int
+ev_done(struct resp *r, struct buf *b)
+{
+	r->s.ph = PH_END;
+	if (r->s.no_done)
+		return PH_ON;
+	buf_adds(b, "[DONE]");
+	return 1;
+}
+
 /* Append the JSON of the stream's next event to b; 0 at the end. */
 static int
 gen_event(struct conn *c, struct buf *b)
 {
+	static int (*const make[])(struct resp *, struct buf *) = {
+		[PH_ROLE] = ev_role, [PH_REASON] = ev_reason,
+		[PH_CONTENT] = ev_content, [PH_FINISH] = ev_finish,
+		[PH_USAGE] = ev_usage, [PH_DONE] = ev_done,
+	};
 	struct resp *r = &c->r;
-	struct rstate *s = &r->s;
 	int k;
 
 	if (r->y == NULL)
 		r->y = json_gen();
 	do {
-		switch (s->ph) {
-		case PH_ROLE:
-			k = ev_role(r, b);
-			break;
-		case PH_REASON:
-			k = ev_reason(r, b);
-			break;
-		case PH_CONTENT:
-			k = ev_content(r, b);
-			break;
-		case PH_FINISH:
-			k = ev_finish(r, b);
-			break;
-		case PH_USAGE:
-			k = ev_usage(r, b);
-			break;
-		case PH_DONE:
-			s->ph = PH_END;
-			if (s->no_done)
-				k = PH_ON;
-			else {
-				buf_adds(b, "[DONE]");
-				k = 1;
-			}
-			break;
-		default:
+		if (r->s.ph < PH_ROLE || r->s.ph >= PH_END)
 			return 0;
-		}
+		k = make[r->s.ph](r, b);
 	} while (k == PH_ON);
 	return k;
 }
