@@ -88,19 +88,19 @@ static const unsigned char webp_img[] = {
 
 /* http://127.0.0.1:PORT/files/<name><ext>, served by GET /files/. */
 void
-file_url(char *out, size_t osz, const char *name, const char *ext)
+files_url(char *out, size_t osz, const char *name, const char *ext)
 {
 	snprintf(out, osz, "http://127.0.0.1:%d/files/%s%s", g.port, name,
 	    ext);
 }
 
 void
-w_kurl(yajl_gen y, const char *k, const char *name, const char *ext)
+files_kurl(yajl_gen y, const char *k, const char *name, const char *ext)
 {
 	char u[256];
 
-	file_url(u, sizeof u, name, ext);
-	w_ks(y, k, u);
+	files_url(u, sizeof u, name, ext);
+	json_ks(y, k, u);
 }
 
 static const char svg_img[] = "<svg xmlns=\"http://www.w3.org/2000/svg\" "
@@ -128,7 +128,7 @@ static const struct file {
 /* The bytes of the file called name (n bytes), with their length and
  * content type: the file of the type its extension names, any case. */
 const void *
-file_bytes(const char *name, size_t n, size_t *len, const char **ctype)
+files_bytes(const char *name, size_t n, size_t *len, const char **ctype)
 {
 	size_t i, k, last = sizeof files / sizeof files[0] - 1;
 
@@ -151,7 +151,7 @@ files_answer(struct conn *c, const char *path, size_t plen)
 	const void *p;
 	size_t n;
 
-	p = file_bytes(path, plen, &n, &ct);
+	p = files_bytes(path, plen, &n, &ct);
 	buf_add(&c->r.head, p, n);
-	resp_fixed(c, 200, ct, &nomock);
+	http_fixed(c, 200, ct, &nomock);
 }

@@ -167,12 +167,14 @@ form_parse(struct form *f, char *body, size_t n, const char *delim)
 				for (v = c + 1; v < p + ll && *v == ' '; v++)
 					;
 				vl = p + ll - v;
-				if (hdr_is(p, c - p, "content-disposition")) {
+				if (http_header_is(p, c - p,
+				    "content-disposition")) {
 					disp_param(v, vl, "name", &pt.name,
 					    &pt.nl);
 					pt.file = disp_param(v, vl, "filename",
 					    &pt.fname, &pt.fl);
-				} else if (hdr_is(p, c - p, "content-type")) {
+				} else if (http_header_is(p, c - p,
+				    "content-type")) {
 					pt.ctype = v;
 					pt.cl = vl;
 				}
@@ -226,7 +228,7 @@ form_text(const struct form *f, const char *name)
 
 /* "a.mp3" of a file part ("file" when it has no name). */
 void
-part_fname(const struct part *pt, char *out, size_t osz)
+form_fname(const struct part *pt, char *out, size_t osz)
 {
 	size_t n = pt->fl < osz - 1 ? pt->fl : osz - 1;
 
@@ -246,16 +248,16 @@ static void
 stats_part(yajl_gen y, const struct part *pt)
 {
 	if (!pt->file) {
-		w_strn(y, pt->data, pt->len);
+		json_putn(y, pt->data, pt->len);
 		return;
 	}
 	yajl_gen_map_open(y);
-	w_str(y, "filename");
-	w_strn(y, pt->fname, pt->fl);
-	w_ki(y, "bytes", pt->len);
-	w_str(y, "content_type");
+	json_put(y, "filename");
+	json_putn(y, pt->fname, pt->fl);
+	json_ki(y, "bytes", pt->len);
+	json_put(y, "content_type");
 	if (pt->ctype)
-		w_strn(y, pt->ctype, pt->cl);
+		json_putn(y, pt->ctype, pt->cl);
 	else
 		yajl_gen_null(y);
 	yajl_gen_map_close(y);
@@ -264,7 +266,7 @@ stats_part(yajl_gen y, const struct part *pt)
 /* Remember the parts of this request for /mock/stats (last_form); a
  * name given more than once gets an array. */
 void
-stats_form(const struct form *f)
+form_stats(const struct form *f)
 {
 	yajl_gen y = json_gen();
 	size_t i, j, k;
@@ -277,7 +279,7 @@ stats_form(const struct form *f)
 			continue;
 		for (k = 0, j = i; j < f->n; j++)
 			k += same_name(&f->p[j], &f->p[i]);
-		w_strn(y, f->p[i].name, f->p[i].nl);
+		json_putn(y, f->p[i].name, f->p[i].nl);
 		if (k > 1)
 			yajl_gen_array_open(y);
 		for (j = i; j < f->n; j++)

@@ -60,7 +60,7 @@ status_text(int s)
 
 /* Start a new answer on c: state zeroed, buffers emptied. */
 void
-resp_reset(struct conn *c)
+http_reset(struct conn *c)
 {
 	struct resp *r = &c->r;
 	int i;
@@ -178,7 +178,7 @@ resp_head(struct conn *c, int status, const char *ctype, int sse,
 
 /* Answer with the body in r->head (+ r->s.pad "x" bytes + r->tail). */
 void
-resp_fixed(struct conn *c, int status, const char *ctype,
+http_fixed(struct conn *c, int status, const char *ctype,
     const struct mock *m)
 {
 	struct resp *r = &c->r;
@@ -200,9 +200,9 @@ resp_fixed(struct conn *c, int status, const char *ctype,
 	    m);
 }
 
-/* Answer with an event stream generated lazily by sse_next(). */
+/* Answer with an event stream generated lazily by oai_sse_next(). */
 void
-resp_sse(struct conn *c, const struct mock *m)
+http_sse(struct conn *c, const struct mock *m)
 {
 	struct rstate *s = &c->r.s;
 
@@ -228,7 +228,7 @@ resp_sse(struct conn *c, const struct mock *m)
 
 /* An OpenAI-style error answer; code NULL gives "code":null. */
 void
-answer_error(struct conn *c, int status, const char *msg, const char *type,
+http_error(struct conn *c, int status, const char *msg, const char *type,
     const char *code, const struct mock *m)
 {
 	yajl_gen y = json_gen();
@@ -237,7 +237,7 @@ answer_error(struct conn *c, int status, const char *msg, const char *type,
 	c->r.head.len = 0;
 	json_take(y, &c->r.head);
 	yajl_gen_free(y);
-	resp_fixed(c, status, "application/json", m);
+	http_fixed(c, status, "application/json", m);
 }
 
 /* Next piece of a fixed body into r->stage, honouring the byte limit of
@@ -328,7 +328,7 @@ resp_fill(struct conn *c)
 		return F_FLUSH;
 	if (!s->hdr_done) {
 		if (g.now < s->hdr_at) {
-			conn_wake(c, s->hdr_at);
+			http_wake(c, s->hdr_at);
 			return F_BLOCK;
 		}
 		if (s->reset) {
@@ -346,7 +346,7 @@ resp_fill(struct conn *c)
 	if (s->spos == r->stage.len) {
 		r->stage.len = 0;
 		s->spos = 0;
-		switch (s->src == SRC_SSE ? sse_next(c) : fixed_next(c)) {
+		switch (s->src == SRC_SSE ? oai_sse_next(c) : fixed_next(c)) {
 		case U_DATA:
 			break;
 		case U_BLOCK:
@@ -370,7 +370,7 @@ resp_fill(struct conn *c)
 	n = r->stage.len - s->spos;
 	if (s->piece) {
 		if (g.now < s->pc_at) {
-			conn_wake(c, s->pc_at);
+			http_wake(c, s->pc_at);
 			return F_BLOCK;
 		}
 		if (n > s->piece)
@@ -412,15 +412,15 @@ resp_end(struct conn *c)
 static int
 req_fail(struct conn *c, int status, const char *msg)
 {
-	resp_reset(c);
+	http_reset(c);
 	c->r.s.close = 1;
-	answer_error(c, status, msg, "invalid_request_error", NULL, &nomock);
+	http_error(c, status, msg, "invalid_request_error", NULL, &nomock);
 	c->rq = RQ_NONE;
 	return 1;
 }
 
 int
-hdr_is(const char *n, size_t nl, const char *s)
+http_header_is(const char *n, size_t nl, const char *s)
 {
 	return strlen(s) == nl && strncasecmp(n, s, nl) == 0;
 }
@@ -477,7 +477,7 @@ req_parse_head(struct conn *c, char *p)
 		for (vl = e - v; vl > 0 && (v[vl - 1] == '\r' ||
 		    v[vl - 1] == ' ' || v[vl - 1] == '\t'); vl--)
 			;
-		if (hdr_is(line, nl, "content-length")) {
+		if (http_header_is(line, nl, "content-length")) {
 			for (i = 0, cl = 0; i < vl; i++) {
 				if (v[i] < '0' || v[i] > '9')
 					return req_fail(c, 400,
@@ -489,13 +489,13 @@ req_parse_head(struct conn *c, char *p)
 			if (vl == 0)
 				return req_fail(c, 400, "bad Content-Length");
 			have_cl = 1;
-		} else if (hdr_is(line, nl, "transfer-encoding"))
+		} else if (http_header_is(line, nl, "transfer-encoding"))
 			c->chunked = has_token(v, vl, "chunked");
-		else if (hdr_is(line, nl, "connection"))
+		else if (http_header_is(line, nl, "connection"))
 			c->conn_close |= has_token(v, vl, "close");
-		else if (hdr_is(line, nl, "expect"))
+		else if (http_header_is(line, nl, "expect"))
 			c->expect = has_token(v, vl, "100-continue");
-		else if (hdr_is(line, nl, "authorization") && g.key)
+		else if (http_header_is(line, nl, "authorization") && g.key)
 			c->authok = vl == 7 + strlen(g.key) &&
 			    strncasecmp(v, "Bearer ", 7) == 0 &&
 			    memcmp(v + 7, g.key, vl - 7) == 0;
@@ -528,148 +528,187 @@ req_parse_head(struct conn *c, char *p)
 static void
 req_done(struct conn *c)
 {
-	dispatch(c, c->in.p + c->ipos);
+	route_dispatch(c, c->in.p + c->ipos);
 	c->ipos += c->bpos;
 	c->rq = RQ_HEAD;
 	c->lstart = c->scan = 0;
 }
 
-/* Parse what has arrived of the current request; 1 when an answer was
- * started (the request was dispatched or refused), 0 when more input
- * is needed. */
+/* The request-reading steps below return 1 when an answer was started
+ * (the request was dispatched or refused), 0 when more input is
+ * needed, STEP_ON when the next step may run now.  p and n: the input
+ * from the start of the current request. */
+#define STEP_ON	(-1)
+
+/* Read the head up to its empty line, then parse it (a blank line
+ * before a request is skipped). */
+static int
+req_step_head(struct conn *c, char *p, size_t n)
+{
+	char *q;
+	size_t k;
+
+	while (c->lstart == 0 && n > 0 && (p[0] == '\r' || p[0] == '\n')) {
+		c->ipos++;
+		p++;
+		n--;
+	}
+	if (n == 0)
+		return 0;
+	q = memchr(p + c->scan, '\n', n - c->scan);
+	if (q == NULL) {
+		c->scan = n;
+		if (n > MAX_HEAD)
+			return req_fail(c, 431, "request head too large");
+		return 0;
+	}
+	k = q - p;
+	if (k == c->lstart || (k == c->lstart + 1 && p[c->lstart] == '\r')) {
+		c->hlen = k + 1;
+		if (c->lstart == 0)
+			return req_fail(c, 400, "no request");
+		return req_parse_head(c, p) ? 1 : STEP_ON;
+	}
+	c->lstart = c->scan = k + 1;
+	if (c->lstart > MAX_HEAD)
+		return req_fail(c, 431, "request head too large");
+	return STEP_ON;
+}
+
+/* A body by length: the request is whole once all of it is here. */
+static int
+req_step_body(struct conn *c, char *p, size_t n)
+{
+	(void)p;
+	if (n - c->hlen < c->clen)
+		return 0;
+	c->blen = c->clen;
+	c->bpos = c->hlen + c->clen;
+	req_done(c);
+	return 1;
+}
+
+/* Read a chunk-size line (hex digits, maybe an extension). */
+static int
+req_step_csize(struct conn *c, char *p, size_t n)
+{
+	unsigned long long sz;
+	char *q;
+	size_t k;
+
+	q = memchr(p + c->bpos, '\n', n - c->bpos);
+	if (q == NULL) {
+		if (n - c->bpos > 1024)
+			return req_fail(c, 400, "bad chunk size");
+		return 0;
+	}
+	for (k = c->bpos, sz = 0; p + k < q; k++) {
+		if (p[k] >= '0' && p[k] <= '9')
+			sz = sz * 16 + p[k] - '0';
+		else if ((p[k] | 32) >= 'a' && (p[k] | 32) <= 'f')
+			sz = sz * 16 + (p[k] | 32) - 'a' + 10;
+		else
+			break;
+		if (sz > MAX_BODY)
+			return req_fail(c, 413, "request body too large");
+	}
+	if (k == c->bpos || (p + k < q && p[k] != ';' && p[k] != '\r' &&
+	    p[k] != ' ' && p[k] != '\t'))
+		return req_fail(c, 400, "bad chunk size");
+	c->bpos = q - p + 1;
+	if (sz > MAX_BODY - c->blen)
+		return req_fail(c, 413, "request body too large");
+	c->csize = sz;
+	c->rq = sz ? RQ_CDATA : RQ_TRAILER;
+	return STEP_ON;
+}
+
+/* Take what has come of a chunk's data, decoded in place so that the
+ * body stays contiguous after the head. */
+static int
+req_step_cdata(struct conn *c, char *p, size_t n)
+{
+	size_t k;
+
+	if ((k = n - c->bpos) == 0)
+		return 0;
+	if (k > c->csize)
+		k = c->csize;
+	if (c->hlen + c->blen != c->bpos)
+		memmove(p + c->hlen + c->blen, p + c->bpos, k);
+	c->blen += k;
+	c->bpos += k;
+	if ((c->csize -= k) == 0)
+		c->rq = RQ_CCRLF;
+	return STEP_ON;
+}
+
+/* The line end after a chunk's data (LF or CRLF). */
+static int
+req_step_ccrlf(struct conn *c, char *p, size_t n)
+{
+	if (n - c->bpos < 1 || (p[c->bpos] == '\r' && n - c->bpos < 2))
+		return 0;
+	if (p[c->bpos] == '\n')
+		c->bpos++;
+	else if (p[c->bpos] == '\r' && p[c->bpos + 1] == '\n')
+		c->bpos += 2;
+	else
+		return req_fail(c, 400, "bad chunk end");
+	c->rq = RQ_CSIZE;
+	return STEP_ON;
+}
+
+/* Skip the trailer lines after the last chunk; its empty line ends the
+ * request. */
+static int
+req_step_trailer(struct conn *c, char *p, size_t n)
+{
+	char *q;
+	size_t k;
+
+	q = memchr(p + c->bpos, '\n', n - c->bpos);
+	if (q == NULL) {
+		if (n - c->bpos > MAX_HEAD)
+			return req_fail(c, 431, "trailer too large");
+		return 0;
+	}
+	k = q - p;
+	if (k == c->bpos || (k == c->bpos + 1 && p[c->bpos] == '\r')) {
+		c->bpos = k + 1;
+		req_done(c);
+		return 1;
+	}
+	c->bpos = k + 1;
+	return STEP_ON;
+}
+
+/* Parse what has arrived of the current request, one step after
+ * another while they can go on; 1 when an answer was started, 0 when
+ * more input is needed. */
 static int
 req_step(struct conn *c)
 {
-	char *p, *q;
-	size_t n, k;
-	unsigned long long sz;
+	static int (*const step[])(struct conn *, char *, size_t) = {
+		[RQ_HEAD] = req_step_head, [RQ_BODY] = req_step_body,
+		[RQ_CSIZE] = req_step_csize, [RQ_CDATA] = req_step_cdata,
+		[RQ_CCRLF] = req_step_ccrlf, [RQ_TRAILER] = req_step_trailer,
+	};
+	int r;
 
-	for (;;) {
-		p = c->in.p + c->ipos;
-		n = c->in.len - c->ipos;
-		switch (c->rq) {
-		case RQ_HEAD:
-			while (c->lstart == 0 && n > 0 &&
-			    (p[0] == '\r' || p[0] == '\n')) {
-				c->ipos++;
-				p++;
-				n--;
-			}
-			if (n == 0)
-				return 0;
-			q = memchr(p + c->scan, '\n', n - c->scan);
-			if (q == NULL) {
-				c->scan = n;
-				if (n > MAX_HEAD)
-					return req_fail(c, 431,
-					    "request head too large");
-				return 0;
-			}
-			k = q - p;
-			if (k == c->lstart ||
-			    (k == c->lstart + 1 && p[c->lstart] == '\r')) {
-				c->hlen = k + 1;
-				if (c->lstart == 0)
-					return req_fail(c, 400, "no request");
-				if (req_parse_head(c, p))
-					return 1;
-				continue;
-			}
-			c->lstart = c->scan = k + 1;
-			if (c->lstart > MAX_HEAD)
-				return req_fail(c, 431,
-				    "request head too large");
-			continue;
-		case RQ_BODY:
-			if (n - c->hlen < c->clen)
-				return 0;
-			c->blen = c->clen;
-			c->bpos = c->hlen + c->clen;
-			req_done(c);
-			return 1;
-		case RQ_CSIZE:
-			q = memchr(p + c->bpos, '\n', n - c->bpos);
-			if (q == NULL) {
-				if (n - c->bpos > 1024)
-					return req_fail(c, 400,
-					    "bad chunk size");
-				return 0;
-			}
-			for (k = c->bpos, sz = 0; p + k < q; k++) {
-				if (p[k] >= '0' && p[k] <= '9')
-					sz = sz * 16 + p[k] - '0';
-				else if ((p[k] | 32) >= 'a' &&
-				    (p[k] | 32) <= 'f')
-					sz = sz * 16 + (p[k] | 32) - 'a' + 10;
-				else
-					break;
-				if (sz > MAX_BODY)
-					return req_fail(c, 413,
-					    "request body too large");
-			}
-			if (k == c->bpos || (p + k < q && p[k] != ';' &&
-			    p[k] != '\r' && p[k] != ' ' && p[k] != '\t'))
-				return req_fail(c, 400, "bad chunk size");
-			c->bpos = q - p + 1;
-			if (sz > MAX_BODY - c->blen)
-				return req_fail(c, 413,
-				    "request body too large");
-			c->csize = sz;
-			c->rq = sz ? RQ_CDATA : RQ_TRAILER;
-			continue;
-		case RQ_CDATA:
-			if ((k = n - c->bpos) == 0)
-				return 0;
-			if (k > c->csize)
-				k = c->csize;
-			/* decode in place: the body stays contiguous */
-			if (c->hlen + c->blen != c->bpos)
-				memmove(p + c->hlen + c->blen, p + c->bpos, k);
-			c->blen += k;
-			c->bpos += k;
-			if ((c->csize -= k) == 0)
-				c->rq = RQ_CCRLF;
-			continue;
-		case RQ_CCRLF:
-			if (n - c->bpos < 1 || (p[c->bpos] == '\r' &&
-			    n - c->bpos < 2))
-				return 0;
-			if (p[c->bpos] == '\n')
-				c->bpos++;
-			else if (p[c->bpos] == '\r' && p[c->bpos + 1] == '\n')
-				c->bpos += 2;
-			else
-				return req_fail(c, 400, "bad chunk end");
-			c->rq = RQ_CSIZE;
-			continue;
-		case RQ_TRAILER:
-			q = memchr(p + c->bpos, '\n', n - c->bpos);
-			if (q == NULL) {
-				if (n - c->bpos > MAX_HEAD)
-					return req_fail(c, 431,
-					    "trailer too large");
-				return 0;
-			}
-			k = q - p;
-			if (k == c->bpos || (k == c->bpos + 1 &&
-			    p[c->bpos] == '\r')) {
-				c->bpos = k + 1;
-				req_done(c);
-				return 1;
-			}
-			c->bpos = k + 1;
-			continue;
-		default:
+	do {
+		if (c->rq < RQ_HEAD || c->rq >= RQ_NONE)
 			return 0;
-		}
-	}
+		r = step[c->rq](c, c->in.p + c->ipos, c->in.len - c->ipos);
+	} while (r == STEP_ON);
+	return r;
 }
 
 /* ------------------------------------------------------------------ */
 /* Connections */
 
 void
-conn_wake(struct conn *c, int64_t t)
+http_wake(struct conn *c, int64_t t)
 {
 	if (c->wake == 0 || t < c->wake)
 		c->wake = t;
@@ -894,7 +933,7 @@ conn_run(struct conn *c)
 		if (why == P_IDLE)
 			return;
 	}
-	conn_wake(c, g.now);
+	http_wake(c, g.now);
 }
 
 /* What to poll c for: read unless it is done reading or has enough
@@ -981,7 +1020,7 @@ serve(void)
 	char junk[64];
 
 	while (!quit) {
-		g.now = mono_ms();
+		g.now = util_mono_ms();
 		timeout = -1;
 		n = g.nconns;
 		g.pfd[0].fd = g.lfd;
@@ -1016,7 +1055,7 @@ serve(void)
 				;
 			continue;
 		}
-		g.now = mono_ms();
+		g.now = util_mono_ms();
 		for (i = 0; i < n; i++) {
 			c = g.conns[i];
 			if (g.pfd[i + 2].revents ||
@@ -1122,7 +1161,7 @@ main(int argc, char *argv[])
 	g.key = getenv("MOCK_KEY");
 	if (g.key && !*g.key)
 		g.key = NULL;
-	g.t0 = mono_ms();
+	g.t0 = util_mono_ms();
 	g.ids_tail = &g.ids;
 	g.tasks_tail = &g.tasks;
 	memset(g.xs, 'x', sizeof g.xs);
@@ -1170,8 +1209,8 @@ main(int argc, char *argv[])
 		conn_free(g.conns[k]);
 	free(g.conns);
 	free(g.pfd);
-	stats_clear();
-	tasks_free();
+	route_stats_clear();
+	task_free_all();
 	close(g.lfd);
 	close(g.sigfd[0]);
 	close(g.sigfd[1]);

@@ -11,7 +11,7 @@
 #include "mock.h"
 
 yajl_val
-jget(yajl_val o, const char *key)
+json_get(yajl_val o, const char *key)
 {
 	size_t i;
 
@@ -24,7 +24,7 @@ jget(yajl_val o, const char *key)
 }
 
 const char *
-jstr(yajl_val v)
+json_str(yajl_val v)
 {
 	return YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
 }
@@ -32,7 +32,7 @@ jstr(yajl_val v)
 /* An integer member: true counts as 1, anything else not a number as
  * def. */
 long long
-jint(yajl_val v, long long def)
+json_int(yajl_val v, long long def)
 {
 	double d;
 
@@ -50,9 +50,9 @@ jint(yajl_val v, long long def)
 }
 
 int
-jbool(yajl_val v)
+json_bool(yajl_val v)
 {
-	return jint(v, 0) != 0;
+	return json_int(v, 0) != 0;
 }
 
 /* Deepest nesting of arrays and objects in a JSON text: yajl_tree_free
@@ -115,7 +115,7 @@ gen_value(yajl_gen gen, yajl_val v)
 
 /* The mock.body value, serialised, becomes the answer's body. */
 void
-answer_body(struct conn *c, yajl_val v)
+json_answer(struct conn *c, yajl_val v)
 {
 	const unsigned char *p;
 	size_t n;
@@ -139,7 +139,7 @@ json_body(struct conn *c, char *body, size_t n)
 	yajl_val root;
 
 	if (json_depth(body, n) > MAX_DEPTH) {
-		answer_error(c, 400, "We could not parse the JSON body of "
+		http_error(c, 400, "We could not parse the JSON body of "
 		    "your request. (mock: nested too deeply)",
 		    "invalid_request_error", NULL, &nomock);
 		return NULL;
@@ -154,7 +154,7 @@ json_body(struct conn *c, char *body, size_t n)
 		snprintf(msg, sizeof msg, "We could not parse the JSON body "
 		    "of your request. (mock: %s)", root ? "not an object" :
 		    ebuf[0] ? ebuf : "invalid JSON");
-		answer_error(c, 400, msg, "invalid_request_error", NULL,
+		http_error(c, 400, msg, "invalid_request_error", NULL,
 		    &nomock);
 		yajl_tree_free(root);
 		return NULL;
@@ -205,21 +205,21 @@ void
 json_error(yajl_gen y, const char *msg, const char *type, const char *code)
 {
 	yajl_gen_map_open(y);
-	w_str(y, "error");
+	json_put(y, "error");
 	yajl_gen_map_open(y);
-	w_ks(y, "message", msg);
-	w_ks(y, "type", type);
-	w_ks(y, "param", NULL);
-	w_ks(y, "code", code);
+	json_ks(y, "message", msg);
+	json_ks(y, "type", type);
+	json_ks(y, "param", NULL);
+	json_ks(y, "code", code);
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
 }
 
-/* w_str writes a string or null, w_strn n bytes as a string, w_raw a
- * JSON value this writer made before, as it is; the w_k* a key and its
- * value. */
+/* json_put writes a string or null, json_putn n bytes as a string,
+ * json_raw a JSON value this writer made before, as it is; the json_k*
+ * a key and its value. */
 void
-w_str(yajl_gen y, const char *s)
+json_put(yajl_gen y, const char *s)
 {
 	if (s)
 		yajl_gen_string(y, (const unsigned char *)s, strlen(s));
@@ -228,48 +228,48 @@ w_str(yajl_gen y, const char *s)
 }
 
 void
-w_strn(yajl_gen y, const char *s, size_t n)
+json_putn(yajl_gen y, const char *s, size_t n)
 {
 	yajl_gen_string(y, (const unsigned char *)(n ? s : ""), n);
 }
 
 /* yajl_gen_number writes its bytes unchanged, in a value's place. */
 void
-w_raw(yajl_gen y, const char *s, size_t n)
+json_raw(yajl_gen y, const char *s, size_t n)
 {
 	yajl_gen_number(y, s, n);
 }
 
 void
-w_ks(yajl_gen y, const char *k, const char *v)
+json_ks(yajl_gen y, const char *k, const char *v)
 {
-	w_str(y, k);
-	w_str(y, v);
+	json_put(y, k);
+	json_put(y, v);
 }
 
 void
-w_ki(yajl_gen y, const char *k, long long v)
+json_ki(yajl_gen y, const char *k, long long v)
 {
-	w_str(y, k);
+	json_put(y, k);
 	yajl_gen_integer(y, v);
 }
 
 void
-w_kb(yajl_gen y, const char *k, int v)
+json_kb(yajl_gen y, const char *k, int v)
 {
-	w_str(y, k);
+	json_put(y, k);
 	yajl_gen_bool(y, v);
 }
 
 /* A number with at most three decimals (yajl's own doubles show the
  * binary noise). */
 void
-w_kd(yajl_gen y, const char *k, double v)
+json_kd(yajl_gen y, const char *k, double v)
 {
 	char t[48];
 	int n;
 
-	w_str(y, k);
+	json_put(y, k);
 	n = snprintf(t, sizeof t, "%.3f", v);
 	while (n > 2 && t[n - 1] == '0' && t[n - 2] != '.')
 		n--;
@@ -292,7 +292,7 @@ json_text(yajl_val v)
 	for (i = 0; YAJL_IS_OBJECT(v) && i < v->u.object.len; i++) {
 		if (strcmp(v->u.object.keys[i], "mock") == 0)
 			continue;
-		w_str(y, v->u.object.keys[i]);
+		json_put(y, v->u.object.keys[i]);
 		gen_value(y, v->u.object.values[i]);
 	}
 	yajl_gen_map_close(y);
@@ -331,12 +331,12 @@ buf_b64(struct buf *b, const void *src, size_t n)
 
 /* Key k with the base64 of n bytes at p as its value. */
 void
-w_kb64(yajl_gen y, const char *k, const void *p, size_t n)
+json_kb64(yajl_gen y, const char *k, const void *p, size_t n)
 {
 	struct buf b = { 0 };
 
 	buf_b64(&b, p, n);
-	w_str(y, k);
+	json_put(y, k);
 	yajl_gen_string(y, (const unsigned char *)(b.p ? b.p : ""), b.len);
 	buf_free(&b);
 }

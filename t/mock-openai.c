@@ -92,11 +92,11 @@ rr_start(struct rstate *s, int ph, const size_t *cnt)
 static void
 put_usage(yajl_gen y, const struct rstate *s)
 {
-	w_str(y, "usage");
+	json_put(y, "usage");
 	yajl_gen_map_open(y);
-	w_ki(y, "prompt_tokens", s->ptok);
-	w_ki(y, "completion_tokens", s->ctok);
-	w_ki(y, "total_tokens", s->ptok + s->ctok);
+	json_ki(y, "prompt_tokens", s->ptok);
+	json_ki(y, "completion_tokens", s->ctok);
+	json_ki(y, "total_tokens", s->ptok + s->ctok);
 	yajl_gen_map_close(y);
 }
 
@@ -105,13 +105,13 @@ static void
 put_head(yajl_gen y, const struct resp *r, const char *object)
 {
 	yajl_gen_map_open(y);
-	w_str(y, "id");
-	w_strn(y, r->id.p, r->id.len);
-	w_ks(y, "object", object);
-	w_str(y, "created");
-	w_raw(y, CREATED, strlen(CREATED));
-	w_str(y, "model");
-	w_strn(y, r->model.p, r->model.len);
+	json_put(y, "id");
+	json_putn(y, r->id.p, r->id.len);
+	json_ks(y, "object", object);
+	json_put(y, "created");
+	json_raw(y, CREATED, strlen(CREATED));
+	json_put(y, "model");
+	json_putn(y, r->model.p, r->model.len);
 }
 
 /* Open one chunk event for choice i (its delta or text follows). */
@@ -122,14 +122,14 @@ ev_choice(struct resp *r, int i)
 
 	put_head(y, r, r->s.kind == K_CHAT ? "chat.completion.chunk" :
 	    "text_completion");
-	w_str(y, "choices");
+	json_put(y, "choices");
 	yajl_gen_array_open(y);
 	yajl_gen_map_open(y);
 	if (r->s.kind == K_CHAT) {
-		w_ki(y, "index", i);
-		w_str(y, "delta");
+		json_ki(y, "index", i);
+		json_put(y, "delta");
 	} else
-		w_str(y, "text");
+		json_put(y, "text");
 }
 
 /* Close a chunk event opened by ev_choice (fin NULL gives null) and
@@ -140,9 +140,9 @@ ev_close(struct buf *b, struct resp *r, const char *fin)
 	yajl_gen y = r->y;
 
 	if (r->s.kind == K_CMPL)
-		w_ki(y, "index", 0);
-	w_ks(y, "logprobs", NULL);
-	w_ks(y, "finish_reason", fin);
+		json_ki(y, "index", 0);
+	json_ks(y, "logprobs", NULL);
+	json_ks(y, "finish_reason", fin);
 	yajl_gen_map_close(y);
 	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
@@ -156,22 +156,22 @@ put_tool_call(yajl_gen y, const struct buf *name, const char *args,
     size_t n)
 {
 	yajl_gen_map_open(y);
-	w_str(y, "tool_calls");
+	json_put(y, "tool_calls");
 	yajl_gen_array_open(y);
 	yajl_gen_map_open(y);
-	w_ki(y, "index", 0);
+	json_ki(y, "index", 0);
 	if (name) {
-		w_ks(y, "id", "call_mock_1");
-		w_ks(y, "type", "function");
+		json_ks(y, "id", "call_mock_1");
+		json_ks(y, "type", "function");
 	}
-	w_str(y, "function");
+	json_put(y, "function");
 	yajl_gen_map_open(y);
 	if (name) {
-		w_str(y, "name");
-		w_strn(y, name->p, name->len);
+		json_put(y, "name");
+		json_putn(y, name->p, name->len);
 	}
-	w_str(y, "arguments");
-	w_strn(y, args, n);
+	json_put(y, "arguments");
+	json_putn(y, args, n);
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
 	yajl_gen_array_close(y);
@@ -185,127 +185,177 @@ put_token(yajl_gen y, const char *key, const char *t, size_t n)
 {
 	if (key) {
 		yajl_gen_map_open(y);
-		w_str(y, key);
+		json_put(y, key);
 	}
-	w_strn(y, t, n);
+	json_putn(y, t, n);
 	if (key)
 		yajl_gen_map_close(y);
+}
+
+/* The event makers below append one event's JSON to b and return 1,
+ * or move s->ph on and return PH_ON when their phase has no more. */
+#define PH_ON	(-1)
+
+/* The role chunk of each choice (chat only). */
+static int
+ev_role(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+
+	if (s->kind == K_CHAT && s->ci < s->n) {
+		ev_choice(r, s->ci++);
+		yajl_gen_map_open(r->y);
+		json_ks(r->y, "role", "assistant");
+		json_ks(r->y, "content", "");
+		yajl_gen_map_close(r->y);
+		ev_close(b, r, NULL);
+		return 1;
+	}
+	rr_start(s, PH_REASON, s->rcnt);
+	return PH_ON;
+}
+
+/* The next reasoning token, round-robin over the choices. */
+static int
+ev_reason(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	struct buf *t = &r->rtext;
+	size_t e;
+	int i;
+
+	if ((i = rr_next(s, s->rcnt)) < 0) {
+		rr_start(s, PH_CONTENT, s->cnt);
+		return PH_ON;
+	}
+	if (s->rpos[i] >= t->len)
+		s->rpos[i] = 0;
+	e = tok_end(t->p, t->len, 0, s->rpos[i]);
+	ev_choice(r, i);
+	put_token(r->y, "reasoning_content", t->p + s->rpos[i],
+	    e - s->rpos[i]);
+	ev_close(b, r, NULL);
+	s->rpos[i] = e;
+	return 1;
+}
+
+/* The next content token, round-robin over the choices; choice 0 of a
+ * tool call gives the call's head, then its argument pieces. */
+static int
+ev_content(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	struct buf *t;
+	size_t e;
+	int i;
+
+	if ((i = rr_next(s, s->cnt)) < 0) {
+		s->ph = PH_FINISH;
+		s->ci = 0;
+		return PH_ON;
+	}
+	ev_choice(r, i);
+	if (s->tools && i == 0 && s->tpos == 0 && s->k == 0)
+		put_tool_call(r->y, &r->tname, "", 0);
+	else if (s->tools && i == 0) {
+		t = &r->targs;
+		e = piece_end(t->p, t->len, s->tpos);
+		put_tool_call(r->y, NULL, t->p + s->tpos, e - s->tpos);
+		s->tpos = e;
+	} else {
+		t = &r->text[i];
+		if (s->pos[i] >= t->len)
+			s->pos[i] = 0;
+		e = tok_end(t->p, t->len, s->base[i], s->pos[i]);
+		put_token(r->y, s->kind == K_CHAT ? "content" : NULL,
+		    t->p + s->pos[i], e - s->pos[i]);
+		s->pos[i] = e;
+	}
+	ev_close(b, r, NULL);
+	return 1;
+}
+
+/* The finish chunk of each choice: an empty delta (or text) with its
+ * finish_reason. */
+static int
+ev_finish(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	int i;
+
+	if (s->ci >= s->n) {
+		s->ph = PH_USAGE;
+		return PH_ON;
+	}
+	i = s->ci++;
+	ev_choice(r, i);
+	if (s->kind == K_CHAT) {
+		yajl_gen_map_open(r->y);
+		yajl_gen_map_close(r->y);
+	} else
+		json_put(r->y, "");
+	ev_close(b, r, s->fin[i]);
+	return 1;
+}
+
+/* The usage chunk ("choices":[]), when include_usage asked for it. */
+static int
+ev_usage(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	yajl_gen y = r->y;
+
+	s->ph = PH_DONE;
+	if (!s->usage)
+		return PH_ON;
+	put_head(y, r, s->kind == K_CHAT ? "chat.completion.chunk" :
+	    "text_completion");
+	json_put(y, "choices");
+	yajl_gen_array_open(y);
+	yajl_gen_array_close(y);
+	put_usage(y, s);
+	yajl_gen_map_close(y);
+	json_take(y, b);
+	return 1;
+}
+
+/* The closing "[DONE]", unless mock.no_done leaves it out. */
+static int
+ev_done(struct resp *r, struct buf *b)
+{
+	r->s.ph = PH_END;
+	if (r->s.no_done)
+		return PH_ON;
+	buf_adds(b, "[DONE]");
+	return 1;
 }
 
 /* Append the JSON of the stream's next event to b; 0 at the end. */
 static int
 gen_event(struct conn *c, struct buf *b)
 {
+	static int (*const make[])(struct resp *, struct buf *) = {
+		[PH_ROLE] = ev_role, [PH_REASON] = ev_reason,
+		[PH_CONTENT] = ev_content, [PH_FINISH] = ev_finish,
+		[PH_USAGE] = ev_usage, [PH_DONE] = ev_done,
+	};
 	struct resp *r = &c->r;
-	struct rstate *s = &r->s;
-	yajl_gen y;
-	struct buf *t;
-	size_t e;
-	int i;
+	int k;
 
 	if (r->y == NULL)
 		r->y = json_gen();
-	y = r->y;
-	for (;;) {
-		switch (s->ph) {
-		case PH_ROLE:
-			if (s->kind == K_CHAT && s->ci < s->n) {
-				ev_choice(r, s->ci++);
-				yajl_gen_map_open(y);
-				w_ks(y, "role", "assistant");
-				w_ks(y, "content", "");
-				yajl_gen_map_close(y);
-				ev_close(b, r, NULL);
-				return 1;
-			}
-			rr_start(s, PH_REASON, s->rcnt);
-			continue;
-		case PH_REASON:
-			if ((i = rr_next(s, s->rcnt)) < 0) {
-				rr_start(s, PH_CONTENT, s->cnt);
-				continue;
-			}
-			t = &r->rtext;
-			if (s->rpos[i] >= t->len)
-				s->rpos[i] = 0;
-			e = tok_end(t->p, t->len, 0, s->rpos[i]);
-			ev_choice(r, i);
-			put_token(y, "reasoning_content", t->p + s->rpos[i],
-			    e - s->rpos[i]);
-			ev_close(b, r, NULL);
-			s->rpos[i] = e;
-			return 1;
-		case PH_CONTENT:
-			if ((i = rr_next(s, s->cnt)) < 0) {
-				s->ph = PH_FINISH;
-				s->ci = 0;
-				continue;
-			}
-			ev_choice(r, i);
-			if (s->tools && i == 0 && s->tpos == 0 &&
-			    s->k == 0)
-				put_tool_call(y, &r->tname, "", 0);
-			else if (s->tools && i == 0) {
-				t = &r->targs;
-				e = piece_end(t->p, t->len, s->tpos);
-				put_tool_call(y, NULL, t->p + s->tpos,
-				    e - s->tpos);
-				s->tpos = e;
-			} else {
-				t = &r->text[i];
-				if (s->pos[i] >= t->len)
-					s->pos[i] = 0;
-				e = tok_end(t->p, t->len, s->base[i],
-				    s->pos[i]);
-				put_token(y, s->kind == K_CHAT ? "content" :
-				    NULL, t->p + s->pos[i], e - s->pos[i]);
-				s->pos[i] = e;
-			}
-			ev_close(b, r, NULL);
-			return 1;
-		case PH_FINISH:
-			if (s->ci < s->n) {
-				i = s->ci++;
-				ev_choice(r, i);
-				if (s->kind == K_CHAT) {
-					yajl_gen_map_open(y);
-					yajl_gen_map_close(y);
-				} else
-					w_str(y, "");
-				ev_close(b, r, s->fin[i]);
-				return 1;
-			}
-			s->ph = PH_USAGE;
-			continue;
-		case PH_USAGE:
-			s->ph = PH_DONE;
-			if (!s->usage)
-				continue;
-			put_head(y, r, s->kind == K_CHAT ?
-			    "chat.completion.chunk" : "text_completion");
-			w_str(y, "choices");
-			yajl_gen_array_open(y);
-			yajl_gen_array_close(y);
-			put_usage(y, s);
-			yajl_gen_map_close(y);
-			json_take(y, b);
-			return 1;
-		case PH_DONE:
-			s->ph = PH_END;
-			if (s->no_done)
-				continue;
-			buf_adds(b, "[DONE]");
-			return 1;
-		default:
+	do {
+		if (r->s.ph < PH_ROLE || r->s.ph >= PH_END)
 			return 0;
-		}
-	}
+		k = make[r->s.ph](r, b);
+	} while (k == PH_ON);
+	return k;
 }
 
 /* Next unit of an event stream into r->stage: one event with its
  * comment and line ends, or a fault. */
 int
-sse_next(struct conn *c)
+oai_sse_next(struct conn *c)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
@@ -314,7 +364,7 @@ sse_next(struct conn *c)
 	int bom = 0;
 
 	if (s->nev > 0 && s->ev_ms > 0 && g.now < s->ev_at) {
-		conn_wake(c, s->ev_at);
+		http_wake(c, s->ev_at);
 		return U_BLOCK;
 	}
 	if (s->nev == s->close_after)
@@ -371,12 +421,13 @@ content_text(yajl_val v, struct buf *b)
 	size_t i;
 	int first = 1;
 
-	if ((t = jstr(v)) != NULL) {
+	if ((t = json_str(v)) != NULL) {
 		buf_adds(b, t);
 		return;
 	}
 	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++) {
-		if ((t = jstr(jget(v->u.array.values[i], "text"))) == NULL)
+		if ((t = json_str(json_get(v->u.array.values[i],
+		    "text"))) == NULL)
 			continue;
 		if (!first)
 			buf_add(b, " ", 1);
@@ -392,11 +443,12 @@ content_words(yajl_val v)
 	const char *t;
 	size_t i;
 
-	if ((t = jstr(v)) != NULL)
-		return words(t);
+	if ((t = json_str(v)) != NULL)
+		return util_words(t);
 	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++)
-		if ((t = jstr(jget(v->u.array.values[i], "text"))) != NULL)
-			n += words(t);
+		if ((t = json_str(json_get(v->u.array.values[i],
+		    "text"))) != NULL)
+			n += util_words(t);
 	return n;
 }
 
@@ -424,7 +476,7 @@ gen_choices(struct conn *c, const struct mock *m, long long maxtok,
 	size_t p;
 	int i;
 
-	rep = stream ? (unsigned long long)clampll(m->repeat, 1, 1000000000)
+	rep = stream ? (unsigned long long)util_clamp(m->repeat, 1, 1000000000)
 	    : 1;
 	if (s->reason) {
 		buf_adds(&r->rtext, "think: ");
@@ -434,8 +486,8 @@ gen_choices(struct conn *c, const struct mock *m, long long maxtok,
 		if (r->y == NULL)
 			r->y = json_gen();
 		yajl_gen_map_open(r->y);
-		w_str(r->y, "text");
-		w_strn(r->y, r->text[0].p, r->text[0].len);
+		json_put(r->y, "text");
+		json_putn(r->y, r->text[0].p, r->text[0].len);
 		yajl_gen_map_close(r->y);
 		json_take(r->y, &r->targs);
 		for (p = 0; p < r->targs.len; s->npieces++)
@@ -510,45 +562,45 @@ chat_body(struct conn *c, const struct mock *m, int status)
 	int i;
 
 	put_head(y, r, "chat.completion");
-	w_str(y, "choices");
+	json_put(y, "choices");
 	yajl_gen_array_open(y);
 	for (i = 0; i < s->n; i++) {
 		yajl_gen_map_open(y);
-		w_ki(y, "index", i);
-		w_str(y, "message");
+		json_ki(y, "index", i);
+		json_put(y, "message");
 		yajl_gen_map_open(y);
-		w_ks(y, "role", "assistant");
+		json_ks(y, "role", "assistant");
 		if (s->reason) {
-			w_str(y, "reasoning_content");
-			w_strn(y, r->rtext.p, r->rtext.len);
+			json_put(y, "reasoning_content");
+			json_putn(y, r->rtext.p, r->rtext.len);
 		}
 		if (s->tools && i == 0) {
-			w_ks(y, "content", NULL);
-			w_str(y, "tool_calls");
+			json_ks(y, "content", NULL);
+			json_put(y, "tool_calls");
 			yajl_gen_array_open(y);
 			yajl_gen_map_open(y);
-			w_ks(y, "id", "call_mock_1");
-			w_ks(y, "type", "function");
-			w_str(y, "function");
+			json_ks(y, "id", "call_mock_1");
+			json_ks(y, "type", "function");
+			json_put(y, "function");
 			yajl_gen_map_open(y);
-			w_str(y, "name");
-			w_strn(y, r->tname.p, r->tname.len);
-			w_str(y, "arguments");
-			w_strn(y, r->targs.p, r->targs.len);
+			json_put(y, "name");
+			json_putn(y, r->tname.p, r->tname.len);
+			json_put(y, "arguments");
+			json_putn(y, r->targs.p, r->targs.len);
 			yajl_gen_map_close(y);
 			yajl_gen_map_close(y);
 			yajl_gen_array_close(y);
 		} else {
-			w_str(y, "content");
+			json_put(y, "content");
 			len = tok_prefix(r->text[i].p, r->text[i].len,
 			    s->base[i], s->cnt[i]);
-			w_strn(y, r->text[i].p, len);
+			json_putn(y, r->text[i].p, len);
 			if (i == 0)
 				split = json_len(y) - 1;
 		}
 		yajl_gen_map_close(y);
-		w_ks(y, "logprobs", NULL);
-		w_ks(y, "finish_reason", s->fin[i]);
+		json_ks(y, "logprobs", NULL);
+		json_ks(y, "finish_reason", s->fin[i]);
 		yajl_gen_map_close(y);
 	}
 	yajl_gen_array_close(y);
@@ -556,13 +608,13 @@ chat_body(struct conn *c, const struct mock *m, int status)
 	yajl_gen_map_close(y);
 	json_take(y, &r->head);
 	pad_body(r, m, split);
-	resp_fixed(c, status, "application/json", m);
+	http_fixed(c, status, "application/json", m);
 }
 
 /* POST /v1/chat/completions: echo the last user message (see
  * mockvman.md). */
 void
-do_chat(struct req *q, int arg)
+oai_chat(struct req *q, int arg)
 {
 	struct conn *c = q->c;
 	yajl_val root = q->root;
@@ -578,49 +630,49 @@ do_chat(struct req *q, int arg)
 	int stream;
 
 	(void)arg;
-	if ((model = jstr(jget(root, "model"))) == NULL)
+	if ((model = json_str(json_get(root, "model"))) == NULL)
 		model = "mock";
-	msgs = jget(root, "messages");
+	msgs = json_get(root, "messages");
 	last = SIZE_MAX;
 	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++) {
 		v = msgs->u.array.values[i];
-		s->ptok += content_words(jget(v, "content"));
-		if ((role = jstr(jget(v, "role"))) != NULL &&
+		s->ptok += content_words(json_get(v, "content"));
+		if ((role = json_str(json_get(v, "role"))) != NULL &&
 		    strcmp(role, "user") == 0)
 			last = i;
 	}
 	if (m->content)
 		buf_adds(&r->text[0], m->content);
 	else if (last != SIZE_MAX)
-		content_text(jget(msgs->u.array.values[last], "content"),
+		content_text(json_get(msgs->u.array.values[last], "content"),
 		    &r->text[0]);
 	s->kind = K_CHAT;
-	s->n = clampll(jint(jget(root, "n"), 1), 1, MAX_CHOICES);
+	s->n = util_clamp(json_int(json_get(root, "n"), 1), 1, MAX_CHOICES);
 	s->reason = strstr(model, "reason") != NULL;
-	tools = jget(root, "tools");
+	tools = json_get(root, "tools");
 	if (YAJL_IS_ARRAY(tools) && tools->u.array.len > 0) {
 		s->tools = 1;
-		name = jstr(jget(jget(tools->u.array.values[0], "function"),
-		    "name"));
+		name = json_str(json_get(json_get(tools->u.array.values[0],
+		    "function"), "name"));
 		buf_adds(&r->tname, name ? name : "");
 	}
-	stream = YAJL_IS_TRUE(jget(root, "stream"));
-	s->usage = YAJL_IS_TRUE(jget(jget(root, "stream_options"),
+	stream = YAJL_IS_TRUE(json_get(root, "stream"));
+	s->usage = YAJL_IS_TRUE(json_get(json_get(root, "stream_options"),
 	    "include_usage"));
-	maxtok = jint(jget(root, "max_tokens"), -1);
+	maxtok = json_int(json_get(root, "max_tokens"), -1);
 	if (maxtok < 0)
-		maxtok = jint(jget(root, "max_completion_tokens"), -1);
+		maxtok = json_int(json_get(root, "max_completion_tokens"), -1);
 	gen_choices(c, m, maxtok, stream);
 	set_head(r, "chatcmpl-mock-", seq, model);
 	if (stream)
-		resp_sse(c, m);
+		http_sse(c, m);
 	else
 		chat_body(c, m, status);
 }
 
 /* POST /v1/completions: echo the prompt as one choice. */
 void
-do_completion(struct req *q, int arg)
+oai_completion(struct req *q, int arg)
 {
 	struct conn *c = q->c;
 	yajl_val root = q->root;
@@ -637,47 +689,47 @@ do_completion(struct req *q, int arg)
 	int stream;
 
 	(void)arg;
-	if ((model = jstr(jget(root, "model"))) == NULL)
+	if ((model = json_str(json_get(root, "model"))) == NULL)
 		model = "mock";
-	pr = jget(root, "prompt");
-	prompt = jstr(pr);
+	pr = json_get(root, "prompt");
+	prompt = json_str(pr);
 	for (i = 0; !prompt && YAJL_IS_ARRAY(pr) && i < pr->u.array.len; i++)
-		prompt = jstr(pr->u.array.values[i]);
+		prompt = json_str(pr->u.array.values[i]);
 	if (prompt == NULL)
 		prompt = "";
-	s->ptok = words(prompt);
+	s->ptok = util_words(prompt);
 	buf_adds(&r->text[0], m->content ? m->content : prompt);
 	s->kind = K_CMPL;
 	s->n = 1;
-	stream = YAJL_IS_TRUE(jget(root, "stream"));
-	s->usage = YAJL_IS_TRUE(jget(jget(root, "stream_options"),
+	stream = YAJL_IS_TRUE(json_get(root, "stream"));
+	s->usage = YAJL_IS_TRUE(json_get(json_get(root, "stream_options"),
 	    "include_usage"));
-	maxtok = jint(jget(root, "max_tokens"), -1);
+	maxtok = json_int(json_get(root, "max_tokens"), -1);
 	gen_choices(c, m, maxtok, stream);
 	set_head(r, "cmpl-mock-", seq, model);
 	if (stream) {
-		resp_sse(c, m);
+		http_sse(c, m);
 		return;
 	}
 	y = r->y ? r->y : (r->y = json_gen());
 	put_head(y, r, "text_completion");
-	w_str(y, "choices");
+	json_put(y, "choices");
 	yajl_gen_array_open(y);
 	yajl_gen_map_open(y);
-	w_str(y, "text");
+	json_put(y, "text");
 	len = tok_prefix(r->text[0].p, r->text[0].len, 0, s->cnt[0]);
-	w_strn(y, r->text[0].p, len);
+	json_putn(y, r->text[0].p, len);
 	split = json_len(y) - 1;
-	w_ki(y, "index", 0);
-	w_ks(y, "logprobs", NULL);
-	w_ks(y, "finish_reason", s->fin[0]);
+	json_ki(y, "index", 0);
+	json_ks(y, "logprobs", NULL);
+	json_ks(y, "finish_reason", s->fin[0]);
 	yajl_gen_map_close(y);
 	yajl_gen_array_close(y);
 	put_usage(y, s);
 	yajl_gen_map_close(y);
 	json_take(y, &r->head);
 	pad_body(r, m, split);
-	resp_fixed(c, status, "application/json", m);
+	http_fixed(c, status, "application/json", m);
 }
 
 /* One embedding: 8 floats in [-1,1] hashed from the bytes of s. */
@@ -691,14 +743,15 @@ put_embedding(yajl_gen y, const char *s, size_t k)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	yajl_gen_map_open(y);
-	w_ks(y, "object", "embedding");
-	w_ki(y, "index", k);
-	w_str(y, "embedding");
+	json_ks(y, "object", "embedding");
+	json_ki(y, "index", k);
+	json_put(y, "embedding");
 	yajl_gen_array_open(y);
 	for (j = 0; j < 8; j++) {
 		n = snprintf(num, sizeof num, "%.6f",
-		    (double)(mix64(h + j) >> 11) / 9007199254740992.0 * 2 - 1);
-		w_raw(y, num, n);
+		    (double)(util_mix64(h + j) >> 11) / 9007199254740992.0 *
+		    2 - 1);
+		json_raw(y, num, n);
 	}
 	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
@@ -706,7 +759,7 @@ put_embedding(yajl_gen y, const char *s, size_t k)
 
 /* POST /v1/embeddings: 8 hashed floats per input. */
 void
-do_embeddings(struct req *q, int arg)
+oai_embeddings(struct req *q, int arg)
 {
 	yajl_val root = q->root, in;
 	yajl_gen y = q->y;
@@ -715,36 +768,36 @@ do_embeddings(struct req *q, int arg)
 	size_t i;
 
 	(void)arg;
-	if ((model = jstr(jget(root, "model"))) == NULL)
+	if ((model = json_str(json_get(root, "model"))) == NULL)
 		model = "mock";
-	in = jget(root, "input");
+	in = json_get(root, "input");
 	yajl_gen_map_open(y);
-	w_ks(y, "object", "list");
-	w_str(y, "data");
+	json_ks(y, "object", "list");
+	json_put(y, "data");
 	yajl_gen_array_open(y);
-	if ((t = jstr(in)) != NULL) {
+	if ((t = json_str(in)) != NULL) {
 		put_embedding(y, t, 0);
-		p += words(t);
+		p += util_words(t);
 	}
 	for (i = 0; YAJL_IS_ARRAY(in) && i < in->u.array.len; i++) {
-		t = jstr(in->u.array.values[i]);
+		t = json_str(in->u.array.values[i]);
 		put_embedding(y, t ? t : "", i);
-		p += t ? words(t) : 0;
+		p += t ? util_words(t) : 0;
 	}
 	yajl_gen_array_close(y);
-	w_ks(y, "model", model);
-	w_str(y, "usage");
+	json_ks(y, "model", model);
+	json_put(y, "usage");
 	yajl_gen_map_open(y);
-	w_ki(y, "prompt_tokens", p);
-	w_ki(y, "total_tokens", p);
+	json_ki(y, "prompt_tokens", p);
+	json_ki(y, "total_tokens", p);
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* POST /v1/images/generations: n urls served by GET /files/. */
 void
-do_images(struct req *q, int arg)
+oai_images(struct req *q, int arg)
 {
 	yajl_gen y = q->y;
 	const char *prompt;
@@ -752,24 +805,24 @@ do_images(struct req *q, int arg)
 	long long n, k;
 
 	(void)arg;
-	if ((prompt = jstr(jget(q->root, "prompt"))) == NULL)
+	if ((prompt = json_str(json_get(q->root, "prompt"))) == NULL)
 		prompt = "";
-	n = clampll(jint(jget(q->root, "n"), 1), 1, 10);
+	n = util_clamp(json_int(json_get(q->root, "n"), 1), 1, 10);
 	yajl_gen_map_open(y);
-	w_str(y, "created");
-	w_raw(y, CREATED, strlen(CREATED));
-	w_str(y, "data");
+	json_put(y, "created");
+	json_raw(y, CREATED, strlen(CREATED));
+	json_put(y, "data");
 	yajl_gen_array_open(y);
 	for (k = 0; k < n; k++) {
 		snprintf(name, sizeof name, "img-%llu-%lld", q->seq, k);
 		yajl_gen_map_open(y);
-		w_kurl(y, "url", name, ".png");
-		w_ks(y, "revised_prompt", prompt);
+		files_kurl(y, "url", name, ".png");
+		json_ks(y, "revised_prompt", prompt);
 		yajl_gen_map_close(y);
 	}
 	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -790,33 +843,33 @@ static const struct {
 static void
 openai_400(struct req *q, const char *msg)
 {
-	answer_error(q->c, 400, msg, "invalid_request_error", NULL, &q->m);
+	http_error(q->c, 400, msg, "invalid_request_error", NULL, &q->m);
 }
 
 /* POST /v1/audio/speech: about 2 KB of made-up audio: the format's
  * magic bytes, a line naming the request, the input repeated. */
 void
-tts(struct req *q, int arg)
+oai_tts(struct req *q, int arg)
 {
 	yajl_val r = q->root;
-	const char *model = jstr(jget(r, "model")), *voice, *in, *fmt;
+	const char *model = json_str(json_get(r, "model")), *voice, *in, *fmt;
 	struct buf *b = &q->c->r.head;
 	size_t i, n = sizeof tts_fmts / sizeof tts_fmts[0];
 	char line[256];
 
 	(void)arg;
-	in = jstr(jget(r, "input"));
-	voice = jstr(jget(r, "voice"));
-	fmt = jstr(jget(r, "response_format"));
-	if (!nonempty(model)) {
+	in = json_str(json_get(r, "input"));
+	voice = json_str(json_get(r, "voice"));
+	fmt = json_str(json_get(r, "response_format"));
+	if (!util_nonempty(model)) {
 		openai_400(q, "Missing required parameter: 'model'.");
 		return;
 	}
-	if (!nonempty(in)) {
+	if (!util_nonempty(in)) {
 		openai_400(q, "Missing required parameter: 'input'.");
 		return;
 	}
-	if (!nonempty(voice)) {
+	if (!util_nonempty(voice)) {
 		openai_400(q, "Missing required parameter: 'voice'.");
 		return;
 	}
@@ -835,13 +888,13 @@ tts(struct req *q, int arg)
 		buf_adds(b, in);
 		buf_add(b, "\n", 1);
 	}
-	resp_fixed(q->c, q->status, tts_fmts[i].ctype, &q->m);
+	http_fixed(q->c, q->status, tts_fmts[i].ctype, &q->m);
 }
 
 /* POST /v1/audio/transcriptions, /v1/audio/translations: multipart
  * file and model; the text names the file and its size. */
 void
-stt(struct req *q, int translate)
+oai_stt(struct req *q, int translate)
 {
 	const struct part *f = form_file(&q->f, "file");
 	const char *rf = form_text(&q->f, "response_format");
@@ -858,38 +911,38 @@ stt(struct req *q, int translate)
 		openai_400(q, "Missing required parameter: 'file'.");
 		return;
 	}
-	if (!nonempty(form_text(&q->f, "model"))) {
+	if (!util_nonempty(form_text(&q->f, "model"))) {
 		openai_400(q, "Missing required parameter: 'model'.");
 		return;
 	}
-	part_fname(f, fn, sizeof fn);
+	form_fname(f, fn, sizeof fn);
 	snprintf(text, sizeof text, "received %s %zu bytes%s", fn, f->len,
 	    translate ? " (translated to English)" : "");
 	if (rf == NULL || *rf == '\0' || strcmp(rf, "json") == 0) {
 		yajl_gen_map_open(y);
-		w_ks(y, "text", text);
+		json_ks(y, "text", text);
 		yajl_gen_map_close(y);
 	} else if (strcmp(rf, "verbose_json") == 0) {
 		yajl_gen_map_open(y);
-		w_ks(y, "task", translate ? "translate" : "transcribe");
-		w_ks(y, "language", "english");
-		w_kd(y, "duration", 1);
-		w_ks(y, "text", text);
-		w_str(y, "segments");
+		json_ks(y, "task", translate ? "translate" : "transcribe");
+		json_ks(y, "language", "english");
+		json_kd(y, "duration", 1);
+		json_ks(y, "text", text);
+		json_put(y, "segments");
 		yajl_gen_array_open(y);
 		yajl_gen_map_open(y);
-		w_ki(y, "id", 0);
-		w_ki(y, "seek", 0);
-		w_kd(y, "start", 0);
-		w_kd(y, "end", 1);
-		w_ks(y, "text", text);
-		w_str(y, "tokens");
+		json_ki(y, "id", 0);
+		json_ki(y, "seek", 0);
+		json_kd(y, "start", 0);
+		json_kd(y, "end", 1);
+		json_ks(y, "text", text);
+		json_put(y, "tokens");
 		yajl_gen_array_open(y);
 		yajl_gen_array_close(y);
-		w_kd(y, "temperature", 0);
-		w_kd(y, "avg_logprob", 0);
-		w_kd(y, "compression_ratio", 1);
-		w_kd(y, "no_speech_prob", 0);
+		json_kd(y, "temperature", 0);
+		json_kd(y, "avg_logprob", 0);
+		json_kd(y, "compression_ratio", 1);
+		json_kd(y, "no_speech_prob", 0);
 		yajl_gen_map_close(y);
 		yajl_gen_array_close(y);
 		yajl_gen_map_close(y);
@@ -907,8 +960,8 @@ stt(struct req *q, int translate)
 		}
 		buf_adds(b, text);
 		buf_adds(b, strcmp(rf, "text") == 0 ? "\n" : "\n\n");
-		resp_fixed(q->c, q->status, "text/plain; charset=utf-8", &q->m);
+		http_fixed(q->c, q->status, "text/plain; charset=utf-8", &q->m);
 		return;
 	}
-	q_json(q, q->status);
+	route_json(q, q->status);
 }

@@ -48,7 +48,7 @@ ids_bump(const char *name)
 }
 
 void
-stats_clear(void)
+route_stats_clear(void)
 {
 	struct idrec *r, *next;
 	struct task *t;
@@ -122,9 +122,9 @@ stats_headers(yajl_gen y)
 				break;
 		if (j < i)
 			continue;
-		w_strn(y, h[i].n, h[i].nl);
+		json_putn(y, h[i].n, h[i].nl);
 		if (h[i].nl == 13 && memcmp(h[i].n, "authorization", 13) == 0) {
-			w_str(y, "present");
+			json_put(y, "present");
 			continue;
 		}
 		v.len = 0;
@@ -135,7 +135,7 @@ stats_headers(yajl_gen y)
 				buf_add(&v, ", ", 2);
 				buf_add(&v, h[j].v, h[j].vl);
 			}
-		w_strn(y, v.p, v.len);
+		json_putn(y, v.p, v.len);
 	}
 	buf_free(&v);
 	free(h);
@@ -145,9 +145,9 @@ stats_headers(yajl_gen y)
 static void
 stats_last(yajl_gen y, const char *k, const struct buf *v)
 {
-	w_str(y, k);
+	json_put(y, k);
 	if (g.requests)
-		w_strn(y, v->p, v->len);
+		json_putn(y, v->p, v->len);
 	else
 		yajl_gen_null(y);
 }
@@ -161,30 +161,30 @@ stats_json(struct buf *b)
 	unsigned long long i, n;
 
 	yajl_gen_map_open(y);
-	w_ki(y, "requests", g.requests);
-	w_str(y, "ids");
+	json_ki(y, "requests", g.requests);
+	json_put(y, "ids");
 	yajl_gen_map_open(y);
 	for (r = g.ids; r; r = r->order)
-		w_ki(y, r->name, r->count);
+		json_ki(y, r->name, r->count);
 	yajl_gen_map_close(y);
-	w_str(y, "last_headers");
+	json_put(y, "last_headers");
 	yajl_gen_map_open(y);
 	stats_headers(y);
 	yajl_gen_map_close(y);
-	w_ki(y, "last_body_bytes", g.last_body);
+	json_ki(y, "last_body_bytes", g.last_body);
 	stats_last(y, "last_method", &g.last_meth);
 	stats_last(y, "last_path", &g.last_path);
 	stats_last(y, "last_query", &g.last_query);
-	w_str(y, "last_form");
+	json_put(y, "last_form");
 	if (g.have_form)
-		w_raw(y, g.last_form.p, g.last_form.len);
+		json_raw(y, g.last_form.p, g.last_form.len);
 	else
 		yajl_gen_null(y);
-	w_str(y, "polls");
+	json_put(y, "polls");
 	yajl_gen_map_open(y);
-	stats_polls(y);
+	task_stats(y);
 	yajl_gen_map_close(y);
-	w_str(y, "starts");
+	json_put(y, "starts");
 	yajl_gen_array_open(y);
 	n = g.nstarts < STARTS_MAX ? g.nstarts : STARTS_MAX;
 	for (i = g.nstarts - n; i < g.nstarts; i++)
@@ -233,36 +233,36 @@ mock_parse(struct mock *m, yajl_val o)
 	mock_init(m);
 	if (!YAJL_IS_OBJECT(o))
 		return;
-	m->id = jstr(jget(o, "id"));
-	m->fail_first = jint(jget(o, "fail_first"), -1);
-	s = jint(jget(o, "status"), 0);
+	m->id = json_str(json_get(o, "id"));
+	m->fail_first = json_int(json_get(o, "fail_first"), -1);
+	s = json_int(json_get(o, "status"), 0);
 	m->status = s >= 200 && s <= 599 ? (int)s : 0;
-	m->body = jget(o, "body");
-	m->raw = jstr(jget(o, "raw"));
-	m->ctype = jstr(jget(o, "content_type"));
-	m->retry_after = jstr(jget(o, "retry_after"));
-	m->retry_after_ms = jint(jget(o, "retry_after_ms"), -1);
-	m->headers = jget(o, "headers");
-	m->delay_ms = jint(jget(o, "delay_ms"), 0);
-	m->event_delay_ms = jint(jget(o, "event_delay_ms"), 0);
-	m->close_after = jint(jget(o, "close_after"), -1);
-	m->stall_after = jint(jget(o, "stall_after"), -1);
-	m->bad_data = jint(jget(o, "bad_data"), -1);
-	m->error_event = jint(jget(o, "error_event"), -1);
-	m->bad_chunked = jint(jget(o, "bad_chunked"), -1);
-	m->chunk = jint(jget(o, "chunk"), 0);
-	m->chunk_delay_ms = jint(jget(o, "chunk_delay_ms"), 0);
-	m->repeat = jint(jget(o, "repeat"), 1);
-	m->size = jint(jget(o, "size"), 0);
-	m->content = jstr(jget(o, "content"));
-	m->eol = jstr(jget(o, "eol"));
-	m->reset = jstr(jget(o, "reset")) != NULL &&
-	    strcmp(jstr(jget(o, "reset")), "before_headers") == 0;
-	m->no_done = jbool(jget(o, "no_done"));
-	m->comments = jbool(jget(o, "comments"));
-	m->bom = jbool(jget(o, "bom"));
-	m->http10 = jbool(jget(o, "http10"));
-	m->invalid_utf8 = jbool(jget(o, "invalid_utf8"));
+	m->body = json_get(o, "body");
+	m->raw = json_str(json_get(o, "raw"));
+	m->ctype = json_str(json_get(o, "content_type"));
+	m->retry_after = json_str(json_get(o, "retry_after"));
+	m->retry_after_ms = json_int(json_get(o, "retry_after_ms"), -1);
+	m->headers = json_get(o, "headers");
+	m->delay_ms = json_int(json_get(o, "delay_ms"), 0);
+	m->event_delay_ms = json_int(json_get(o, "event_delay_ms"), 0);
+	m->close_after = json_int(json_get(o, "close_after"), -1);
+	m->stall_after = json_int(json_get(o, "stall_after"), -1);
+	m->bad_data = json_int(json_get(o, "bad_data"), -1);
+	m->error_event = json_int(json_get(o, "error_event"), -1);
+	m->bad_chunked = json_int(json_get(o, "bad_chunked"), -1);
+	m->chunk = json_int(json_get(o, "chunk"), 0);
+	m->chunk_delay_ms = json_int(json_get(o, "chunk_delay_ms"), 0);
+	m->repeat = json_int(json_get(o, "repeat"), 1);
+	m->size = json_int(json_get(o, "size"), 0);
+	m->content = json_str(json_get(o, "content"));
+	m->eol = json_str(json_get(o, "eol"));
+	m->reset = json_str(json_get(o, "reset")) != NULL &&
+	    strcmp(json_str(json_get(o, "reset")), "before_headers") == 0;
+	m->no_done = json_bool(json_get(o, "no_done"));
+	m->comments = json_bool(json_get(o, "comments"));
+	m->bom = json_bool(json_get(o, "bom"));
+	m->http10 = json_bool(json_get(o, "http10"));
+	m->invalid_utf8 = json_bool(json_get(o, "invalid_utf8"));
 }
 
 /* Count m.id and drop the faults once fail_first is used up (*unf set),
@@ -282,15 +282,15 @@ mock_answer(struct conn *c, struct mock *m, int *status, int *unf)
 	*status = m->status ? m->status : 200;
 	if (m->raw) {
 		buf_adds(&c->r.head, m->raw);
-		resp_fixed(c, *status, m->ctype ? m->ctype :
+		http_fixed(c, *status, m->ctype ? m->ctype :
 		    "application/json", m);
 	} else if (m->body) {
-		answer_body(c, m->body);
-		resp_fixed(c, *status, m->ctype ? m->ctype :
+		json_answer(c, m->body);
+		http_fixed(c, *status, m->ctype ? m->ctype :
 		    "application/json", m);
 	} else if (*status >= 300) {
 		snprintf(msg, sizeof msg, "mock error %d", *status);
-		answer_error(c, *status, msg, "mock_error", NULL, m);
+		http_error(c, *status, msg, "mock_error", NULL, m);
 	} else
 		return 0;
 	return 1;
@@ -299,7 +299,7 @@ mock_answer(struct conn *c, struct mock *m, int *status, int *unf)
 /* The value of request header name into out (cut to fit); 0 when the
  * request has none. */
 int
-req_header(const struct req *q, const char *name, char *out, size_t osz)
+route_header(const struct req *q, const char *name, char *out, size_t osz)
 {
 	const char *p = q->head, *end = p + q->hlen, *e, *c, *v;
 	size_t nl = strlen(name), vl;
@@ -358,7 +358,7 @@ route_match(struct req *q, const char *pat)
 /* Capture i as a string; 0 when it does not fit (no task id is that
  * long). */
 int
-cap_str(const struct req *q, int i, char *out, size_t osz)
+route_cap(const struct req *q, int i, char *out, size_t osz)
 {
 	if (q->capn[i] >= osz)
 		return 0;
@@ -370,7 +370,7 @@ cap_str(const struct req *q, int i, char *out, size_t osz)
 /* The URL-decoded value of query parameter key; 0 when absent or too
  * long. */
 int
-query_get(const struct req *q, const char *key, char *out, size_t osz)
+route_query(const struct req *q, const char *key, char *out, size_t osz)
 {
 	size_t kl = strlen(key), i = 0, j, amp, n;
 	const char *s = q->query;
@@ -387,8 +387,8 @@ query_get(const struct req *q, const char *key, char *out, size_t osz)
 				if (s[j] == '+')
 					out[n++] = ' ';
 				else if (s[j] == '%' && j + 2 < amp &&
-				    (h = hexval(s[j + 1])) >= 0 &&
-				    (l = hexval(s[j + 2])) >= 0) {
+				    (h = util_hexval(s[j + 1])) >= 0 &&
+				    (l = util_hexval(s[j + 2])) >= 0) {
 					out[n++] = h * 16 + l;
 					j += 2;
 				} else
@@ -404,28 +404,28 @@ query_get(const struct req *q, const char *key, char *out, size_t osz)
 
 /* Answer with the JSON made in q->y. */
 void
-q_json(struct req *q, int status)
+route_json(struct req *q, int status)
 {
 	const unsigned char *p;
 	size_t n;
 
 	if (yajl_gen_get_buf(q->y, &p, &n) == yajl_gen_status_ok)
 		buf_add(&q->c->r.head, p, n);
-	resp_fixed(q->c, status, "application/json", &q->m);
+	http_fixed(q->c, status, "application/json", &q->m);
 }
 
 /* Answer with these bytes. */
 void
-q_bytes(struct req *q, int status, const char *ctype, const void *p,
+route_bytes(struct req *q, int status, const char *ctype, const void *p,
     size_t n)
 {
 	buf_add(&q->c->r.head, p, n);
-	resp_fixed(q->c, status, ctype, &q->m);
+	http_fixed(q->c, status, ctype, &q->m);
 }
 
-/* One more response header (before q_json or q_bytes). */
+/* One more response header (before route_json or route_bytes). */
 void
-q_header(struct req *q, const char *name, const char *value)
+route_add_header(struct req *q, const char *name, const char *value)
 {
 	struct buf *b = &q->c->r.xhdr;
 
@@ -441,7 +441,7 @@ mock_stats(struct req *q, int arg)
 {
 	(void)arg;
 	stats_json(&q->c->r.head);
-	resp_fixed(q->c, 200, "application/json", &nomock);
+	http_fixed(q->c, 200, "application/json", &nomock);
 }
 
 /* POST /mock/reset. */
@@ -449,12 +449,12 @@ static void
 mock_reset(struct req *q, int arg)
 {
 	(void)arg;
-	stats_clear();
+	route_stats_clear();
 	yajl_gen_map_open(q->y);
-	w_kb(q->y, "reset", 1);
+	json_kb(q->y, "reset", 1);
 	yajl_gen_map_close(q->y);
 	json_take(q->y, &q->c->r.head);
-	resp_fixed(q->c, 200, "application/json", &nomock);
+	http_fixed(q->c, 200, "application/json", &nomock);
 }
 
 /* GET /files/... */
@@ -475,7 +475,7 @@ not_found(struct req *q, int arg)
 	snprintf(msg, sizeof msg, "Invalid URL (%.*s %.*s)",
 	    (int)(q->mlen > 32 ? 32 : q->mlen), q->meth,
 	    (int)(q->rawlen > 400 ? 400 : q->rawlen), q->raw);
-	answer_error(q->c, 404, msg, "invalid_request_error", NULL, &nomock);
+	http_error(q->c, 404, msg, "invalid_request_error", NULL, &nomock);
 }
 
 /* How a route takes its body, and (or'ed in) who may call it. */
@@ -499,99 +499,110 @@ static const struct route {
 	{ "POST", "/mock/reset", B_NONE | R_QUIET, mock_reset, 0 },
 	{ NULL, "/mock/**", B_NONE | R_QUIET, not_found, 0 },
 	{ "GET", "/files/**", B_NONE | R_OPEN, files_get, 0 },
-	{ "POST", "/v1/chat/completions", B_OBJ, do_chat, 0 },
-	{ "POST", "/v1/completions", B_OBJ, do_completion, 0 },
-	{ "POST", "/v1/embeddings", B_OBJ, do_embeddings, 0 },
-	{ "POST", "/v1/images/generations", B_OBJ, do_images, 0 },
-	{ "POST", "/mj/submit/imagine", B_JSON, mj_submit, MJS_IMAGINE },
-	{ "POST", "/mj/submit/blend", B_JSON, mj_submit, MJS_BLEND },
-	{ "POST", "/mj/submit/describe", B_JSON, mj_submit, MJS_DESCRIBE },
-	{ "POST", "/mj/submit/shorten", B_JSON, mj_submit, MJS_SHORTEN },
-	{ "POST", "/mj/submit/modal", B_JSON, mj_submit, MJS_MODAL },
-	{ "POST", "/mj/submit/action", B_JSON, mj_submit, MJS_ACTION },
-	{ "POST", "/mj/insight-face/swap", B_JSON, mj_submit, MJS_SWAP },
-	{ "GET", "/mj/task/list", B_NONE, mj_list, 0 },
-	{ "GET", "/mj/task/queue", B_NONE, mj_list, 1 },
-	{ "POST", "/mj/task/list-by-condition", B_JSON, mj_list_by, 0 },
-	{ "POST", "/mj/task/list-by-ids", B_JSON, mj_list_by, 0 },
-	{ "POST", "/mj/task/query", B_JSON, mj_query, 0 },
-	{ "GET", "/mj/task/*/fetch", B_NONE, mj_fetch, 0 },
-	{ "POST", "/mj/task/*/cancel", B_NONE, mj_task_op, 0 },
-	{ "GET", "/mj/task/*/image-seed", B_NONE, mj_task_op, 1 },
-	{ "POST", "/suno/v1/music", B_JSON, suno_submit, SK_V35 },
-	{ "POST", "/suno/v1/v3.0/music", B_JSON, suno_submit, SK_V30 },
-	{ "POST", "/suno/v1/v3.0/music/concat", B_JSON, suno_submit,
+	{ "POST", "/v1/chat/completions", B_OBJ, oai_chat, 0 },
+	{ "POST", "/v1/completions", B_OBJ, oai_completion, 0 },
+	{ "POST", "/v1/embeddings", B_OBJ, oai_embeddings, 0 },
+	{ "POST", "/v1/images/generations", B_OBJ, oai_images, 0 },
+	{ "POST", "/mj/submit/imagine", B_JSON, vend_mj_submit, MJS_IMAGINE },
+	{ "POST", "/mj/submit/blend", B_JSON, vend_mj_submit, MJS_BLEND },
+	{ "POST", "/mj/submit/describe", B_JSON, vend_mj_submit, MJS_DESCRIBE },
+	{ "POST", "/mj/submit/shorten", B_JSON, vend_mj_submit, MJS_SHORTEN },
+	{ "POST", "/mj/submit/modal", B_JSON, vend_mj_submit, MJS_MODAL },
+	{ "POST", "/mj/submit/action", B_JSON, vend_mj_submit, MJS_ACTION },
+	{ "POST", "/mj/insight-face/swap", B_JSON, vend_mj_submit, MJS_SWAP },
+	{ "GET", "/mj/task/list", B_NONE, vend_mj_list, 0 },
+	{ "GET", "/mj/task/queue", B_NONE, vend_mj_list, 1 },
+	{ "POST", "/mj/task/list-by-condition", B_JSON, vend_mj_list_by, 0 },
+	{ "POST", "/mj/task/list-by-ids", B_JSON, vend_mj_list_by, 0 },
+	{ "POST", "/mj/task/query", B_JSON, vend_mj_query, 0 },
+	{ "GET", "/mj/task/*/fetch", B_NONE, vend_poll, PF_MJ },
+	{ "POST", "/mj/task/*/cancel", B_NONE, vend_mj_task_op, 0 },
+	{ "GET", "/mj/task/*/image-seed", B_NONE, vend_mj_task_op, 1 },
+	{ "POST", "/suno/v1/music", B_JSON, vend_suno_submit, SK_V35 },
+	{ "POST", "/suno/v1/v3.0/music", B_JSON, vend_suno_submit, SK_V30 },
+	{ "POST", "/suno/v1/v3.0/music/concat", B_JSON, vend_suno_submit,
 	    SK_CONCAT },
-	{ "GET", "/suno/v1/music/*", B_NONE, suno_fetch, 0 },
-	{ "GET", "/suno/v1/v3.0/music/*", B_NONE, suno_fetch, 0 },
-	{ "POST", "/suno/submit/music", B_JSON, sunona_submit, SK_MUSIC },
-	{ "POST", "/suno/submit/lyrics", B_JSON, sunona_submit, SK_LYRICS },
-	{ "GET", "/suno/fetch/*", B_NONE, sunona_fetch, 0 },
-	{ "POST", "/suno/fetch", B_JSON, sunona_fetch, 1 },
-	{ "GET", "/flux/v1/get_result", B_NONE, flux_result, 0 },
-	{ "POST", "/flux/v1/*", B_JSON, flux_submit, 0 },
-	{ "POST", "/recraft/v1/styles", B_FORM, recraft_style, 0 },
-	{ "POST", "/recraft/v1/images/generations", B_JSON, recraft_gen, 0 },
-	{ "POST", "/recraft/v1/images/vectorize", B_FORM, recraft_op, 1 },
-	{ "POST", "/recraft/v1/images/removeBackground", B_FORM, recraft_op,
+	{ "GET", "/suno/v1/music/*", B_NONE, vend_poll, PF_SUNO },
+	{ "GET", "/suno/v1/v3.0/music/*", B_NONE, vend_poll, PF_SUNO },
+	{ "POST", "/suno/submit/music", B_JSON, vend_sunona_submit, SK_MUSIC },
+	{ "POST", "/suno/submit/lyrics", B_JSON, vend_sunona_submit,
+	    SK_LYRICS },
+	{ "GET", "/suno/fetch/*", B_NONE, vend_poll, PF_SUNONA },
+	{ "POST", "/suno/fetch", B_JSON, vend_sunona_fetch, 0 },
+	{ "GET", "/flux/v1/get_result", B_NONE, vend_poll, PF_FLUX },
+	{ "POST", "/flux/v1/*", B_JSON, vend_flux_submit, 0 },
+	{ "POST", "/recraft/v1/styles", B_FORM, vend_recraft_style, 0 },
+	{ "POST", "/recraft/v1/images/generations", B_JSON, vend_recraft_gen,
 	    0 },
-	{ "POST", "/recraft/v1/images/clarityUpscale", B_FORM, recraft_op,
+	{ "POST", "/recraft/v1/images/vectorize", B_FORM, vend_recraft_op, 1 },
+	{ "POST", "/recraft/v1/images/removeBackground", B_FORM,
+	    vend_recraft_op, 0 },
+	{ "POST", "/recraft/v1/images/clarityUpscale", B_FORM, vend_recraft_op,
 	    0 },
-	{ "POST", "/recraft/v1/images/generativeUpscale", B_FORM, recraft_op,
+	{ "POST", "/recraft/v1/images/generativeUpscale", B_FORM,
+	    vend_recraft_op, 0 },
+	{ "POST", "/sd/v2beta/stable-image/generate/ultra", B_FORM, vend_sd_v2,
 	    0 },
-	{ "POST", "/sd/v2beta/stable-image/generate/ultra", B_FORM, sd_v2,
+	{ "POST", "/sd/v2beta/stable-image/generate/core", B_FORM, vend_sd_v2,
 	    0 },
-	{ "POST", "/sd/v2beta/stable-image/generate/core", B_FORM, sd_v2, 0 },
-	{ "POST", "/sd/v2beta/stable-image/generate/sd3", B_FORM, sd_v2, 0 },
-	{ "POST", "/sd/v1/generation/*/text-to-image", B_JSON, sd_v1, 0 },
-	{ "POST", "/ideogram/generate", B_JSON, ideo_generate, 0 },
-	{ "POST", "/ideogram/remix", B_FORM, ideo_form, 0 },
-	{ "POST", "/ideogram/upscale", B_FORM, ideo_form, 1 },
-	{ "POST", "/ideogram/describe", B_FORM, ideo_describe, 0 },
-	{ "POST", "/api/ideogram/task-request", B_JSON, ideo_rev_poll, 0 },
-	{ "POST", "/api/ideogram/describe", B_JSON, ideo_rev_submit,
+	{ "POST", "/sd/v2beta/stable-image/generate/sd3", B_FORM, vend_sd_v2,
+	    0 },
+	{ "POST", "/sd/v1/generation/*/text-to-image", B_JSON, vend_sd_v1, 0 },
+	{ "POST", "/ideogram/generate", B_JSON, vend_ideo_generate, 0 },
+	{ "POST", "/ideogram/remix", B_FORM, vend_ideo_form, 0 },
+	{ "POST", "/ideogram/upscale", B_FORM, vend_ideo_form, 1 },
+	{ "POST", "/ideogram/describe", B_FORM, vend_ideo_describe, 0 },
+	{ "POST", "/api/ideogram/task-request", B_JSON, vend_poll,
+	    PF_IDEO },
+	{ "POST", "/api/ideogram/describe", B_JSON, vend_ideo_rev_submit,
 	    IR_DESCRIBE },
-	{ "POST", "/api/ideogram/generate", B_JSON, ideo_rev_submit,
+	{ "POST", "/api/ideogram/generate", B_JSON, vend_ideo_rev_submit,
 	    IR_GENERATE },
-	{ "POST", "/api/ideogram/blend", B_JSON, ideo_rev_submit, IR_BLEND },
-	{ "POST", "/api/ideogram/upscale", B_JSON, ideo_rev_submit,
+	{ "POST", "/api/ideogram/blend", B_JSON, vend_ideo_rev_submit,
+	    IR_BLEND },
+	{ "POST", "/api/ideogram/upscale", B_JSON, vend_ideo_rev_submit,
 	    IR_UPSCALE },
-	{ "POST", "/kling/v1/images/generations", B_JSON, kling_submit,
+	{ "POST", "/kling/v1/images/generations", B_JSON, vend_kling_submit,
 	    KL_IMG },
-	{ "POST", "/kling/v1/videos/text2video", B_JSON, kling_submit,
+	{ "POST", "/kling/v1/videos/text2video", B_JSON, vend_kling_submit,
 	    KL_T2V },
-	{ "POST", "/kling/v1/videos/image2video", B_JSON, kling_submit,
+	{ "POST", "/kling/v1/videos/image2video", B_JSON, vend_kling_submit,
 	    KL_I2V },
-	{ "GET", "/kling/v1/images/generations/*", B_NONE, kling_fetch,
-	    KL_IMG },
-	{ "GET", "/kling/v1/videos/text2video/*", B_NONE, kling_fetch,
-	    KL_T2V },
-	{ "GET", "/kling/v1/videos/image2video/*", B_NONE, kling_fetch,
-	    KL_I2V },
-	{ "POST", "/luma/generations", B_JSON, luma_submit, 0 },
-	{ "POST", "/luma/generations/", B_JSON, luma_submit, 0 },
-	{ "GET", "/luma/generations/*", B_NONE, luma_fetch, 0 },
-	{ "POST", "/runwayml/v1/image_to_video", B_JSON, runway_submit, 0 },
-	{ "GET", "/runwayml/v1/tasks/*", B_NONE, runway_task, 0 },
-	{ "DELETE", "/runwayml/v1/tasks/*", B_NONE, runway_task, 1 },
-	{ "POST", "/cogvideox/*/videos/generations", B_JSON, cogv_submit, 0 },
-	{ "GET", "/cogvideox/*/async-result/*", B_NONE, cogv_fetch, 0 },
-	{ "POST", "/api/viggle/mix/upload-video", B_FORM, viggle_submit,
+	{ "GET", "/kling/v1/images/generations/*", B_NONE, vend_poll,
+	    PF_KLING_IMG },
+	{ "GET", "/kling/v1/videos/text2video/*", B_NONE, vend_poll,
+	    PF_KLING_T2V },
+	{ "GET", "/kling/v1/videos/image2video/*", B_NONE, vend_poll,
+	    PF_KLING_I2V },
+	{ "POST", "/luma/generations", B_JSON, vend_luma_submit, 0 },
+	{ "POST", "/luma/generations/", B_JSON, vend_luma_submit, 0 },
+	{ "GET", "/luma/generations/*", B_NONE, vend_poll, PF_LUMA },
+	{ "POST", "/runwayml/v1/image_to_video", B_JSON, vend_runway_submit,
+	    0 },
+	{ "GET", "/runwayml/v1/tasks/*", B_NONE, vend_poll, PF_RUNWAY },
+	{ "DELETE", "/runwayml/v1/tasks/*", B_NONE, vend_runway_cancel, 0 },
+	{ "POST", "/cogvideox/*/videos/generations", B_JSON, vend_cogv_submit,
+	    0 },
+	{ "GET", "/cogvideox/*/async-result/*", B_NONE, vend_poll, PF_COGV },
+	{ "POST", "/api/viggle/mix/upload-video", B_FORM, vend_viggle_submit,
 	    VG_UPVIDEO },
-	{ "POST", "/api/viggle/mix/upload-image", B_FORM, viggle_submit,
+	{ "POST", "/api/viggle/mix/upload-image", B_FORM, vend_viggle_submit,
 	    VG_UPIMAGE },
-	{ "POST", "/api/viggle/mix/generate", B_FORM, viggle_submit, VG_MIX },
-	{ "POST", "/api/viggle/multi/generate", B_FORM, viggle_submit,
+	{ "POST", "/api/viggle/mix/generate", B_FORM, vend_viggle_submit,
+	    VG_MIX },
+	{ "POST", "/api/viggle/multi/generate", B_FORM, vend_viggle_submit,
 	    VG_MULTI },
-	{ "POST", "/api/viggle/move/generate", B_FORM, viggle_submit,
+	{ "POST", "/api/viggle/move/generate", B_FORM, vend_viggle_submit,
 	    VG_MOVE },
-	{ "GET", "/api/viggle/mix/templates", B_NONE, viggle_templates, 0 },
-	{ "GET", "/api/viggle/multi/templates", B_NONE, viggle_templates, 1 },
-	{ "GET", "/api/viggle/task/*", B_NONE, viggle_task, 0 },
-	{ "GET", "/api/viggle/credits", B_NONE, viggle_credits, 0 },
-	{ "POST", "/v1/audio/speech", B_JSON, tts, 0 },
-	{ "POST", "/v1/audio/transcriptions", B_FORM, stt, 0 },
-	{ "POST", "/v1/audio/translations", B_FORM, stt, 1 },
+	{ "GET", "/api/viggle/mix/templates", B_NONE, vend_viggle_templates,
+	    0 },
+	{ "GET", "/api/viggle/multi/templates", B_NONE, vend_viggle_templates,
+	    1 },
+	{ "GET", "/api/viggle/task/*", B_NONE, vend_poll, PF_VIGGLE },
+	{ "GET", "/api/viggle/credits", B_NONE, vend_viggle_credits, 0 },
+	{ "POST", "/v1/audio/speech", B_JSON, oai_tts, 0 },
+	{ "POST", "/v1/audio/transcriptions", B_FORM, oai_stt, 0 },
+	{ "POST", "/v1/audio/translations", B_FORM, oai_stt, 1 },
 };
 
 /* The route for q's method and path, or NULL; the path of q loses
@@ -615,7 +626,7 @@ route_find(struct req *q)
 		q->path = bare ? q->raw : path;
 		q->plen = bare ? q->rawlen : plen;
 		if ((routes[i].meth == NULL ||
-		    path_is(q->meth, q->mlen, routes[i].meth)) &&
+		    util_path_is(q->meth, q->mlen, routes[i].meth)) &&
 		    route_match(q, routes[i].pat))
 			return &routes[i];
 	}
@@ -635,18 +646,18 @@ req_body(struct req *q, int how)
 		q->root = json_body(q->c, q->body, q->blen);
 		return q->root != NULL;
 	}
-	if (how != B_FORM || !req_header(q, "content-type", ct, sizeof ct) ||
+	if (how != B_FORM || !route_header(q, "content-type", ct, sizeof ct) ||
 	    !form_delim(ct, delim, sizeof delim))
 		return 1;
 	q->multipart = 1;
 	form_parse(&q->f, q->body, q->blen, delim);
 	if (q->f.bad) {
-		answer_error(q->c, 400, "We could not parse the "
+		http_error(q->c, 400, "We could not parse the "
 		    "multipart/form-data body of your request. (mock)",
 		    "invalid_request_error", NULL, &nomock);
 		return 0;
 	}
-	stats_form(&q->f);
+	form_stats(&q->f);
 	if ((s = form_text(&q->f, "mock")) != NULL &&
 	    json_depth(s, strlen(s)) <= MAX_DEPTH)
 		q->mtree = yajl_tree_parse(s, eb, sizeof eb);
@@ -664,14 +675,14 @@ route_call(struct req *q, const struct route *rt)
 
 	if (!req_body(q, rt->how & B_MASK))
 		goto out;
-	mo = q->mtree ? q->mtree : jget(q->root, "mock");
+	mo = q->mtree ? q->mtree : json_get(q->root, "mock");
 	mock_parse(&q->m, mo);
-	tmock_parse(&q->tm, mo);
+	task_mock_parse(&q->tm, mo);
 	if (mock_answer(q->c, &q->m, &q->status, &unf))
 		goto out;
 	if (unf) {
 		steps = q->tm.steps;
-		tmock_parse(&q->tm, NULL);
+		task_mock_parse(&q->tm, NULL);
 		q->tm.steps = steps;
 	}
 	if ((q->y = yajl_gen_alloc(NULL)) == NULL)
@@ -689,7 +700,7 @@ out:
 static unsigned long long
 stats_request(const struct req *q)
 {
-	g.starts[g.nstarts++ % STARTS_MAX] = mono_ms() - g.t0;
+	g.starts[g.nstarts++ % STARTS_MAX] = util_mono_ms() - g.t0;
 	g.last_head.len = 0;
 	buf_add(&g.last_head, q->head, q->hlen);
 	g.last_body = q->blen;
@@ -704,13 +715,13 @@ stats_request(const struct req *q)
 /* Answer the complete request now in the input: head at p (hlen bytes),
  * body at p + hlen (blen bytes, NUL written after it for the parse). */
 void
-dispatch(struct conn *c, char *p)
+route_dispatch(struct conn *c, char *p)
 {
 	const struct route *rt;
 	struct req q;
 	char *s;
 
-	resp_reset(c);
+	http_reset(c);
 	memset(&q, 0, sizeof q);
 	q.c = c;
 	q.meth = p + c->moff;
@@ -738,7 +749,7 @@ dispatch(struct conn *c, char *p)
 	if (rt == NULL || !(rt->how & R_QUIET))
 		q.seq = stats_request(&q);
 	if (g.key && !c->authok && !(rt && rt->how & (R_QUIET | R_OPEN)))
-		answer_error(c, 401, "invalid api key",
+		http_error(c, 401, "invalid api key",
 		    "invalid_request_error", "invalid_api_key", &nomock);
 	else if (rt == NULL)
 		not_found(&q, 0);

@@ -54,11 +54,11 @@ task_new(int fam, int kind, const struct req *q, const char *prompt)
 	t->ord = g.ntasks;
 	t->steps = q->tm.steps;
 	t->nf = q->tm.nf;
-	t->fail = q->tm.fail || has_word(prompt, "fail");
+	t->fail = q->tm.fail || util_has_word(prompt, "fail");
 	t->cancel = q->tm.cancel;
-	t->prompt = xstrdup(prompt ? prompt : "");
-	t->submit_ms = wall_ms();
-	h = str_hash(t->id) % ID_BUCKETS;
+	t->prompt = util_strdup(prompt ? prompt : "");
+	t->submit_ms = util_wall_ms();
+	h = util_hash(t->id) % ID_BUCKETS;
 	t->hnext = g.tbucket[h];
 	g.tbucket[h] = t;
 	*g.tasks_tail = t;
@@ -72,14 +72,14 @@ task_find(int fam, const char *id)
 {
 	struct task *t;
 
-	for (t = g.tbucket[str_hash(id) % ID_BUCKETS]; t; t = t->hnext)
+	for (t = g.tbucket[util_hash(id) % ID_BUCKETS]; t; t = t->hnext)
 		if (strcmp(t->id, id) == 0)
 			return t->fam == fam ? t : NULL;
 	return NULL;
 }
 
 void
-tasks_free(void)
+task_free_all(void)
 {
 	struct task *t, *next;
 
@@ -182,10 +182,10 @@ task_times(struct task *t)
 	int ph = task_phase(t, NULL);
 
 	if (ph != TP_PRE && ph != TP_MODAL && t->start_ms == 0)
-		t->start_ms = wall_ms();
+		t->start_ms = util_wall_ms();
 	if ((ph == TP_DONE || ph == TP_FAIL || ph == TP_CANCEL) &&
 	    t->finish_ms == 0)
-		t->finish_ms = wall_ms();
+		t->finish_ms = util_wall_ms();
 }
 
 /* One poll of t: counted in the stats; 0 while it is to answer "not
@@ -204,25 +204,36 @@ task_poll(struct task *t)
 	return 1;
 }
 
+/* The task of family fam with this id after one poll of it, or NULL
+ * when there is none or it is to answer "not found". */
+struct task *
+task_poll_id(int fam, const char *id)
+{
+	struct task *t = task_find(fam, id);
+
+	return t != NULL && task_poll(t) ? t : NULL;
+}
+
 /* Read the task members of the "mock" object o. */
 void
-tmock_parse(struct tmock *tm, yajl_val o)
+task_mock_parse(struct tmock *tm, yajl_val o)
 {
-	tm->steps = clampll(jint(jget(o, "steps"), 2), 0, 1000);
-	tm->nf = clampll(jint(jget(o, "not_found_polls"), 0), 0, 1000000);
-	tm->fail = jbool(jget(o, "task_fail"));
-	tm->cancel = jbool(jget(o, "cancel"));
-	tm->mj_code = jint(jget(o, "mj_code"), 1);
-	tm->kling_code = jint(jget(o, "kling_code"), 0);
+	tm->steps = util_clamp(json_int(json_get(o, "steps"), 2), 0, 1000);
+	tm->nf = util_clamp(json_int(json_get(o, "not_found_polls"), 0), 0,
+	    1000000);
+	tm->fail = json_bool(json_get(o, "task_fail"));
+	tm->cancel = json_bool(json_get(o, "cancel"));
+	tm->mj_code = json_int(json_get(o, "mj_code"), 1);
+	tm->kling_code = json_int(json_get(o, "kling_code"), 0);
 }
 
 /* Counted polls per task id for /mock/stats. */
 void
-stats_polls(yajl_gen y)
+task_stats(yajl_gen y)
 {
 	struct task *t;
 
 	for (t = g.tasks; t; t = t->next)
 		if (t->polls > 0)
-			w_ki(y, t->id, t->polls);
+			json_ki(y, t->id, t->polls);
 }

@@ -1,6 +1,6 @@
 /*
- * mock-util.c: the growable buffer and small helpers (clocks, hashes,
- * strings) of t/mockvman.
+ * mock-util.c: the small helpers (clocks, hashes, strings) of
+ * t/mockvman.
  * What it answers: t/mockvman.md.
  */
 #include <ctype.h>
@@ -14,101 +14,8 @@
 
 #include "mock.h"
 
-/* ------------------------------------------------------------------ */
-/* Buffers */
-
-/* Make room for n more bytes plus a NUL; -1 when impossible, the buffer
- * left as it was. */
-int
-buf_try(struct buf *b, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (n > SIZE_MAX / 4 - b->len)
-		return -1;
-	if (b->len + n + 1 <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 256;
-	while (cap < b->len + n + 1)
-		cap *= 2;
-	if ((p = realloc(b->p, cap)) == NULL)
-		return -1;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-/* Output buffers belong to the server: running out of memory is fatal. */
-void
-buf_grow(struct buf *b, size_t n)
-{
-	if (buf_try(b, n) < 0)
-		errx(2, "out of memory");
-}
-
-void
-buf_add(struct buf *b, const void *p, size_t n)
-{
-	buf_grow(b, n);
-	if (n)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void
-buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-void
-buf_addu(struct buf *b, unsigned long long v)
-{
-	char t[24], *p = t + sizeof t;
-
-	do
-		*--p = '0' + v % 10;
-	while (v /= 10);
-	buf_add(b, p, t + sizeof t - p);
-}
-
-void
-buf_addi(struct buf *b, long long v)
-{
-	if (v < 0) {
-		buf_add(b, "-", 1);
-		buf_addu(b, -(unsigned long long)v);
-	} else
-		buf_addu(b, v);
-}
-
-/* Empty a buffer; give its memory back when an answer made it big. */
-void
-buf_trim(struct buf *b, size_t keep)
-{
-	if (b->cap > keep) {
-		free(b->p);
-		b->p = NULL;
-		b->cap = 0;
-	}
-	b->len = 0;
-}
-
-void
-buf_free(struct buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Small helpers */
-
 int64_t
-mono_ms(void)
+util_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -117,14 +24,14 @@ mono_ms(void)
 }
 
 long long
-clampll(long long v, long long lo, long long hi)
+util_clamp(long long v, long long lo, long long hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
 /* Number of space-separated words, the mock's idea of a token count. */
 unsigned long long
-words(const char *s)
+util_words(const char *s)
 {
 	unsigned long long n = 0;
 	int in = 0;
@@ -141,7 +48,7 @@ words(const char *s)
 }
 
 uint64_t
-mix64(uint64_t x)
+util_mix64(uint64_t x)
 {
 	x += 0x9e3779b97f4a7c15ULL;
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -150,13 +57,13 @@ mix64(uint64_t x)
 }
 
 int
-path_is(const char *p, size_t n, const char *s)
+util_path_is(const char *p, size_t n, const char *s)
 {
 	return strlen(s) == n && memcmp(p, s, n) == 0;
 }
 
 char *
-xstrdup(const char *s)
+util_strdup(const char *s)
 {
 	size_t n;
 	char *p;
@@ -171,13 +78,13 @@ xstrdup(const char *s)
 }
 
 int
-nonempty(const char *s)
+util_nonempty(const char *s)
 {
 	return s != NULL && *s != '\0';
 }
 
 long long
-wall_ms(void)
+util_wall_ms(void)
 {
 	struct timespec ts;
 
@@ -187,7 +94,7 @@ wall_ms(void)
 
 /* ms since the epoch as 2024-01-02T03:04:05.678Z. */
 void
-iso_time(char *out, size_t osz, long long ms)
+util_iso_time(char *out, size_t osz, long long ms)
 {
 	time_t t = ms / 1000;
 	struct tm tm;
@@ -201,7 +108,7 @@ iso_time(char *out, size_t osz, long long ms)
 /* Does s hold the word w, case-insensitively, not inside a longer
  * word?  ("fail" in "please fail now", not in "failure".) */
 int
-has_word(const char *s, const char *w)
+util_has_word(const char *s, const char *w)
 {
 	size_t n = strlen(w);
 	const char *p;
@@ -215,7 +122,7 @@ has_word(const char *s, const char *w)
 }
 
 unsigned
-str_hash(const char *s)
+util_hash(const char *s)
 {
 	unsigned h = 2166136261u;
 
@@ -226,9 +133,9 @@ str_hash(const char *s)
 
 /* A deterministic uuid-shaped string made from n. */
 void
-fake_uuid(char *out, size_t osz, unsigned long long n)
+util_uuid(char *out, size_t osz, unsigned long long n)
 {
-	uint64_t a = mix64(n), b = mix64(n ^ 0x5bd1e995ULL);
+	uint64_t a = util_mix64(n), b = util_mix64(n ^ 0x5bd1e995ULL);
 
 	snprintf(out, osz, "%08x-%04x-4%03x-8%03x-%012llx",
 	    (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffff,
@@ -237,7 +144,7 @@ fake_uuid(char *out, size_t osz, unsigned long long n)
 }
 
 int
-hexval(int ch)
+util_hexval(int ch)
 {
 	if (ch >= '0' && ch <= '9')
 		return ch - '0';

@@ -19,16 +19,18 @@ ans_taskerr(struct req *q, int status, const char *code, const char *msg)
 	yajl_gen y = q->y;
 
 	yajl_gen_map_open(y);
-	w_ks(y, "code", code);
-	w_ks(y, "message", msg);
-	w_ks(y, "data", NULL);
+	json_ks(y, "code", code);
+	json_ks(y, "message", msg);
+	json_ks(y, "data", NULL);
 	yajl_gen_map_close(y);
-	q_json(q, status);
+	route_json(q, status);
 }
 
+/* new-api's answer for a task id it does not know. */
 static void
-ans_task_not_exist(struct req *q)
+ans_task_not_exist(struct req *q, const char *id)
 {
+	(void)id;
 	ans_taskerr(q, 404, "task_not_exist", "task not exist");
 }
 
@@ -54,11 +56,11 @@ static void
 mj_button(yajl_gen y, const char *cid, const char *emoji, const char *label)
 {
 	yajl_gen_map_open(y);
-	w_ks(y, "customId", cid);
-	w_ks(y, "emoji", emoji);
-	w_ks(y, "label", label);
-	w_ki(y, "type", 2);
-	w_ki(y, "style", 2);
+	json_ks(y, "customId", cid);
+	json_ks(y, "emoji", emoji);
+	json_ks(y, "label", label);
+	json_ki(y, "type", 2);
+	json_ki(y, "style", 2);
 	yajl_gen_map_close(y);
 }
 
@@ -85,8 +87,8 @@ mj_buttons(yajl_gen y, const struct task *t)
 	char h[48], cid[160], lab[8];
 	size_t i;
 
-	fake_uuid(h, sizeof h, t->ord);
-	w_str(y, "buttons");
+	util_uuid(h, sizeof h, t->ord);
+	json_put(y, "buttons");
 	yajl_gen_array_open(y);
 	if (task_phase(t, NULL) != TP_DONE || t->kind == MJK_SWAP)
 		;
@@ -143,31 +145,31 @@ mj_task(yajl_gen y, const struct task *t)
 		snprintf(u, sizeof u, "http://127.0.0.1:%d/files/mj-%s.png",
 		    g.port, t->id);
 	yajl_gen_map_open(y);
-	w_ks(y, "id", t->id);
-	w_ks(y, "action", mj_actions[t->kind]);
-	w_ks(y, "customId", t->extra ? t->extra : "");
-	w_ks(y, "botType", t->model ? t->model : "MID_JOURNEY");
-	w_ks(y, "prompt", prompt);
-	w_ks(y, "promptEn", prompt);
-	w_ks(y, "description", t->title);
-	w_ks(y, "state", t->state ? t->state : "");
-	w_ki(y, "submitTime", t->submit_ms);
-	w_ki(y, "startTime", t->start_ms);
-	w_ki(y, "finishTime", t->finish_ms);
-	w_ks(y, "imageUrl", u);
-	w_ks(y, "status", task_status(t));
+	json_ks(y, "id", t->id);
+	json_ks(y, "action", mj_actions[t->kind]);
+	json_ks(y, "customId", t->extra ? t->extra : "");
+	json_ks(y, "botType", t->model ? t->model : "MID_JOURNEY");
+	json_ks(y, "prompt", prompt);
+	json_ks(y, "promptEn", prompt);
+	json_ks(y, "description", t->title);
+	json_ks(y, "state", t->state ? t->state : "");
+	json_ki(y, "submitTime", t->submit_ms);
+	json_ki(y, "startTime", t->start_ms);
+	json_ki(y, "finishTime", t->finish_ms);
+	json_ks(y, "imageUrl", u);
+	json_ks(y, "status", task_status(t));
 	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
-	w_ks(y, "progress", pct);
-	w_ks(y, "failReason", ph == TP_FAIL ? FAIL_REASON : "");
+	json_ks(y, "progress", pct);
+	json_ks(y, "failReason", ph == TP_FAIL ? FAIL_REASON : "");
 	mj_buttons(y, t);
-	w_ks(y, "maskBase64", "");
-	w_str(y, "properties");
+	json_ks(y, "maskBase64", "");
+	json_put(y, "properties");
 	yajl_gen_map_open(y);
-	w_ks(y, "finalPrompt", prompt);
-	w_ks(y, "finalZhPrompt", "");
+	json_ks(y, "finalPrompt", prompt);
+	json_ks(y, "finalZhPrompt", "");
 	if (t->hook)
-		w_ks(y, "notifyHook", t->hook);
-	w_ks(y, "discordInstanceId", "mock");
+		json_ks(y, "notifyHook", t->hook);
+	json_ks(y, "discordInstanceId", "mock");
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
 }
@@ -181,10 +183,10 @@ mj_result(struct req *q, long long code, const char *desc,
 	yajl_gen y = q->y;
 
 	yajl_gen_map_open(y);
-	w_ki(y, "code", code);
-	w_ks(y, "description", desc);
-	w_ks(y, "result", result);
-	w_str(y, "properties");
+	json_ki(y, "code", code);
+	json_ks(y, "description", desc);
+	json_ks(y, "result", result);
+	json_put(y, "properties");
 	yajl_gen_map_open(y);
 }
 
@@ -193,7 +195,7 @@ mj_result_end(struct req *q)
 {
 	yajl_gen_map_close(q->y);
 	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 static void
@@ -206,16 +208,17 @@ mj_refuse(struct req *q, long long code, const char *desc)
 /* new-api's answer for an id it does not know (HTTP 400; the space
  * after the description is new-api's, which appends an empty result). */
 static void
-mj_not_found(struct req *q)
+mj_not_found(struct req *q, const char *id)
 {
 	yajl_gen y = q->y;
 
+	(void)id;
 	yajl_gen_map_open(y);
-	w_ks(y, "description", "task_no_found ");
-	w_ks(y, "type", "upstream_error");
-	w_ki(y, "code", 4);
+	json_ks(y, "description", "task_no_found ");
+	json_ks(y, "type", "upstream_error");
+	json_ki(y, "code", 4);
 	yajl_gen_map_close(y);
-	q_json(q, 400);
+	route_json(q, 400);
 }
 
 static int
@@ -234,113 +237,165 @@ mj_kind(const char *cid)
 	return MJK_VARIATION;
 }
 
-/* POST /mj/submit/..., /mj/insight-face/swap. */
+/* Does body r have a non-empty string member k? */
+static int
+mj_has(yajl_val r, const char *k)
+{
+	return util_nonempty(json_str(json_get(r, k)));
+}
+
+/* Refuse a submit that lacks what its kind needs (code 4): 0 after
+ * refusing, 1 when it may go on. */
+static int
+mj_check(struct req *q, int arg)
+{
+	yajl_val r = q->root, a;
+	const char *miss = NULL;
+	char desc[64];
+
+	switch (arg) {
+	case MJS_IMAGINE:
+	case MJS_SHORTEN:
+		if (!mj_has(r, "prompt"))
+			miss = "prompt";
+		break;
+	case MJS_BLEND:
+		a = json_get(r, "base64Array");
+		if (!YAJL_IS_ARRAY(a) || a->u.array.len == 0)
+			miss = "base64Array";
+		else if (a->u.array.len < 2 || a->u.array.len > 5) {
+			mj_refuse(q, 4, "base64Array must hold 2 to 5 images");
+			return 0;
+		}
+		break;
+	case MJS_DESCRIBE:
+		if (!mj_has(r, "base64") && !mj_has(r, "link"))
+			miss = "base64";
+		break;
+	case MJS_SWAP:
+		if (!mj_has(r, "sourceBase64") && !mj_has(r, "sourceUrl"))
+			miss = "sourceBase64";
+		else if (!mj_has(r, "targetBase64") && !mj_has(r, "targetUrl"))
+			miss = "targetBase64";
+		break;
+	case MJS_ACTION:
+		if (!mj_has(r, "customId"))
+			miss = "customId";
+		/* FALLTHROUGH */
+	case MJS_MODAL:
+		if (!mj_has(r, "taskId"))
+			miss = "taskId";
+		break;
+	}
+	if (miss == NULL)
+		return 1;
+	snprintf(desc, sizeof desc, "%s is required", miss);
+	mj_refuse(q, 4, desc);
+	return 0;
+}
+
+/* Answer the refusals mock.mj_code asks for (and a "banned" prompt's):
+ * 1 after answering, 0 when the submit goes on. */
+static int
+mj_code_refuse(struct req *q, long long code, const char *prompt)
+{
+	char desc[64];
+
+	switch (code) {
+	case 1:
+	case 21:
+	case 22:
+	case 24:
+		break;
+	case 23:
+		mj_result(q, 23, "Queue is full, please try again later",
+		    NULL);
+		json_ki(q->y, "numberOfQueues", 10);
+		json_ks(q->y, "discordInstanceId", "mock");
+		mj_result_end(q);
+		return 1;
+	case 4:
+		mj_refuse(q, 4, "mock validation error");
+		return 1;
+	case 9:
+		mj_refuse(q, 9, "mock system error");
+		return 1;
+	default:
+		snprintf(desc, sizeof desc, "mock code %lld", code);
+		mj_refuse(q, code, desc);
+		return 1;
+	}
+	if (code != 24 && !util_has_word(prompt, "banned"))
+		return 0;
+	mj_result(q, 24, "May contain sensitive words", NULL);
+	json_ks(q->y, "promptEn", prompt ? prompt : "");
+	json_ks(q->y, "bannedWord", "banned");
+	mj_result_end(q);
+	return 1;
+}
+
+/* POST /mj/submit/modal: the parent waiting for its window goes on,
+ * with the prompt given if any. */
+static void
+mj_modal(struct req *q, struct task *parent, const char *prompt)
+{
+	if (!parent->modal) {
+		mj_refuse(q, 4, "task is not waiting for a modal");
+		return;
+	}
+	parent->modal = 0;
+	if (util_nonempty(prompt)) {
+		free(parent->prompt);
+		parent->prompt = util_strdup(prompt);
+		parent->fail |= util_has_word(prompt, "fail");
+	}
+	mj_result(q, 1, "Submit success", parent->id);
+	mj_result_end(q);
+}
+
+/* A new task's submit result: its code says how it was taken. */
+static void
+mj_accepted(struct req *q, const struct task *t, long long code)
+{
+	if (t->modal)
+		mj_result(q, 21, "Waiting for window confirm", t->id);
+	else if (code == 21)
+		mj_result(q, 21, "Task already exists", t->id);
+	else if (code == 22) {
+		mj_result(q, 22, "In queue, there is 1 task ahead", t->id);
+		json_ki(q->y, "numberOfQueues", 1);
+		json_ks(q->y, "discordInstanceId", "mock");
+	} else
+		mj_result(q, 1, "Submit success", t->id);
+	mj_result_end(q);
+}
+
+/* POST /mj/submit/..., /mj/insight-face/swap: a new task, or (modal)
+ * the parent's go-ahead; an action acts on a finished parent. */
 void
-mj_submit(struct req *q, int arg)
+vend_mj_submit(struct req *q, int arg)
 {
 	static const int kinds[] = { MJK_IMAGINE, MJK_BLEND, MJK_DESCRIBE,
 		MJK_SHORTEN, 0, 0, MJK_SWAP };
 	static const char *const cmd[] = { "/imagine ", "/blend", "/describe",
 		"/shorten ", "", "", "/swap_face" };
-	yajl_val r = q->root, a;
-	const char *prompt = jstr(jget(r, "prompt")), *miss = NULL;
-	const char *tid = jstr(jget(r, "taskId"));
-	const char *cid = jstr(jget(r, "customId"));
-	long long code = q->tm.mj_code;
+	yajl_val r = q->root;
+	const char *prompt = json_str(json_get(r, "prompt"));
+	const char *tid = json_str(json_get(r, "taskId"));
+	const char *cid = json_str(json_get(r, "customId"));
 	struct task *t, *parent = NULL;
 	char desc[256];
 	int modal = 0, kind = kinds[arg];
 
-	switch (arg) {
-	case MJS_IMAGINE:
-	case MJS_SHORTEN:
-		if (!nonempty(prompt))
-			miss = "prompt";
-		break;
-	case MJS_BLEND:
-		a = jget(r, "base64Array");
-		if (!YAJL_IS_ARRAY(a) || a->u.array.len == 0)
-			miss = "base64Array";
-		else if (a->u.array.len < 2 || a->u.array.len > 5) {
-			mj_refuse(q, 4, "base64Array must hold 2 to 5 images");
-			return;
-		}
-		break;
-	case MJS_DESCRIBE:
-		if (!nonempty(jstr(jget(r, "base64"))) &&
-		    !nonempty(jstr(jget(r, "link"))))
-			miss = "base64";
-		break;
-	case MJS_SWAP:
-		if (!nonempty(jstr(jget(r, "sourceBase64"))) &&
-		    !nonempty(jstr(jget(r, "sourceUrl"))))
-			miss = "sourceBase64";
-		else if (!nonempty(jstr(jget(r, "targetBase64"))) &&
-		    !nonempty(jstr(jget(r, "targetUrl"))))
-			miss = "targetBase64";
-		break;
-	case MJS_ACTION:
-		if (!nonempty(cid))
-			miss = "customId";
-		/* FALLTHROUGH */
-	case MJS_MODAL:
-		if (!nonempty(tid))
-			miss = "taskId";
-		break;
-	}
-	if (miss) {
-		snprintf(desc, sizeof desc, "%s is required", miss);
-		mj_refuse(q, 4, desc);
+	if (!mj_check(q, arg) || mj_code_refuse(q, q->tm.mj_code, prompt))
 		return;
-	}
-	if (code != 1 && code != 21 && code != 22) {
-		switch (code) {
-		case 23:
-			mj_result(q, 23, "Queue is full, please try again "
-			    "later", NULL);
-			w_ki(q->y, "numberOfQueues", 10);
-			w_ks(q->y, "discordInstanceId", "mock");
-			mj_result_end(q);
-			return;
-		case 24:
-			break;
-		case 4:
-			mj_refuse(q, 4, "mock validation error");
-			return;
-		case 9:
-			mj_refuse(q, 9, "mock system error");
-			return;
-		default:
-			snprintf(desc, sizeof desc, "mock code %lld", code);
-			mj_refuse(q, code, desc);
-			return;
-		}
-	}
-	if (code == 24 || has_word(prompt, "banned")) {
-		mj_result(q, 24, "May contain sensitive words", NULL);
-		w_ks(q->y, "promptEn", prompt ? prompt : "");
-		w_ks(q->y, "bannedWord", "banned");
-		mj_result_end(q);
-		return;
-	}
 	if (tid && (arg == MJS_MODAL || arg == MJS_ACTION) &&
 	    (parent = task_find(FAM_MJ, tid)) == NULL) {
 		mj_refuse(q, 3, "related task not found or expired");
 		return;
 	}
 	if (arg == MJS_MODAL) {
-		if (!parent->modal) {
-			mj_refuse(q, 4, "task is not waiting for a modal");
-			return;
-		}
-		parent->modal = 0;
-		if (nonempty(prompt)) {
-			free(parent->prompt);
-			parent->prompt = xstrdup(prompt);
-			parent->fail |= has_word(prompt, "fail");
-		}
-		mj_result(q, 1, "Submit success", parent->id);
-		mj_result_end(q);
+		mj_modal(q, parent, prompt);
 		return;
 	}
 	if (arg == MJS_ACTION) {
@@ -355,53 +410,33 @@ mj_submit(struct req *q, int arg)
 	}
 	t = task_new(FAM_MJ, kind, q, prompt);
 	t->modal = modal;
-	t->model = xstrdup(jstr(jget(r, "botType")));
-	t->hook = xstrdup(jstr(jget(r, "notifyHook")));
-	t->state = xstrdup(jstr(jget(r, "state")));
+	t->model = util_strdup(json_str(json_get(r, "botType")));
+	t->hook = util_strdup(json_str(json_get(r, "notifyHook")));
+	t->state = util_strdup(json_str(json_get(r, "state")));
 	if (arg == MJS_ACTION) {
-		t->extra = xstrdup(cid);
+		t->extra = util_strdup(cid);
 		snprintf(desc, sizeof desc, "/%s %s", mj_actions[kind],
 		    parent->id);
 	} else
 		snprintf(desc, sizeof desc, "%s%s", cmd[arg],
 		    arg == MJS_IMAGINE || arg == MJS_SHORTEN ? prompt : "");
-	t->title = xstrdup(desc);
-	if (modal)
-		mj_result(q, 21, "Waiting for window confirm", t->id);
-	else if (code == 21)
-		mj_result(q, 21, "Task already exists", t->id);
-	else if (code == 22) {
-		mj_result(q, 22, "In queue, there is 1 task ahead", t->id);
-		w_ki(q->y, "numberOfQueues", 1);
-		w_ks(q->y, "discordInstanceId", "mock");
-	} else
-		mj_result(q, 1, "Submit success", t->id);
-	mj_result_end(q);
+	t->title = util_strdup(desc);
+	mj_accepted(q, t, q->tm.mj_code);
 }
 
-/* GET /mj/task/{id}/fetch: one poll. */
-void
-mj_fetch(struct req *q, int arg)
+/* GET /mj/task/{id}/fetch: the task. */
+static void
+mj_answer(struct req *q, const struct task *t)
 {
-	struct task *t;
-	char id[128];
-
-	(void)arg;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_MJ, id)) == NULL || !task_poll(t)) {
-		mj_not_found(q);
-		return;
-	}
 	mj_task(q->y, t);
-	q_json(q, q->status);
 }
 
 /* POST /mj/task/list-by-condition {"ids":[...]}: a poll of each known
  * id; unknown ones (and those answering "not found") are left out. */
 void
-mj_list_by(struct req *q, int arg)
+vend_mj_list_by(struct req *q, int arg)
 {
-	yajl_val ids = jget(q->root, "ids");
+	yajl_val ids = json_get(q->root, "ids");
 	struct task *t;
 	const char *id;
 	size_t i;
@@ -409,17 +444,17 @@ mj_list_by(struct req *q, int arg)
 	(void)arg;
 	yajl_gen_array_open(q->y);
 	for (i = 0; YAJL_IS_ARRAY(ids) && i < ids->u.array.len; i++)
-		if ((id = jstr(ids->u.array.values[i])) != NULL &&
-		    (t = task_find(FAM_MJ, id)) != NULL && task_poll(t))
+		if ((id = json_str(ids->u.array.values[i])) != NULL &&
+		    (t = task_poll_id(FAM_MJ, id)) != NULL)
 			mj_task(q->y, t);
 	yajl_gen_array_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* GET /mj/task/list (every task), /mj/task/queue (the unfinished):
  * views, not polls. */
 void
-mj_list(struct req *q, int queue)
+vend_mj_list(struct req *q, int queue)
 {
 	struct task *t;
 
@@ -428,7 +463,7 @@ mj_list(struct req *q, int queue)
 		if (t->fam == FAM_MJ && (!queue || !task_over(t)))
 			mj_task(q->y, t);
 	yajl_gen_array_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 static int
@@ -437,8 +472,8 @@ in_strings(yajl_val a, const char *s)
 	size_t i;
 
 	for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len; i++)
-		if (jstr(a->u.array.values[i]) &&
-		    strcmp(jstr(a->u.array.values[i]), s) == 0)
+		if (json_str(a->u.array.values[i]) &&
+		    strcmp(json_str(a->u.array.values[i]), s) == 0)
 			return 1;
 	return 0;
 }
@@ -446,24 +481,27 @@ in_strings(yajl_val a, const char *s)
 static void
 spring_sort(yajl_gen y)
 {
-	w_str(y, "sort");
+	json_put(y, "sort");
 	yajl_gen_map_open(y);
-	w_kb(y, "empty", 0);
-	w_kb(y, "sorted", 1);
-	w_kb(y, "unsorted", 0);
+	json_kb(y, "empty", 0);
+	json_kb(y, "sorted", 1);
+	json_kb(y, "unsorted", 0);
 	yajl_gen_map_close(y);
 }
 
 /* POST /mj/task/query: a Spring page of the matching tasks, newest
  * first. */
 void
-mj_query(struct req *q, int arg)
+vend_mj_query(struct req *q, int arg)
 {
-	yajl_val r = q->root, ids = jget(r, "ids"), set = jget(r, "statusSet");
-	const char *st = jstr(jget(r, "status"));
-	const char *act = jstr(jget(r, "action"));
-	long long num = clampll(jint(jget(r, "pageNumber"), 0), 0, 1000000);
-	long long size = clampll(jint(jget(r, "pageSize"), 10), 1, 1000);
+	yajl_val r = q->root, ids = json_get(r, "ids");
+	yajl_val set = json_get(r, "statusSet");
+	const char *st = json_str(json_get(r, "status"));
+	const char *act = json_str(json_get(r, "action"));
+	long long num = util_clamp(json_int(json_get(r, "pageNumber"), 0), 0,
+	    1000000);
+	long long size = util_clamp(json_int(json_get(r, "pageSize"), 10), 1,
+	    1000);
 	long long total = 0, k = 0, pages;
 	yajl_gen y = q->y;
 	struct task *t, **v = NULL, **nv;
@@ -471,8 +509,8 @@ mj_query(struct req *q, int arg)
 
 	(void)arg;
 	for (t = g.tasks; t; t = t->next) {
-		if (t->fam != FAM_MJ || (nonempty(st) &&
-		    strcmp(st, task_status(t)) != 0) || (nonempty(act) &&
+		if (t->fam != FAM_MJ || (util_nonempty(st) &&
+		    strcmp(st, task_status(t)) != 0) || (util_nonempty(act) &&
 		    strcmp(act, mj_actions[t->kind]) != 0) ||
 		    (YAJL_IS_ARRAY(ids) && ids->u.array.len > 0 &&
 		    !in_strings(ids, t->id)) || (YAJL_IS_ARRAY(set) &&
@@ -488,45 +526,45 @@ mj_query(struct req *q, int arg)
 	}
 	pages = (total + size - 1) / size;
 	yajl_gen_map_open(y);
-	w_str(y, "content");
+	json_put(y, "content");
 	yajl_gen_array_open(y);
 	for (k = num * size; k < total && k < (num + 1) * size; k++)
 		mj_task(y, v[total - 1 - k]);
 	yajl_gen_array_close(y);
-	w_str(y, "pageable");
+	json_put(y, "pageable");
 	yajl_gen_map_open(y);
 	spring_sort(y);
-	w_ki(y, "offset", num * size);
-	w_ki(y, "pageNumber", num);
-	w_ki(y, "pageSize", size);
-	w_kb(y, "paged", 1);
-	w_kb(y, "unpaged", 0);
+	json_ki(y, "offset", num * size);
+	json_ki(y, "pageNumber", num);
+	json_ki(y, "pageSize", size);
+	json_kb(y, "paged", 1);
+	json_kb(y, "unpaged", 0);
 	yajl_gen_map_close(y);
-	w_kb(y, "last", num + 1 >= pages);
-	w_ki(y, "totalElements", total);
-	w_ki(y, "totalPages", pages);
-	w_ki(y, "size", size);
-	w_ki(y, "number", num);
+	json_kb(y, "last", num + 1 >= pages);
+	json_ki(y, "totalElements", total);
+	json_ki(y, "totalPages", pages);
+	json_ki(y, "size", size);
+	json_ki(y, "number", num);
 	spring_sort(y);
-	w_kb(y, "first", num == 0);
+	json_kb(y, "first", num == 0);
 	k = total - num * size;
-	w_ki(y, "numberOfElements", k < 0 ? 0 : k > size ? size : k);
-	w_kb(y, "empty", k <= 0);
+	json_ki(y, "numberOfElements", k < 0 ? 0 : k > size ? size : k);
+	json_kb(y, "empty", k <= 0);
 	yajl_gen_map_close(y);
 	free(v);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* POST /mj/task/{id}/cancel and GET /mj/task/{id}/image-seed. */
 void
-mj_task_op(struct req *q, int seed)
+vend_mj_task_op(struct req *q, int seed)
 {
 	struct task *t;
 	char id[128], s[24];
 
-	if (!cap_str(q, 0, id, sizeof id) ||
+	if (!route_cap(q, 0, id, sizeof id) ||
 	    (t = task_find(FAM_MJ, id)) == NULL) {
-		mj_not_found(q);
+		mj_not_found(q, id);
 		return;
 	}
 	if (seed) {
@@ -535,7 +573,7 @@ mj_task_op(struct req *q, int seed)
 			return;
 		}
 		snprintf(s, sizeof s, "%llu",
-		    (unsigned long long)(mix64(t->ord) % 4294967295ULL));
+		    (unsigned long long)(util_mix64(t->ord) % 4294967295ULL));
 		mj_result(q, 1, "Success", s);
 	} else {
 		if (task_over(t)) {
@@ -557,9 +595,9 @@ mj_task_op(struct req *q, int seed)
 static const char *
 suno_field(yajl_val r, const char *k)
 {
-	const char *s = jstr(jget(jget(r, "input"), k));
+	const char *s = json_str(json_get(json_get(r, "input"), k));
 
-	return nonempty(s) ? s : jstr(jget(r, k));
+	return util_nonempty(s) ? s : json_str(json_get(r, k));
 }
 
 static const char *
@@ -567,7 +605,7 @@ suno_prompt(yajl_val r)
 {
 	const char *s = suno_field(r, "prompt");
 
-	return nonempty(s) ? s : suno_field(r, "gpt_description_prompt");
+	return util_nonempty(s) ? s : suno_field(r, "gpt_description_prompt");
 }
 
 /* Fill the members every Suno task keeps. */
@@ -575,16 +613,16 @@ static struct task *
 suno_task_new(struct req *q, int fam, int kind, const char *defmv)
 {
 	yajl_val r = q->root;
-	const char *mv = jstr(jget(r, "mv")), *s;
+	const char *mv = json_str(json_get(r, "mv")), *s;
 	struct task *t;
 
 	t = task_new(fam, kind, q, suno_prompt(r));
 	t->num = kind == SK_CONCAT ? 1 : kind == SK_LYRICS ? 0 : 2;
-	t->model = xstrdup(nonempty(mv) ? mv : defmv);
+	t->model = util_strdup(util_nonempty(mv) ? mv : defmv);
 	s = suno_field(r, "title");
-	t->title = xstrdup(nonempty(s) ? s : "Mock Song");
+	t->title = util_strdup(util_nonempty(s) ? s : "Mock Song");
 	s = suno_field(r, "tags");
-	t->tags = xstrdup(nonempty(s) ? s : "pop");
+	t->tags = util_strdup(util_nonempty(s) ? s : "pop");
 	t->input = json_text(r);
 	return t;
 }
@@ -613,34 +651,34 @@ suno_clip(yajl_gen y, const struct task *t, int i)
 	char cid[96], iso[40];
 
 	snprintf(cid, sizeof cid, "%s-clip%d", t->id, i);
-	iso_time(iso, sizeof iso, t->submit_ms);
+	util_iso_time(iso, sizeof iso, t->submit_ms);
 	yajl_gen_map_open(y);
-	w_ks(y, "id", cid);
-	w_ks(y, "title", t->title);
-	w_ks(y, "status", suno_clip_status(t));
+	json_ks(y, "id", cid);
+	json_ks(y, "title", t->title);
+	json_ks(y, "status", suno_clip_status(t));
 	if (done) {
-		w_kurl(y, "audio_url", cid, ".mp3");
-		w_kurl(y, "video_url", cid, ".mp4");
-		w_kurl(y, "image_url", cid, ".png");
-		w_kurl(y, "image_large_url", cid, "-large.png");
+		files_kurl(y, "audio_url", cid, ".mp3");
+		files_kurl(y, "video_url", cid, ".mp4");
+		files_kurl(y, "image_url", cid, ".png");
+		files_kurl(y, "image_large_url", cid, "-large.png");
 	} else {
-		w_ks(y, "audio_url", "");
-		w_ks(y, "video_url", "");
-		w_ks(y, "image_url", "");
-		w_ks(y, "image_large_url", "");
+		json_ks(y, "audio_url", "");
+		json_ks(y, "video_url", "");
+		json_ks(y, "image_url", "");
+		json_ks(y, "image_large_url", "");
 	}
-	w_ks(y, "model_name", t->model);
-	w_ks(y, "created_at", iso);
-	w_str(y, "metadata");
+	json_ks(y, "model_name", t->model);
+	json_ks(y, "created_at", iso);
+	json_put(y, "metadata");
 	yajl_gen_map_open(y);
-	w_ks(y, "tags", t->tags);
-	w_ks(y, "prompt", t->prompt);
+	json_ks(y, "tags", t->tags);
+	json_ks(y, "prompt", t->prompt);
 	if (done)
-		w_kd(y, "duration", 120.5 + i);
+		json_kd(y, "duration", 120.5 + i);
 	else
-		w_ks(y, "duration", NULL);
-	w_ks(y, "error_type", ph == TP_FAIL ? "mock" : NULL);
-	w_ks(y, "error_message", ph == TP_FAIL ? FAIL_REASON : NULL);
+		json_ks(y, "duration", NULL);
+	json_ks(y, "error_type", ph == TP_FAIL ? "mock" : NULL);
+	json_ks(y, "error_message", ph == TP_FAIL ? FAIL_REASON : NULL);
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
 }
@@ -651,73 +689,66 @@ goapi_error(struct req *q, int status, const char *msg)
 	yajl_gen y = q->y;
 
 	yajl_gen_map_open(y);
-	w_ki(y, "code", status);
-	w_ks(y, "data", NULL);
-	w_ks(y, "message", msg);
+	json_ki(y, "code", status);
+	json_ks(y, "data", NULL);
+	json_ks(y, "message", msg);
 	yajl_gen_map_close(y);
-	q_json(q, status);
+	route_json(q, status);
 }
 
 /* POST /suno/v1/music, /suno/v1/v3.0/music, .../concat. */
 void
-suno_submit(struct req *q, int arg)
+vend_suno_submit(struct req *q, int arg)
 {
 	yajl_gen y = q->y;
 	struct task *t;
 
-	if (arg == SK_CONCAT && !nonempty(jstr(jget(q->root, "clip_id")))) {
+	if (arg == SK_CONCAT &&
+	    !util_nonempty(json_str(json_get(q->root, "clip_id")))) {
 		goapi_error(q, 400, "clip_id is required");
 		return;
 	}
 	t = suno_task_new(q, FAM_SUNO, arg,
 	    arg == SK_V35 ? "chirp-v3-5" : "chirp-v3-0");
 	yajl_gen_map_open(y);
-	w_ki(y, "code", 200);
-	w_str(y, "data");
+	json_ki(y, "code", 200);
+	json_put(y, "data");
 	yajl_gen_map_open(y);
-	w_ks(y, "task_id", t->id);
+	json_ks(y, "task_id", t->id);
 	yajl_gen_map_close(y);
-	w_ks(y, "message", "success");
+	json_ks(y, "message", "success");
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
-/* GET /suno/v1/music/{id}, /suno/v1/v3.0/music/{id}: one poll. */
-void
-suno_fetch(struct req *q, int arg)
+/* GET /suno/v1/music/{id}, /suno/v1/v3.0/music/{id}: GoAPI's
+ * envelope around the task and its clips by id. */
+static void
+suno_answer(struct req *q, const struct task *t)
 {
 	yajl_gen y = q->y;
-	struct task *t;
-	char id[128];
 	int i;
 
-	(void)arg;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_SUNO, id)) == NULL || !task_poll(t)) {
-		ans_task_not_exist(q);
-		return;
-	}
 	yajl_gen_map_open(y);
-	w_ki(y, "code", 200);
-	w_ks(y, "message", "success");
-	w_str(y, "data");
+	json_ki(y, "code", 200);
+	json_ks(y, "message", "success");
+	json_put(y, "data");
 	yajl_gen_map_open(y);
-	w_ks(y, "task_id", t->id);
-	w_ks(y, "status", task_status(t));
-	w_ks(y, "input", t->input);
-	w_str(y, "clips");
+	json_ks(y, "task_id", t->id);
+	json_ks(y, "status", task_status(t));
+	json_ks(y, "input", t->input);
+	json_put(y, "clips");
 	yajl_gen_map_open(y);
 	for (i = 1; i <= t->num; i++) {
 		char cid[96];
 
 		snprintf(cid, sizeof cid, "%s-clip%d", t->id, i);
-		w_str(y, cid);
+		json_put(y, cid);
 		suno_clip(y, t, i);
 	}
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
 }
 
 /* new-api's TaskDto: times in seconds, progress "NN%", data the clips
@@ -729,16 +760,16 @@ sunona_task(yajl_gen y, const struct task *t)
 	char pct[8], lyr[512];
 
 	yajl_gen_map_open(y);
-	w_ks(y, "task_id", t->id);
-	w_ks(y, "action", t->kind == SK_LYRICS ? "LYRICS" : "MUSIC");
-	w_ks(y, "status", task_status(t));
-	w_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : "");
-	w_ki(y, "submit_time", t->submit_ms / 1000);
-	w_ki(y, "start_time", t->start_ms / 1000);
-	w_ki(y, "finish_time", t->finish_ms / 1000);
+	json_ks(y, "task_id", t->id);
+	json_ks(y, "action", t->kind == SK_LYRICS ? "LYRICS" : "MUSIC");
+	json_ks(y, "status", task_status(t));
+	json_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : "");
+	json_ki(y, "submit_time", t->submit_ms / 1000);
+	json_ki(y, "start_time", t->start_ms / 1000);
+	json_ki(y, "finish_time", t->finish_ms / 1000);
 	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
-	w_ks(y, "progress", pct);
-	w_str(y, "data");
+	json_ks(y, "progress", pct);
+	json_put(y, "data");
 	if (t->kind == SK_LYRICS) {
 		if (ph != TP_DONE)
 			yajl_gen_null(y);
@@ -746,10 +777,10 @@ sunona_task(yajl_gen y, const struct task *t)
 			snprintf(lyr, sizeof lyr, "[Verse]\n%s\n[Chorus]\n%s",
 			    t->prompt, t->prompt);
 			yajl_gen_map_open(y);
-			w_ks(y, "id", t->id);
-			w_ks(y, "text", lyr);
-			w_ks(y, "title", t->title);
-			w_ks(y, "status", "complete");
+			json_ks(y, "id", t->id);
+			json_ks(y, "text", lyr);
+			json_ks(y, "title", t->title);
+			json_ks(y, "status", "complete");
 			yajl_gen_map_close(y);
 		}
 	} else {
@@ -761,64 +792,69 @@ sunona_task(yajl_gen y, const struct task *t)
 	yajl_gen_map_close(y);
 }
 
+/* new-api's envelope up to "data":; the caller closes it. */
+static void
+sunona_open(yajl_gen y)
+{
+	yajl_gen_map_open(y);
+	json_ks(y, "code", "success");
+	json_ks(y, "message", "");
+	json_put(y, "data");
+}
+
 /* POST /suno/submit/music, /suno/submit/lyrics. */
 void
-sunona_submit(struct req *q, int arg)
+vend_sunona_submit(struct req *q, int arg)
 {
 	yajl_gen y = q->y;
 	struct task *t;
 
-	if (arg == SK_LYRICS && !nonempty(jstr(jget(q->root, "prompt")))) {
+	if (arg == SK_LYRICS &&
+	    !util_nonempty(json_str(json_get(q->root, "prompt")))) {
 		ans_taskerr(q, 400, "prompt_empty", "prompt_empty");
 		return;
 	}
 	t = suno_task_new(q, FAM_SUNONA, arg, "chirp-v3-0");
-	yajl_gen_map_open(y);
-	w_ks(y, "code", "success");
-	w_ks(y, "message", "");
-	w_ks(y, "data", t->id);
+	sunona_open(y);
+	json_put(y, t->id);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
-/* GET /suno/fetch/{id} (one poll) and POST /suno/fetch {"ids"} (a
- * poll of each; unknown ids are left out). */
-void
-sunona_fetch(struct req *q, int many)
+/* GET /suno/fetch/{id}: the task in new-api's envelope. */
+static void
+sunona_answer(struct req *q, const struct task *t)
 {
-	yajl_val ids = jget(q->root, "ids");
+	sunona_open(q->y);
+	sunona_task(q->y, t);
+	yajl_gen_map_close(q->y);
+}
+
+/* POST /suno/fetch {"ids"}: a poll of each; unknown ids are left
+ * out. */
+void
+vend_sunona_fetch(struct req *q, int arg)
+{
+	yajl_val ids = json_get(q->root, "ids");
 	yajl_gen y = q->y;
 	struct task *t;
 	const char *s;
-	char id[128];
 	size_t i;
 
-	if (!many && (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_SUNONA, id)) == NULL || !task_poll(t))) {
-		ans_task_not_exist(q);
-		return;
-	}
-	if (many && !YAJL_IS_ARRAY(ids)) {
+	(void)arg;
+	if (!YAJL_IS_ARRAY(ids)) {
 		ans_taskerr(q, 400, "invalid_request", "ids is required");
 		return;
 	}
-	yajl_gen_map_open(y);
-	w_ks(y, "code", "success");
-	w_ks(y, "message", "");
-	w_str(y, "data");
-	if (!many)
-		sunona_task(y, t);
-	else {
-		yajl_gen_array_open(y);
-		for (i = 0; i < ids->u.array.len; i++)
-			if ((s = jstr(ids->u.array.values[i])) != NULL &&
-			    (t = task_find(FAM_SUNONA, s)) != NULL &&
-			    task_poll(t))
-				sunona_task(y, t);
-		yajl_gen_array_close(y);
-	}
+	sunona_open(y);
+	yajl_gen_array_open(y);
+	for (i = 0; i < ids->u.array.len; i++)
+		if ((s = json_str(ids->u.array.values[i])) != NULL &&
+		    (t = task_poll_id(FAM_SUNONA, s)) != NULL)
+			sunona_task(y, t);
+	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -831,106 +867,111 @@ flux_missing(struct req *q, const char *loc, const char *field)
 	yajl_gen y = q->y;
 
 	yajl_gen_map_open(y);
-	w_str(y, "detail");
+	json_put(y, "detail");
 	yajl_gen_array_open(y);
 	yajl_gen_map_open(y);
-	w_str(y, "loc");
+	json_put(y, "loc");
 	yajl_gen_array_open(y);
-	w_str(y, loc);
-	w_str(y, field);
+	json_put(y, loc);
+	json_put(y, field);
 	yajl_gen_array_close(y);
-	w_ks(y, "msg", "field required");
-	w_ks(y, "type", "value_error.missing");
+	json_ks(y, "msg", "field required");
+	json_ks(y, "type", "value_error.missing");
 	yajl_gen_map_close(y);
 	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, 422);
+	route_json(q, 422);
 }
 
 /* POST /flux/v1/{model}. */
 void
-flux_submit(struct req *q, int arg)
+vend_flux_submit(struct req *q, int arg)
 {
-	const char *prompt = jstr(jget(q->root, "prompt"));
-	const char *fmt = jstr(jget(q->root, "output_format"));
+	const char *prompt = json_str(json_get(q->root, "prompt"));
+	const char *fmt = json_str(json_get(q->root, "output_format"));
 	yajl_gen y = q->y;
 	struct task *t;
 	char model[64], u[256];
 
 	(void)arg;
-	if (!nonempty(prompt)) {
+	if (!util_nonempty(prompt)) {
 		flux_missing(q, "body", "prompt");
 		return;
 	}
 	t = task_new(FAM_FLUX, 0, q, prompt);
-	if (has_word(prompt, "nsfw"))
+	if (util_has_word(prompt, "nsfw"))
 		t->fail = 2;
-	if (cap_str(q, 0, model, sizeof model))
-		t->model = xstrdup(model);
-	t->extra = xstrdup(fmt && strcmp(fmt, "png") == 0 ? ".png" : ".jpg");
-	t->num = jint(jget(q->root, "seed"), (long long)(mix64(t->ord) %
-	    4294967295ULL));
+	if (route_cap(q, 0, model, sizeof model))
+		t->model = util_strdup(model);
+	t->extra = util_strdup(fmt && strcmp(fmt, "png") == 0 ? ".png" :
+	    ".jpg");
+	t->num = json_int(json_get(q->root, "seed"),
+	    (long long)(util_mix64(t->ord) % 4294967295ULL));
 	snprintf(u, sizeof u, "http://127.0.0.1:%d/flux/v1/get_result?id=%s",
 	    g.port, t->id);
 	yajl_gen_map_open(y);
-	w_ks(y, "id", t->id);
-	w_ks(y, "polling_url", u);
+	json_ks(y, "id", t->id);
+	json_ks(y, "polling_url", u);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
-/* GET /flux/v1/get_result?id=: one poll; an unknown id is a task with
- * status "Task not found" (HTTP 200). */
-void
-flux_result(struct req *q, int arg)
+/* GET /flux/v1/get_result without an id. */
+static void
+flux_no_id(struct req *q)
+{
+	flux_missing(q, "query", "id");
+}
+
+/* An unknown id is a task with status "Task not found" (HTTP 200). */
+static void
+flux_absent(struct req *q, const char *id)
 {
 	yajl_gen y = q->y;
-	struct task *t;
-	char id[128];
-	int ph;
 
-	(void)arg;
-	if (!query_get(q, "id", id, sizeof id)) {
-		flux_missing(q, "query", "id");
-		return;
-	}
 	yajl_gen_map_open(y);
-	w_ks(y, "id", id);
-	if ((t = task_find(FAM_FLUX, id)) == NULL || !task_poll(t)) {
-		w_ks(y, "status", "Task not found");
-		w_ks(y, "result", NULL);
-		w_ks(y, "progress", NULL);
-		w_ks(y, "details", NULL);
-		yajl_gen_map_close(y);
-		q_json(q, q->status);
-		return;
-	}
-	ph = task_phase(t, NULL);
-	w_ks(y, "status", ph == TP_FAIL && t->fail == 2 ?
+	json_ks(y, "id", id);
+	json_ks(y, "status", "Task not found");
+	json_ks(y, "result", NULL);
+	json_ks(y, "progress", NULL);
+	json_ks(y, "details", NULL);
+	yajl_gen_map_close(y);
+	route_json(q, q->status);
+}
+
+/* GET /flux/v1/get_result?id=: BFL's result, filled once done. */
+static void
+flux_answer(struct req *q, const struct task *t)
+{
+	yajl_gen y = q->y;
+	int ph = task_phase(t, NULL);
+
+	yajl_gen_map_open(y);
+	json_ks(y, "id", t->id);
+	json_ks(y, "status", ph == TP_FAIL && t->fail == 2 ?
 	    "Content Moderated" : task_status(t));
-	w_str(y, "result");
+	json_put(y, "result");
 	if (ph == TP_DONE) {
 		yajl_gen_map_open(y);
-		w_kurl(y, "sample", t->id, t->extra);
-		w_ki(y, "seed", t->num);
-		w_ks(y, "prompt", t->prompt);
-		w_kd(y, "start_time", t->start_ms / 1000.0);
-		w_kd(y, "end_time", t->finish_ms / 1000.0);
-		w_kd(y, "duration", (t->finish_ms - t->start_ms) / 1000.0);
+		files_kurl(y, "sample", t->id, t->extra);
+		json_ki(y, "seed", t->num);
+		json_ks(y, "prompt", t->prompt);
+		json_kd(y, "start_time", t->start_ms / 1000.0);
+		json_kd(y, "end_time", t->finish_ms / 1000.0);
+		json_kd(y, "duration", (t->finish_ms - t->start_ms) / 1000.0);
 		yajl_gen_map_close(y);
 	} else
 		yajl_gen_null(y);
-	w_kd(y, "progress", task_pct(t) / 100.0);
-	w_str(y, "details");
+	json_kd(y, "progress", task_pct(t) / 100.0);
+	json_put(y, "details");
 	if (ph == TP_FAIL) {
 		yajl_gen_map_open(y);
-		w_ks(y, "error", t->fail == 2 ? "mock: moderated" :
+		json_ks(y, "error", t->fail == 2 ? "mock: moderated" :
 		    FAIL_REASON);
 		yajl_gen_map_close(y);
 	} else
 		yajl_gen_null(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -945,10 +986,10 @@ kling_open(struct req *q, long long code, const char *msg)
 
 	snprintf(rid, sizeof rid, "mock-req-%llu", q->seq);
 	yajl_gen_map_open(y);
-	w_ki(y, "code", code);
-	w_ks(y, "message", msg);
-	w_ks(y, "request_id", rid);
-	w_str(y, "data");
+	json_ki(y, "code", code);
+	json_ks(y, "message", msg);
+	json_ks(y, "request_id", rid);
+	json_put(y, "data");
 }
 
 static void
@@ -957,7 +998,7 @@ kling_refuse(struct req *q, int status, long long code, const char *msg)
 	kling_open(q, code, msg);
 	yajl_gen_null(q->y);
 	yajl_gen_map_close(q->y);
-	q_json(q, status);
+	route_json(q, status);
 }
 
 static void
@@ -967,32 +1008,32 @@ kling_task(yajl_gen y, const struct task *t)
 	char u[96];
 
 	yajl_gen_map_open(y);
-	w_ks(y, "task_id", t->id);
-	w_ks(y, "task_status", task_status(t));
-	w_ks(y, "task_status_msg", ph == TP_FAIL ? FAIL_REASON : "");
-	w_str(y, "task_info");
+	json_ks(y, "task_id", t->id);
+	json_ks(y, "task_status", task_status(t));
+	json_ks(y, "task_status_msg", ph == TP_FAIL ? FAIL_REASON : "");
+	json_put(y, "task_info");
 	yajl_gen_map_open(y);
 	if (t->extra)
-		w_ks(y, "external_task_id", t->extra);
+		json_ks(y, "external_task_id", t->extra);
 	yajl_gen_map_close(y);
-	w_ki(y, "created_at", t->submit_ms);
-	w_ki(y, "updated_at", t->finish_ms ? t->finish_ms : t->start_ms ?
+	json_ki(y, "created_at", t->submit_ms);
+	json_ki(y, "updated_at", t->finish_ms ? t->finish_ms : t->start_ms ?
 	    t->start_ms : t->submit_ms);
 	if (ph == TP_DONE) {
-		w_str(y, "task_result");
+		json_put(y, "task_result");
 		yajl_gen_map_open(y);
-		w_str(y, t->kind == KL_IMG ? "images" : "videos");
+		json_put(y, t->kind == KL_IMG ? "images" : "videos");
 		yajl_gen_array_open(y);
 		for (i = 0; i < (t->kind == KL_IMG ? t->num : 1); i++) {
 			snprintf(u, sizeof u, "%s-%d", t->id, i);
 			yajl_gen_map_open(y);
 			if (t->kind == KL_IMG) {
-				w_ki(y, "index", i);
-				w_kurl(y, "url", u, ".png");
+				json_ki(y, "index", i);
+				files_kurl(y, "url", u, ".png");
 			} else {
-				w_ks(y, "id", u);
-				w_kurl(y, "url", u, ".mp4");
-				w_ks(y, "duration", t->title);
+				json_ks(y, "id", u);
+				files_kurl(y, "url", u, ".mp4");
+				json_ks(y, "duration", t->title);
 			}
 			yajl_gen_map_close(y);
 		}
@@ -1002,21 +1043,30 @@ kling_task(yajl_gen y, const struct task *t)
 	yajl_gen_map_close(y);
 }
 
+/* The task in Kling's envelope: a submit's answer and a poll's. */
+static void
+kling_answer(struct req *q, const struct task *t)
+{
+	kling_open(q, 0, "SUCCEED");
+	kling_task(q->y, t);
+	yajl_gen_map_close(q->y);
+}
+
 /* POST /kling/v1/images/generations, videos/text2video,
  * videos/image2video. */
 void
-kling_submit(struct req *q, int arg)
+vend_kling_submit(struct req *q, int arg)
 {
-	yajl_val r = q->root, d = jget(r, "duration");
-	const char *prompt = jstr(jget(r, "prompt"));
+	yajl_val r = q->root, d = json_get(r, "duration");
+	const char *prompt = json_str(json_get(r, "prompt"));
 	struct task *t;
 	char dur[24];
 
-	if (arg != KL_I2V && !nonempty(prompt)) {
+	if (arg != KL_I2V && !util_nonempty(prompt)) {
 		kling_refuse(q, 400, 1201, "prompt is required");
 		return;
 	}
-	if (arg == KL_I2V && !nonempty(jstr(jget(r, "image")))) {
+	if (arg == KL_I2V && !util_nonempty(json_str(json_get(r, "image")))) {
 		kling_refuse(q, 400, 1201, "image is required");
 		return;
 	}
@@ -1026,42 +1076,28 @@ kling_submit(struct req *q, int arg)
 		kling_refuse(q, q->status, q->tm.kling_code, dur);
 		return;
 	}
-	if (has_word(prompt, "banned")) {
+	if (util_has_word(prompt, "banned")) {
 		kling_refuse(q, 400, 1301, "Trigger the content security "
 		    "policy of the platform");
 		return;
 	}
 	t = task_new(FAM_KLING, arg, q, prompt);
-	t->num = clampll(jint(jget(r, "n"), 1), 1, 9);
-	if (jstr(d))
-		snprintf(dur, sizeof dur, "%s", jstr(d));
+	t->num = util_clamp(json_int(json_get(r, "n"), 1), 1, 9);
+	if (json_str(d))
+		snprintf(dur, sizeof dur, "%s", json_str(d));
 	else
-		snprintf(dur, sizeof dur, "%lld", jint(d, 5));
-	t->title = xstrdup(dur);
-	t->extra = xstrdup(jstr(jget(r, "external_task_id")));
-	kling_open(q, 0, "SUCCEED");
-	kling_task(q->y, t);
-	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+		snprintf(dur, sizeof dur, "%lld", json_int(d, 5));
+	t->title = util_strdup(dur);
+	t->extra = util_strdup(json_str(json_get(r, "external_task_id")));
+	kling_answer(q, t);
+	route_json(q, q->status);
 }
 
-/* GET /kling/v1/{the submit path}/{task_id}: one poll. */
-void
-kling_fetch(struct req *q, int arg)
+static void
+kling_absent(struct req *q, const char *id)
 {
-	struct task *t;
-	char id[128];
-
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_KLING, id)) == NULL || t->kind != arg ||
-	    !task_poll(t)) {
-		kling_refuse(q, 404, 1203, "task not found");
-		return;
-	}
-	kling_open(q, 0, "SUCCEED");
-	kling_task(q->y, t);
-	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	(void)id;
+	kling_refuse(q, 404, 1203, "task not found");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1073,78 +1109,63 @@ luma_media(yajl_gen y, const char *k, const struct task *t,
 {
 	char name[96];
 
-	w_str(y, k);
+	json_put(y, k);
 	if (task_phase(t, NULL) != TP_DONE) {
 		yajl_gen_null(y);
 		return;
 	}
 	snprintf(name, sizeof name, "%s%s", t->id, suffix);
 	yajl_gen_map_open(y);
-	w_kurl(y, "url", name, video ? ".mp4" : ".jpg");
-	w_ki(y, "width", 1360);
-	w_ki(y, "height", 752);
+	files_kurl(y, "url", name, video ? ".mp4" : ".jpg");
+	json_ki(y, "width", 1360);
+	json_ki(y, "height", 752);
 	if (video) {
 		snprintf(name, sizeof name, "%s-raw", t->id);
-		w_kurl(y, "download_url", name, ".mp4");
-		w_ks(y, "thumbnail", NULL);
+		files_kurl(y, "download_url", name, ".mp4");
+		json_ks(y, "thumbnail", NULL);
 	}
 	yajl_gen_map_close(y);
 }
 
+/* A Luma generation: a submit's answer and a poll's. */
 static void
-luma_obj(yajl_gen y, const struct task *t)
+luma_answer(struct req *q, const struct task *t)
 {
+	yajl_gen y = q->y;
 	char iso[40];
 
-	iso_time(iso, sizeof iso, t->submit_ms);
+	util_iso_time(iso, sizeof iso, t->submit_ms);
 	yajl_gen_map_open(y);
-	w_ks(y, "id", t->id);
-	w_ks(y, "prompt", t->prompt);
-	w_ks(y, "state", task_status(t));
-	w_ks(y, "created_at", iso);
+	json_ks(y, "id", t->id);
+	json_ks(y, "prompt", t->prompt);
+	json_ks(y, "state", task_status(t));
+	json_ks(y, "created_at", iso);
 	luma_media(y, "video", t, "", 1);
-	w_ks(y, "liked", NULL);
-	w_ks(y, "estimate_wait_seconds", NULL);
+	json_ks(y, "liked", NULL);
+	json_ks(y, "estimate_wait_seconds", NULL);
 	luma_media(y, "thumbnail", t, "", 0);
 	luma_media(y, "last_frame", t, "-last", 0);
-	w_ks(y, "failure_reason", task_phase(t, NULL) == TP_FAIL ?
+	json_ks(y, "failure_reason", task_phase(t, NULL) == TP_FAIL ?
 	    FAIL_REASON : NULL);
 	yajl_gen_map_close(y);
 }
 
 /* POST /luma/generations (or .../). */
 void
-luma_submit(struct req *q, int arg)
+vend_luma_submit(struct req *q, int arg)
 {
-	const char *prompt = jstr(jget(q->root, "user_prompt"));
+	const char *prompt = json_str(json_get(q->root, "user_prompt"));
 	struct task *t;
 
 	(void)arg;
-	if (!nonempty(prompt)) {
+	if (!util_nonempty(prompt)) {
 		ans_taskerr(q, 400, "invalid_request",
 		    "user_prompt is required");
 		return;
 	}
 	t = task_new(FAM_LUMA, 0, q, prompt);
-	luma_obj(q->y, t);
-	q_json(q, q->status);
-}
-
-/* GET /luma/generations/{id}: one poll. */
-void
-luma_fetch(struct req *q, int arg)
-{
-	struct task *t;
-	char id[128];
-
-	(void)arg;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_LUMA, id)) == NULL || !task_poll(t)) {
-		ans_task_not_exist(q);
-		return;
-	}
-	luma_obj(q->y, t);
-	q_json(q, q->status);
+	luma_answer(q, t);
+	route_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1158,20 +1179,20 @@ runway_version(struct req *q)
 {
 	char v[64];
 
-	if (req_header(q, "x-runway-version", v, sizeof v) &&
+	if (route_header(q, "x-runway-version", v, sizeof v) &&
 	    strcmp(v, RUNWAY_VERSION) == 0)
 		return 1;
 	yajl_gen_map_open(q->y);
-	w_ks(q->y, "error", "The X-Runway-Version header is missing or "
+	json_ks(q->y, "error", "The X-Runway-Version header is missing or "
 	    "invalid: it must be " RUNWAY_VERSION);
 	yajl_gen_map_close(q->y);
-	q_json(q, 400);
+	route_json(q, 400);
 	return 0;
 }
 
 /* POST /runwayml/v1/image_to_video. */
 void
-runway_submit(struct req *q, int arg)
+vend_runway_submit(struct req *q, int arg)
 {
 	const char *miss = NULL;
 	yajl_gen y = q->y;
@@ -1180,80 +1201,85 @@ runway_submit(struct req *q, int arg)
 	(void)arg;
 	if (!runway_version(q))
 		return;
-	if (!nonempty(jstr(jget(q->root, "promptImage"))))
+	if (!util_nonempty(json_str(json_get(q->root, "promptImage"))))
 		miss = "promptImage";
-	else if (!nonempty(jstr(jget(q->root, "model"))))
+	else if (!util_nonempty(json_str(json_get(q->root, "model"))))
 		miss = "model";
 	if (miss) {
 		yajl_gen_map_open(y);
-		w_ks(y, "error", "Validation of body failed");
-		w_str(y, "issues");
+		json_ks(y, "error", "Validation of body failed");
+		json_put(y, "issues");
 		yajl_gen_array_open(y);
 		yajl_gen_map_open(y);
-		w_str(y, "path");
+		json_put(y, "path");
 		yajl_gen_array_open(y);
-		w_str(y, miss);
+		json_put(y, miss);
 		yajl_gen_array_close(y);
-		w_ks(y, "message", "Required");
+		json_ks(y, "message", "Required");
 		yajl_gen_map_close(y);
 		yajl_gen_array_close(y);
 		yajl_gen_map_close(y);
-		q_json(q, 400);
+		route_json(q, 400);
 		return;
 	}
-	t = task_new(FAM_RUNWAY, 0, q, jstr(jget(q->root, "promptText")));
+	t = task_new(FAM_RUNWAY, 0, q,
+	    json_str(json_get(q->root, "promptText")));
 	yajl_gen_map_open(y);
-	w_ks(y, "id", t->id);
+	json_ks(y, "id", t->id);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
-/* GET /runwayml/v1/tasks/{id} (one poll), DELETE (cancel: 204). */
+/* DELETE /runwayml/v1/tasks/{id}: cancel (204), not a poll. */
 void
-runway_task(struct req *q, int del)
+vend_runway_cancel(struct req *q, int arg)
 {
-	yajl_gen y = q->y;
 	struct task *t;
-	char id[128], iso[40], u[256];
-	int ph;
+	char id[128];
 
+	(void)arg;
 	if (!runway_version(q))
 		return;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_RUNWAY, id)) == NULL ||
-	    (!del && !task_poll(t))) {
-		ans_task_not_exist(q);
+	if (!route_cap(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_RUNWAY, id)) == NULL) {
+		ans_task_not_exist(q, id);
 		return;
 	}
-	if (del) {
-		if (!task_over(t)) {
-			t->killed = 1;
-			task_times(t);
-		}
-		q_bytes(q, 204, "application/json", "", 0);
-		return;
+	if (!task_over(t)) {
+		t->killed = 1;
+		task_times(t);
 	}
-	ph = task_phase(t, NULL);
-	iso_time(iso, sizeof iso, t->submit_ms);
+	route_bytes(q, 204, "application/json", "", 0);
+}
+
+/* GET /runwayml/v1/tasks/{id}: the task; progress only while it
+ * runs. */
+static void
+runway_answer(struct req *q, const struct task *t)
+{
+	yajl_gen y = q->y;
+	int ph = task_phase(t, NULL);
+	char iso[40], u[256];
+
+	util_iso_time(iso, sizeof iso, t->submit_ms);
 	yajl_gen_map_open(y);
-	w_ks(y, "id", t->id);
-	w_ks(y, "status", task_status(t));
-	w_ks(y, "createdAt", iso);
+	json_ks(y, "id", t->id);
+	json_ks(y, "status", task_status(t));
+	json_ks(y, "createdAt", iso);
 	if (ph == TP_RUN)
-		w_kd(y, "progress", task_pct(t) / 100.0);
+		json_kd(y, "progress", task_pct(t) / 100.0);
 	if (ph == TP_DONE) {
-		w_str(y, "output");
+		json_put(y, "output");
 		yajl_gen_array_open(y);
-		file_url(u, sizeof u, t->id, ".mp4");
-		w_str(y, u);
+		files_url(u, sizeof u, t->id, ".mp4");
+		json_put(y, u);
 		yajl_gen_array_close(y);
 	}
 	if (ph == TP_FAIL) {
-		w_ks(y, "failure", FAIL_REASON);
-		w_ks(y, "failureCode", "INTERNAL.BAD_OUTPUT.CODE01");
+		json_ks(y, "failure", FAIL_REASON);
+		json_ks(y, "failureCode", "INTERNAL.BAD_OUTPUT.CODE01");
 	}
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1266,25 +1292,25 @@ cogv_obj(yajl_gen y, const struct task *t, int submit)
 	char name[96];
 
 	yajl_gen_map_open(y);
-	w_ks(y, "id", t->id);
-	w_ks(y, "model", t->model);
-	w_ks(y, "request_id", t->extra);
-	w_ks(y, "task_status", submit ? "PROCESSING" : task_status(t));
+	json_ks(y, "id", t->id);
+	json_ks(y, "model", t->model);
+	json_ks(y, "request_id", t->extra);
+	json_ks(y, "task_status", submit ? "PROCESSING" : task_status(t));
 	if (!submit && ph == TP_DONE) {
-		w_str(y, "video_result");
+		json_put(y, "video_result");
 		yajl_gen_array_open(y);
 		yajl_gen_map_open(y);
-		w_kurl(y, "url", t->id, ".mp4");
+		files_kurl(y, "url", t->id, ".mp4");
 		snprintf(name, sizeof name, "%s-cover", t->id);
-		w_kurl(y, "cover_image_url", name, ".png");
+		files_kurl(y, "cover_image_url", name, ".png");
 		yajl_gen_map_close(y);
 		yajl_gen_array_close(y);
 	}
 	if (!submit && ph == TP_FAIL) {
-		w_str(y, "error");
+		json_put(y, "error");
 		yajl_gen_map_open(y);
-		w_ks(y, "code", "mock");
-		w_ks(y, "message", FAIL_REASON);
+		json_ks(y, "code", "mock");
+		json_ks(y, "message", FAIL_REASON);
 		yajl_gen_map_close(y);
 	}
 	yajl_gen_map_close(y);
@@ -1292,51 +1318,41 @@ cogv_obj(yajl_gen y, const struct task *t, int submit)
 
 /* POST /cogvideox/{v4,v1}/videos/generations. */
 void
-cogv_submit(struct req *q, int arg)
+vend_cogv_submit(struct req *q, int arg)
 {
-	const char *prompt = jstr(jget(q->root, "prompt"));
-	const char *model = jstr(jget(q->root, "model"));
+	const char *prompt = json_str(json_get(q->root, "prompt"));
+	const char *model = json_str(json_get(q->root, "model"));
 	yajl_gen y = q->y;
 	struct task *t;
 	char rid[48];
 
 	(void)arg;
-	if (!nonempty(prompt) &&
-	    !nonempty(jstr(jget(q->root, "image_url")))) {
+	if (!util_nonempty(prompt) &&
+	    !util_nonempty(json_str(json_get(q->root, "image_url")))) {
 		yajl_gen_map_open(y);
-		w_str(y, "error");
+		json_put(y, "error");
 		yajl_gen_map_open(y);
-		w_ks(y, "code", "1214");
-		w_ks(y, "message", "prompt and image_url cannot both be "
+		json_ks(y, "code", "1214");
+		json_ks(y, "message", "prompt and image_url cannot both be "
 		    "empty");
 		yajl_gen_map_close(y);
 		yajl_gen_map_close(y);
-		q_json(q, 400);
+		route_json(q, 400);
 		return;
 	}
 	t = task_new(FAM_COGV, 0, q, prompt);
-	t->model = xstrdup(nonempty(model) ? model : "cogvideox");
+	t->model = util_strdup(util_nonempty(model) ? model : "cogvideox");
 	snprintf(rid, sizeof rid, "mock-req-%llu", q->seq);
-	t->extra = xstrdup(rid);
+	t->extra = util_strdup(rid);
 	cogv_obj(y, t, 1);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
-/* GET /cogvideox/{v4,v1}/async-result/{id}: one poll. */
-void
-cogv_fetch(struct req *q, int arg)
+/* GET /cogvideox/{v4,v1}/async-result/{id}: the task. */
+static void
+cogv_answer(struct req *q, const struct task *t)
 {
-	struct task *t;
-	char id[128];
-
-	(void)arg;
-	if (!cap_str(q, 1, id, sizeof id) ||
-	    (t = task_find(FAM_COGV, id)) == NULL || !task_poll(t)) {
-		ans_task_not_exist(q);
-		return;
-	}
 	cogv_obj(q->y, t, 0);
-	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1346,33 +1362,33 @@ static void
 viggle_open(struct req *q)
 {
 	yajl_gen_map_open(q->y);
-	w_ki(q->y, "code", 0);
-	w_ks(q->y, "message", "success");
-	w_str(q->y, "data");
+	json_ki(q->y, "code", 0);
+	json_ks(q->y, "message", "success");
+	json_put(q->y, "data");
 }
 
 static void
 viggle_close(struct req *q)
 {
 	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 static void
 viggle_err(struct req *q, int status, const char *msg)
 {
 	yajl_gen_map_open(q->y);
-	w_ki(q->y, "code", status);
-	w_ks(q->y, "message", msg);
-	w_ks(q->y, "data", NULL);
+	json_ki(q->y, "code", status);
+	json_ks(q->y, "message", msg);
+	json_ks(q->y, "data", NULL);
 	yajl_gen_map_close(q->y);
-	q_json(q, status);
+	route_json(q, status);
 }
 
 /* POST /api/viggle/{mix,multi,move}/generate, mix/upload-{video,image}:
  * multipart with at least one file. */
 void
-viggle_submit(struct req *q, int arg)
+vend_viggle_submit(struct req *q, int arg)
 {
 	struct task *t;
 
@@ -1383,14 +1399,14 @@ viggle_submit(struct req *q, int arg)
 	t = task_new(FAM_VIGGLE, arg, q, form_text(&q->f, "prompt"));
 	viggle_open(q);
 	yajl_gen_map_open(q->y);
-	w_ks(q->y, "task_id", t->id);
+	json_ks(q->y, "task_id", t->id);
 	yajl_gen_map_close(q->y);
 	viggle_close(q);
 }
 
 /* GET /api/viggle/{mix,multi}/templates. */
 void
-viggle_templates(struct req *q, int multi)
+vend_viggle_templates(struct req *q, int multi)
 {
 	char id[32], name[32];
 	int i;
@@ -1402,50 +1418,48 @@ viggle_templates(struct req *q, int multi)
 		    i);
 		snprintf(name, sizeof name, "Mock dance %d", i);
 		yajl_gen_map_open(q->y);
-		w_ks(q->y, "id", id);
-		w_ks(q->y, "name", name);
+		json_ks(q->y, "id", id);
+		json_ks(q->y, "name", name);
 		yajl_gen_map_close(q->y);
 	}
 	yajl_gen_array_close(q->y);
 	viggle_close(q);
 }
 
-/* GET /api/viggle/task/{id}: one poll. */
-void
-viggle_task(struct req *q, int arg)
+static void
+viggle_absent(struct req *q, const char *id)
+{
+	(void)id;
+	viggle_err(q, 404, "task not found");
+}
+
+/* GET /api/viggle/task/{id}: the task in Viggle's envelope. */
+static void
+viggle_answer(struct req *q, const struct task *t)
 {
 	yajl_gen y = q->y;
-	struct task *t;
-	char id[128];
-	int ph;
+	int ph = task_phase(t, NULL);
 
-	(void)arg;
-	if (!cap_str(q, 0, id, sizeof id) ||
-	    (t = task_find(FAM_VIGGLE, id)) == NULL || !task_poll(t)) {
-		viggle_err(q, 404, "task not found");
-		return;
-	}
-	ph = task_phase(t, NULL);
 	viggle_open(q);
 	yajl_gen_map_open(y);
-	w_ks(y, "task_id", t->id);
-	w_ks(y, "status", task_status(t));
-	w_ki(y, "progress", task_pct(t));
-	w_str(y, "result");
+	json_ks(y, "task_id", t->id);
+	json_ks(y, "status", task_status(t));
+	json_ki(y, "progress", task_pct(t));
+	json_put(y, "result");
 	if (ph == TP_DONE) {
 		yajl_gen_map_open(y);
-		w_kurl(y, "video_url", t->id, ".mp4");
+		files_kurl(y, "video_url", t->id, ".mp4");
 		yajl_gen_map_close(y);
 	} else
 		yajl_gen_null(y);
-	w_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : NULL);
+	json_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : NULL);
 	yajl_gen_map_close(y);
-	viggle_close(q);
+	yajl_gen_map_close(y);
 }
 
 /* GET /api/viggle/credits: 1000 less one per task made. */
 void
-viggle_credits(struct req *q, int arg)
+vend_viggle_credits(struct req *q, int arg)
 {
 	struct task *t;
 	long long n = 1000;
@@ -1455,7 +1469,7 @@ viggle_credits(struct req *q, int arg)
 		n -= t->fam == FAM_VIGGLE;
 	viggle_open(q);
 	yajl_gen_map_open(q->y);
-	w_ki(q->y, "credits", n > 0 ? n : 0);
+	json_ki(q->y, "credits", n > 0 ? n : 0);
 	yajl_gen_map_close(q->y);
 	viggle_close(q);
 }
@@ -1467,9 +1481,9 @@ static void
 ideo_detail(struct req *q, const char *msg)
 {
 	yajl_gen_map_open(q->y);
-	w_ks(q->y, "detail", msg);
+	json_ks(q->y, "detail", msg);
 	yajl_gen_map_close(q->y);
-	q_json(q, 400);
+	route_json(q, 400);
 }
 
 /* "1312x736" for an image_request's aspect_ratio or resolution. */
@@ -1483,8 +1497,8 @@ ideo_res(yajl_val ir, char *out, size_t osz)
 		{ "ASPECT_16_10", "1280x800" }, { "ASPECT_10_16", "800x1280" },
 		{ "ASPECT_3_1", "1728x576" }, { "ASPECT_1_3", "576x1728" },
 	};
-	const char *a = jstr(jget(ir, "aspect_ratio"));
-	const char *r = jstr(jget(ir, "resolution"));
+	const char *a = json_str(json_get(ir, "aspect_ratio"));
+	const char *r = json_str(json_get(ir, "resolution"));
 	char *p;
 	size_t i;
 
@@ -1504,50 +1518,52 @@ ideo_res(yajl_val ir, char *out, size_t osz)
 static void
 ideo_images(struct req *q, yajl_val ir, const char *prompt)
 {
-	const char *style = jstr(jget(ir, "style_type"));
-	long long n = clampll(jint(jget(ir, "num_images"), 1), 1, 8), k;
-	long long seed = jint(jget(ir, "seed"),
-	    (long long)(mix64(q->seq) % 2147483647ULL));
-	int safe = !has_word(prompt, "nsfw");
+	const char *style = json_str(json_get(ir, "style_type"));
+	long long n = util_clamp(json_int(json_get(ir, "num_images"), 1), 1,
+	    8), k;
+	long long seed = json_int(json_get(ir, "seed"),
+	    (long long)(util_mix64(q->seq) % 2147483647ULL));
+	int safe = !util_has_word(prompt, "nsfw");
 	yajl_gen y = q->y;
 	char iso[40], res[32], name[64];
 
-	iso_time(iso, sizeof iso, wall_ms());
+	util_iso_time(iso, sizeof iso, util_wall_ms());
 	ideo_res(ir, res, sizeof res);
 	yajl_gen_map_open(y);
-	w_ks(y, "created", iso);
-	w_str(y, "data");
+	json_ks(y, "created", iso);
+	json_put(y, "data");
 	yajl_gen_array_open(y);
 	for (k = 0; k < n; k++) {
 		snprintf(name, sizeof name, "ideogram-%llu-%lld", q->seq, k);
 		yajl_gen_map_open(y);
 		if (safe)
-			w_kurl(y, "url", name, ".png");
+			files_kurl(y, "url", name, ".png");
 		else
-			w_ks(y, "url", NULL);
-		w_ks(y, "prompt", prompt);
-		w_ks(y, "resolution", res);
-		w_ki(y, "seed", seed + k);
-		w_kb(y, "is_image_safe", safe);
-		w_ks(y, "style_type", nonempty(style) ? style : "GENERAL");
+			json_ks(y, "url", NULL);
+		json_ks(y, "prompt", prompt);
+		json_ks(y, "resolution", res);
+		json_ki(y, "seed", seed + k);
+		json_kb(y, "is_image_safe", safe);
+		json_ks(y, "style_type", util_nonempty(style) ? style :
+		    "GENERAL");
 		yajl_gen_map_close(y);
 	}
 	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* POST /ideogram/generate. */
 void
-ideo_generate(struct req *q, int arg)
+vend_ideo_generate(struct req *q, int arg)
 {
-	yajl_val ir = jget(q->root, "image_request");
-	const char *prompt = jstr(jget(ir, "prompt"));
+	yajl_val ir = json_get(q->root, "image_request");
+	const char *prompt = json_str(json_get(ir, "prompt"));
 
 	(void)arg;
 	if (!YAJL_IS_OBJECT(ir))
 		ideo_detail(q, "image_request is required");
-	else if (!nonempty(prompt))
+	else if (!util_nonempty(prompt))
 		ideo_detail(q, "image_request.prompt is required");
 	else
 		ideo_images(q, ir, prompt);
@@ -1557,7 +1573,7 @@ ideo_generate(struct req *q, int arg)
  * JSON string) and image_file.  An upscale without a prompt reports
  * the file it got as the prompt. */
 void
-ideo_form(struct req *q, int upscale)
+vend_ideo_form(struct req *q, int upscale)
 {
 	const struct part *f = form_file(&q->f, "image_file");
 	const char *s = form_text(&q->f, "image_request"), *prompt;
@@ -1575,13 +1591,13 @@ ideo_form(struct req *q, int upscale)
 		ideo_detail(q, "image_request must be a JSON object");
 		return;
 	}
-	prompt = jstr(jget(ir, "prompt"));
-	if (!upscale && !nonempty(prompt))
+	prompt = json_str(json_get(ir, "prompt"));
+	if (!upscale && !util_nonempty(prompt))
 		ideo_detail(q, s ? "image_request.prompt is required" :
 		    "image_request is required");
 	else {
-		if (!nonempty(prompt)) {
-			part_fname(f, fn, sizeof fn);
+		if (!util_nonempty(prompt)) {
+			form_fname(f, fn, sizeof fn);
 			snprintf(got, sizeof got, "received %s %zu bytes", fn,
 			    f->len);
 			prompt = got;
@@ -1593,7 +1609,7 @@ ideo_form(struct req *q, int upscale)
 
 /* POST /ideogram/describe: multipart image_file. */
 void
-ideo_describe(struct req *q, int arg)
+vend_ideo_describe(struct req *q, int arg)
 {
 	const struct part *f = form_file(&q->f, "image_file");
 	char fn[128], got[256];
@@ -1603,17 +1619,17 @@ ideo_describe(struct req *q, int arg)
 		ideo_detail(q, "image_file is required");
 		return;
 	}
-	part_fname(f, fn, sizeof fn);
+	form_fname(f, fn, sizeof fn);
 	snprintf(got, sizeof got, "received %s %zu bytes", fn, f->len);
 	yajl_gen_map_open(q->y);
-	w_str(q->y, "descriptions");
+	json_put(q->y, "descriptions");
 	yajl_gen_array_open(q->y);
 	yajl_gen_map_open(q->y);
-	w_ks(q->y, "text", got);
+	json_ks(q->y, "text", got);
 	yajl_gen_map_close(q->y);
 	yajl_gen_array_close(q->y);
 	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 static const char *const ir_types[] = { "DESCRIBE", "GENERATE", "BLEND",
@@ -1621,84 +1637,77 @@ static const char *const ir_types[] = { "DESCRIBE", "GENERATE", "BLEND",
 
 /* POST /api/ideogram/{describe,generate,blend,upscale} (invented). */
 void
-ideo_rev_submit(struct req *q, int arg)
+vend_ideo_rev_submit(struct req *q, int arg)
 {
-	const char *prompt = jstr(jget(q->root, "prompt"));
+	const char *prompt = json_str(json_get(q->root, "prompt"));
 	struct task *t;
 
-	if (arg == IR_GENERATE && !nonempty(prompt)) {
+	if (arg == IR_GENERATE && !util_nonempty(prompt)) {
 		ans_taskerr(q, 400, "invalid_request", "prompt is required");
 		return;
 	}
 	t = task_new(FAM_IDEO, arg, q, prompt);
 	yajl_gen_map_open(q->y);
-	w_ks(q->y, "request_id", t->id);
+	json_ks(q->y, "request_id", t->id);
 	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
-/* POST /api/ideogram/task-request {"request_id"}: one poll. */
-void
-ideo_rev_poll(struct req *q, int arg)
+static void
+ideo_no_id(struct req *q)
 {
-	const char *rid = jstr(jget(q->root, "request_id"));
-	yajl_gen y = q->y;
-	struct task *t;
-	char name[96];
-	int ph, i;
+	ans_taskerr(q, 400, "invalid_request", "request_id is required");
+}
 
-	(void)arg;
-	if (!nonempty(rid)) {
-		ans_taskerr(q, 400, "invalid_request",
-		    "request_id is required");
-		return;
-	}
-	if ((t = task_find(FAM_IDEO, rid)) == NULL || !task_poll(t)) {
-		ans_task_not_exist(q);
-		return;
-	}
-	ph = task_phase(t, NULL);
+/* POST /api/ideogram/task-request {"request_id"}: the sampling request
+ * (invented), its images once done. */
+static void
+ideo_answer(struct req *q, const struct task *t)
+{
+	yajl_gen y = q->y;
+	int ph = task_phase(t, NULL), i;
+	char name[96];
+
 	yajl_gen_map_open(y);
-	w_str(y, "sampling_requests");
+	json_put(y, "sampling_requests");
 	yajl_gen_array_open(y);
 	yajl_gen_map_open(y);
-	w_ks(y, "request_id", t->id);
-	w_kb(y, "is_completed", ph == TP_DONE || ph == TP_FAIL);
-	w_ki(y, "completion_percentage", task_pct(t));
-	w_kb(y, "has_started", ph != TP_PRE);
-	w_kb(y, "can_upscale", ph == TP_DONE);
-	w_ks(y, "aspect_ratio", "1:1");
-	w_ki(y, "width", 1024);
-	w_ki(y, "height", 1024);
-	w_ki(y, "resolution", 1024);
-	w_ki(y, "seed", (long long)(mix64(t->ord) % 2147483647ULL));
-	w_ks(y, "model_version", "V_2");
-	w_ks(y, "request_type", ir_types[t->kind]);
-	w_ks(y, "user_prompt", t->prompt);
-	w_str(y, "user_hparams");
+	json_ks(y, "request_id", t->id);
+	json_kb(y, "is_completed", ph == TP_DONE || ph == TP_FAIL);
+	json_ki(y, "completion_percentage", task_pct(t));
+	json_kb(y, "has_started", ph != TP_PRE);
+	json_kb(y, "can_upscale", ph == TP_DONE);
+	json_ks(y, "aspect_ratio", "1:1");
+	json_ki(y, "width", 1024);
+	json_ki(y, "height", 1024);
+	json_ki(y, "resolution", 1024);
+	json_ki(y, "seed", (long long)(util_mix64(t->ord) % 2147483647ULL));
+	json_ks(y, "model_version", "V_2");
+	json_ks(y, "request_type", ir_types[t->kind]);
+	json_ks(y, "user_prompt", t->prompt);
+	json_put(y, "user_hparams");
 	yajl_gen_map_open(y);
 	yajl_gen_map_close(y);
-	w_str(y, "responses");
+	json_put(y, "responses");
 	yajl_gen_array_open(y);
 	for (i = 0; ph == TP_DONE && i < 4; i++) {
 		snprintf(name, sizeof name, "%s-r%d", t->id, i);
 		yajl_gen_map_open(y);
-		w_ks(y, "response_id", name);
-		w_kurl(y, "url", name, ".png");
+		json_ks(y, "response_id", name);
+		files_kurl(y, "url", name, ".png");
 		if (t->kind == IR_DESCRIBE)
-			w_ks(y, "description", "a mock description");
+			json_ks(y, "description", "a mock description");
 		yajl_gen_map_close(y);
 	}
 	yajl_gen_array_close(y);
-	w_kd(y, "creation_time_float", t->submit_ms / 1000.0);
+	json_kd(y, "creation_time_float", t->submit_ms / 1000.0);
 	if (ph == TP_FAIL) {
-		w_kb(y, "is_errored", 1);
-		w_ks(y, "error_message", FAIL_REASON);
+		json_kb(y, "is_errored", 1);
+		json_ks(y, "error_message", FAIL_REASON);
 	}
 	yajl_gen_map_close(y);
 	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1708,10 +1717,10 @@ static void
 recraft_err(struct req *q, const char *msg)
 {
 	yajl_gen_map_open(q->y);
-	w_ks(q->y, "code", "bad_request");
-	w_ks(q->y, "message", msg);
+	json_ks(q->y, "code", "bad_request");
+	json_ks(q->y, "message", msg);
 	yajl_gen_map_close(q->y);
-	q_json(q, 400);
+	route_json(q, 400);
 }
 
 /* One image: its url under /files/, or its bytes as b64_json. */
@@ -1724,52 +1733,52 @@ recraft_image(yajl_gen y, unsigned long long seq, long long k, int svg,
 	const void *img;
 	size_t n;
 
-	fake_uuid(id, sizeof id, seq * 16 + k);
+	util_uuid(id, sizeof id, seq * 16 + k);
 	snprintf(name, sizeof name, "recraft-%llu-%lld", seq, k);
 	yajl_gen_map_open(y);
-	w_ks(y, "image_id", id);
+	json_ks(y, "image_id", id);
 	if (b64) {
-		img = file_bytes(ext, strlen(ext), &n, &ct);
-		w_kb64(y, "b64_json", img, n);
+		img = files_bytes(ext, strlen(ext), &n, &ct);
+		json_kb64(y, "b64_json", img, n);
 	} else
-		w_kurl(y, "url", name, ext);
+		files_kurl(y, "url", name, ext);
 	yajl_gen_map_close(y);
 }
 
 /* POST /recraft/v1/styles: multipart style and file(s). */
 void
-recraft_style(struct req *q, int arg)
+vend_recraft_style(struct req *q, int arg)
 {
 	char id[48];
 
 	(void)arg;
-	if (!nonempty(form_text(&q->f, "style")))
+	if (!util_nonempty(form_text(&q->f, "style")))
 		recraft_err(q, "style is required");
 	else if (form_file(&q->f, NULL) == NULL)
 		recraft_err(q, "file is required");
 	else {
-		fake_uuid(id, sizeof id, q->seq);
+		util_uuid(id, sizeof id, q->seq);
 		yajl_gen_map_open(q->y);
-		w_ks(q->y, "id", id);
+		json_ks(q->y, "id", id);
 		yajl_gen_map_close(q->y);
-		q_json(q, q->status);
+		route_json(q, q->status);
 	}
 }
 
 /* POST /recraft/v1/images/generations: n (1..2) images; vector styles
  * give .svg urls. */
 void
-recraft_gen(struct req *q, int arg)
+vend_recraft_gen(struct req *q, int arg)
 {
 	yajl_val r = q->root;
-	const char *style = jstr(jget(r, "style"));
-	const char *rf = jstr(jget(r, "response_format"));
-	long long n = jint(jget(r, "n"), 1), k;
+	const char *style = json_str(json_get(r, "style"));
+	const char *rf = json_str(json_get(r, "response_format"));
+	long long n = json_int(json_get(r, "n"), 1), k;
 	yajl_gen y = q->y;
 	int svg;
 
 	(void)arg;
-	if (!nonempty(jstr(jget(r, "prompt")))) {
+	if (!util_nonempty(json_str(json_get(r, "prompt")))) {
 		recraft_err(q, "prompt is required");
 		return;
 	}
@@ -1780,21 +1789,21 @@ recraft_gen(struct req *q, int arg)
 	svg = style && (strncmp(style, "vector", 6) == 0 ||
 	    strcmp(style, "icon") == 0);
 	yajl_gen_map_open(y);
-	w_ki(y, "created", wall_ms() / 1000);
-	w_str(y, "data");
+	json_ki(y, "created", util_wall_ms() / 1000);
+	json_put(y, "data");
 	yajl_gen_array_open(y);
 	for (k = 0; k < n; k++)
 		recraft_image(y, q->seq, k, svg,
 		    rf && strcmp(rf, "b64_json") == 0);
 	yajl_gen_array_close(y);
 	yajl_gen_map_close(y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* POST /recraft/v1/images/{vectorize,removeBackground,clarityUpscale,
  * generativeUpscale}: multipart file. */
 void
-recraft_op(struct req *q, int vectorize)
+vend_recraft_op(struct req *q, int vectorize)
 {
 	const char *rf = form_text(&q->f, "response_format");
 
@@ -1803,11 +1812,11 @@ recraft_op(struct req *q, int vectorize)
 		return;
 	}
 	yajl_gen_map_open(q->y);
-	w_str(q->y, "image");
+	json_put(q->y, "image");
 	recraft_image(q->y, q->seq, 0, vectorize,
 	    rf && strcmp(rf, "b64_json") == 0);
 	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1819,17 +1828,17 @@ sd_err(struct req *q, const char *msg)
 	char id[40];
 
 	snprintf(id, sizeof id, "%016llx%016llx",
-	    (unsigned long long)mix64(q->seq),
-	    (unsigned long long)mix64(~q->seq));
+	    (unsigned long long)util_mix64(q->seq),
+	    (unsigned long long)util_mix64(~q->seq));
 	yajl_gen_map_open(q->y);
-	w_str(q->y, "errors");
+	json_put(q->y, "errors");
 	yajl_gen_array_open(q->y);
-	w_str(q->y, msg);
+	json_put(q->y, msg);
 	yajl_gen_array_close(q->y);
-	w_ks(q->y, "name", "bad_request");
-	w_ks(q->y, "id", id);
+	json_ks(q->y, "name", "bad_request");
+	json_ks(q->y, "id", id);
 	yajl_gen_map_close(q->y);
-	q_json(q, 400);
+	route_json(q, 400);
 }
 
 /* A seed given in s, else one made from the request. */
@@ -1838,13 +1847,13 @@ sd_seed(const struct req *q, const char *s)
 {
 	long long v = s ? atoll(s) : 0;
 
-	return v > 0 ? v : (long long)(mix64(q->seq) % 4294967294ULL) + 1;
+	return v > 0 ? v : (long long)(util_mix64(q->seq) % 4294967294ULL) + 1;
 }
 
 /* POST /sd/v2beta/stable-image/generate/{ultra,core,sd3}: multipart;
  * Accept: image/... gives the bytes, anything else JSON. */
 void
-sd_v2(struct req *q, int arg)
+vend_sd_v2(struct req *q, int arg)
 {
 	const char *prompt = form_text(&q->f, "prompt");
 	const char *fmt = form_text(&q->f, "output_format"), *ct, *fin;
@@ -1858,7 +1867,7 @@ sd_v2(struct req *q, int arg)
 		sd_err(q, "content-type: must be multipart/form-data");
 		return;
 	}
-	if (!nonempty(prompt)) {
+	if (!util_nonempty(prompt)) {
 		sd_err(q, "prompt: required");
 		return;
 	}
@@ -1870,75 +1879,162 @@ sd_v2(struct req *q, int arg)
 		return;
 	}
 	snprintf(name, sizeof name, "image.%s", fmt);
-	img = file_bytes(name, strlen(name), &n, &ct);
+	img = files_bytes(name, strlen(name), &n, &ct);
 	seed = sd_seed(q, form_text(&q->f, "seed"));
-	fin = has_word(prompt, "nsfw") ? "CONTENT_FILTERED" : "SUCCESS";
-	req_header(q, "accept", acc, sizeof acc);
+	fin = util_has_word(prompt, "nsfw") ? "CONTENT_FILTERED" : "SUCCESS";
+	route_header(q, "accept", acc, sizeof acc);
 	if (strncasecmp(acc, "image/", 6) == 0) {
 		snprintf(s, sizeof s, "%lld", seed);
-		q_header(q, "finish-reason", fin);
-		q_header(q, "seed", s);
-		q_bytes(q, q->status, ct, img, n);
+		route_add_header(q, "finish-reason", fin);
+		route_add_header(q, "seed", s);
+		route_bytes(q, q->status, ct, img, n);
 		return;
 	}
 	yajl_gen_map_open(q->y);
-	w_kb64(q->y, "image", img, n);
-	w_ks(q->y, "finish_reason", fin);
-	w_ki(q->y, "seed", seed);
+	json_kb64(q->y, "image", img, n);
+	json_ks(q->y, "finish_reason", fin);
+	json_ki(q->y, "seed", seed);
 	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
 }
 
 /* POST /sd/v1/generation/{engine}/text-to-image: JSON; Accept:
  * image/png gives the PNG bytes, anything else the artifacts. */
 void
-sd_v1(struct req *q, int arg)
+vend_sd_v1(struct req *q, int arg)
 {
-	yajl_val tp = jget(q->root, "text_prompts");
-	long long n = clampll(jint(jget(q->root, "samples"), 1), 1, 10), k;
-	long long seed = jint(jget(q->root, "seed"), 0);
+	yajl_val tp = json_get(q->root, "text_prompts");
+	long long n = util_clamp(json_int(json_get(q->root, "samples"), 1), 1,
+	    10), k;
+	long long seed = json_int(json_get(q->root, "seed"), 0);
 	const char *text = NULL, *fin, *ct;
 	char acc[256], s[24], id[40];
 	const void *png;
 	size_t pn;
 
 	(void)arg;
-	png = file_bytes(".png", 4, &pn, &ct);
+	png = files_bytes(".png", 4, &pn, &ct);
 	if (YAJL_IS_ARRAY(tp) && tp->u.array.len > 0)
-		text = jstr(jget(tp->u.array.values[0], "text"));
-	if (!nonempty(text)) {
+		text = json_str(json_get(tp->u.array.values[0], "text"));
+	if (!util_nonempty(text)) {
 		snprintf(id, sizeof id, "%016llx",
-		    (unsigned long long)mix64(q->seq));
+		    (unsigned long long)util_mix64(q->seq));
 		yajl_gen_map_open(q->y);
-		w_ks(q->y, "id", id);
-		w_ks(q->y, "name", "bad_request");
-		w_ks(q->y, "message", "text_prompts: is required");
+		json_ks(q->y, "id", id);
+		json_ks(q->y, "name", "bad_request");
+		json_ks(q->y, "message", "text_prompts: is required");
 		yajl_gen_map_close(q->y);
-		q_json(q, 400);
+		route_json(q, 400);
 		return;
 	}
 	if (seed <= 0)
 		seed = sd_seed(q, NULL);
-	fin = has_word(text, "nsfw") ? "CONTENT_FILTERED" : "SUCCESS";
-	req_header(q, "accept", acc, sizeof acc);
+	fin = util_has_word(text, "nsfw") ? "CONTENT_FILTERED" : "SUCCESS";
+	route_header(q, "accept", acc, sizeof acc);
 	if (strncasecmp(acc, "image/png", 9) == 0) {
 		snprintf(s, sizeof s, "%lld", seed);
-		q_header(q, "Finish-Reason", fin);
-		q_header(q, "Seed", s);
-		q_bytes(q, q->status, ct, png, pn);
+		route_add_header(q, "Finish-Reason", fin);
+		route_add_header(q, "Seed", s);
+		route_bytes(q, q->status, ct, png, pn);
 		return;
 	}
 	yajl_gen_map_open(q->y);
-	w_str(q->y, "artifacts");
+	json_put(q->y, "artifacts");
 	yajl_gen_array_open(q->y);
 	for (k = 0; k < n; k++) {
 		yajl_gen_map_open(q->y);
-		w_kb64(q->y, "base64", png, pn);
-		w_ki(q->y, "seed", seed + k);
-		w_ks(q->y, "finishReason", fin);
+		json_kb64(q->y, "base64", png, pn);
+		json_ki(q->y, "seed", seed + k);
+		json_ks(q->y, "finishReason", fin);
 		yajl_gen_map_close(q->y);
 	}
 	yajl_gen_array_close(q->y);
 	yajl_gen_map_close(q->y);
-	q_json(q, q->status);
+	route_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Polls: the steps every family's poll by id shares, a row a family
+ * for where its id is and what its answers look like. */
+
+static const struct pollrow {
+	int fam, kind;		/* kind: only tasks of this kind, or -1 */
+	int cap;		/* the path capture holding the id ... */
+	const char *qkey, *bkey; /* ... or this query key, or body member */
+	int (*check)(struct req *q);	/* NULL, or 0 after refusing */
+	void (*no_id)(struct req *q);	/* qkey or bkey absent */
+	void (*absent)(struct req *q, const char *id);	/* not found */
+	void (*answer)(struct req *q, const struct task *t);
+} pollrows[] = {
+	[PF_MJ] = { FAM_MJ, -1, 0, NULL, NULL, NULL, NULL, mj_not_found,
+	    mj_answer },
+	[PF_SUNO] = { FAM_SUNO, -1, 0, NULL, NULL, NULL, NULL,
+	    ans_task_not_exist, suno_answer },
+	[PF_SUNONA] = { FAM_SUNONA, -1, 0, NULL, NULL, NULL, NULL,
+	    ans_task_not_exist, sunona_answer },
+	[PF_FLUX] = { FAM_FLUX, -1, 0, "id", NULL, NULL, flux_no_id,
+	    flux_absent, flux_answer },
+	[PF_KLING_IMG] = { FAM_KLING, KL_IMG, 0, NULL, NULL, NULL, NULL,
+	    kling_absent, kling_answer },
+	[PF_KLING_T2V] = { FAM_KLING, KL_T2V, 0, NULL, NULL, NULL, NULL,
+	    kling_absent, kling_answer },
+	[PF_KLING_I2V] = { FAM_KLING, KL_I2V, 0, NULL, NULL, NULL, NULL,
+	    kling_absent, kling_answer },
+	[PF_LUMA] = { FAM_LUMA, -1, 0, NULL, NULL, NULL, NULL,
+	    ans_task_not_exist, luma_answer },
+	[PF_RUNWAY] = { FAM_RUNWAY, -1, 0, NULL, NULL, runway_version, NULL,
+	    ans_task_not_exist, runway_answer },
+	[PF_COGV] = { FAM_COGV, -1, 1, NULL, NULL, NULL, NULL,
+	    ans_task_not_exist, cogv_answer },
+	[PF_VIGGLE] = { FAM_VIGGLE, -1, 0, NULL, NULL, NULL, NULL,
+	    viggle_absent, viggle_answer },
+	[PF_IDEO] = { FAM_IDEO, -1, 0, NULL, "request_id", NULL, ideo_no_id,
+	    ans_task_not_exist, ideo_answer },
+};
+
+/* The id a poll names into id: 1; 0 when it names none that could be
+ * a task's (too long); -1 when it names none at all. */
+static int
+poll_id(struct req *q, const struct pollrow *pr, char *id, size_t osz)
+{
+	const char *s;
+
+	if (pr->qkey)
+		return route_query(q, pr->qkey, id, osz) ? 1 : -1;
+	if (pr->bkey == NULL)
+		return route_cap(q, pr->cap, id, osz);
+	if (!util_nonempty(s = json_str(json_get(q->root, pr->bkey))))
+		return -1;
+	if (strlen(s) >= osz)
+		return 0;
+	memcpy(id, s, strlen(s) + 1);
+	return 1;
+}
+
+/* GET (or POST) a task by id, arg a PF_ row: one poll of it, answered
+ * in its family's shape; "not found" for an unknown id, for a task of
+ * another kind and while mock.not_found_polls lasts. */
+void
+vend_poll(struct req *q, int arg)
+{
+	const struct pollrow *pr = &pollrows[arg];
+	struct task *t = NULL;
+	char id[128];
+	int k;
+
+	if (pr->check && !pr->check(q))
+		return;
+	if ((k = poll_id(q, pr, id, sizeof id)) < 0) {
+		pr->no_id(q);
+		return;
+	}
+	if (k > 0 && (t = task_find(pr->fam, id)) != NULL &&
+	    pr->kind >= 0 && t->kind != pr->kind)
+		t = NULL;
+	if (t == NULL || !task_poll(t)) {
+		pr->absent(q, k > 0 ? id : "");
+		return;
+	}
+	pr->answer(q, t);
+	route_json(q, q->status);
 }

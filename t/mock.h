@@ -191,13 +191,16 @@ enum { SK_V35, SK_V30, SK_CONCAT, SK_MUSIC, SK_LYRICS };
 enum { KL_IMG, KL_T2V, KL_I2V };
 enum { VG_UPVIDEO, VG_UPIMAGE, VG_MIX, VG_MULTI, VG_MOVE };
 enum { IR_DESCRIBE, IR_GENERATE, IR_BLEND, IR_UPSCALE };
+/* The rows of vend_poll: a task family (Kling's: a kind) each. */
+enum { PF_MJ, PF_SUNO, PF_SUNONA, PF_FLUX, PF_KLING_IMG, PF_KLING_T2V,
+	PF_KLING_I2V, PF_LUMA, PF_RUNWAY, PF_COGV, PF_VIGGLE, PF_IDEO };
 
 typedef void svc_fn(struct req *, int);
 
 extern struct mockg g;
 extern const struct mock nomock;
 
-/* mock-util.c */
+/* mock-buf.c */
 int buf_try(struct buf *b, size_t n);
 void buf_grow(struct buf *b, size_t n);
 void buf_add(struct buf *b, const void *p, size_t n);
@@ -206,134 +209,130 @@ void buf_addu(struct buf *b, unsigned long long v);
 void buf_addi(struct buf *b, long long v);
 void buf_trim(struct buf *b, size_t keep);
 void buf_free(struct buf *b);
-int64_t mono_ms(void);
-long long clampll(long long v, long long lo, long long hi);
-unsigned long long words(const char *s);
-uint64_t mix64(uint64_t x);
-int path_is(const char *p, size_t n, const char *s);
-char *xstrdup(const char *s);
-int nonempty(const char *s);
-long long wall_ms(void);
-void iso_time(char *out, size_t osz, long long ms);
-int has_word(const char *s, const char *w);
-unsigned str_hash(const char *s);
-void fake_uuid(char *out, size_t osz, unsigned long long n);
-int hexval(int ch);
+
+/* mock-util.c */
+int64_t util_mono_ms(void);
+long long util_clamp(long long v, long long lo, long long hi);
+unsigned long long util_words(const char *s);
+uint64_t util_mix64(uint64_t x);
+int util_path_is(const char *p, size_t n, const char *s);
+char *util_strdup(const char *s);
+int util_nonempty(const char *s);
+long long util_wall_ms(void);
+void util_iso_time(char *out, size_t osz, long long ms);
+int util_has_word(const char *s, const char *w);
+unsigned util_hash(const char *s);
+void util_uuid(char *out, size_t osz, unsigned long long n);
+int util_hexval(int ch);
 
 /* mock-json.c */
-yajl_val jget(yajl_val o, const char *key);
-const char *jstr(yajl_val v);
-long long jint(yajl_val v, long long def);
-int jbool(yajl_val v);
+yajl_val json_get(yajl_val o, const char *key);
+const char *json_str(yajl_val v);
+long long json_int(yajl_val v, long long def);
+int json_bool(yajl_val v);
 size_t json_depth(const char *p, size_t n);
-void answer_body(struct conn *c, yajl_val v);
+void json_answer(struct conn *c, yajl_val v);
 yajl_val json_body(struct conn *c, char *body, size_t n);
 yajl_gen json_gen(void);
 void json_take(yajl_gen y, struct buf *b);
 size_t json_len(yajl_gen y);
 void json_error(yajl_gen y, const char *msg, const char *type,
     const char *code);
-void w_str(yajl_gen y, const char *s);
-void w_strn(yajl_gen y, const char *s, size_t n);
-void w_raw(yajl_gen y, const char *s, size_t n);
-void w_ks(yajl_gen y, const char *k, const char *v);
-void w_ki(yajl_gen y, const char *k, long long v);
-void w_kb(yajl_gen y, const char *k, int v);
-void w_kd(yajl_gen y, const char *k, double v);
+void json_put(yajl_gen y, const char *s);
+void json_putn(yajl_gen y, const char *s, size_t n);
+void json_raw(yajl_gen y, const char *s, size_t n);
+void json_ks(yajl_gen y, const char *k, const char *v);
+void json_ki(yajl_gen y, const char *k, long long v);
+void json_kb(yajl_gen y, const char *k, int v);
+void json_kd(yajl_gen y, const char *k, double v);
 char *json_text(yajl_val v);
-void w_kb64(yajl_gen y, const char *k, const void *p, size_t n);
+void json_kb64(yajl_gen y, const char *k, const void *p, size_t n);
 
 /* mock-http.c */
-void resp_reset(struct conn *c);
-void resp_fixed(struct conn *c, int status, const char *ctype,
+void http_reset(struct conn *c);
+void http_fixed(struct conn *c, int status, const char *ctype,
     const struct mock *m);
-void resp_sse(struct conn *c, const struct mock *m);
-void answer_error(struct conn *c, int status, const char *msg, const char *type,
+void http_sse(struct conn *c, const struct mock *m);
+void http_error(struct conn *c, int status, const char *msg, const char *type,
     const char *code, const struct mock *m);
-int hdr_is(const char *n, size_t nl, const char *s);
-void conn_wake(struct conn *c, int64_t t);
+int http_header_is(const char *n, size_t nl, const char *s);
+void http_wake(struct conn *c, int64_t t);
 
 /* mock-route.c */
-void stats_clear(void);
-int req_header(const struct req *q, const char *name, char *out, size_t osz);
-int cap_str(const struct req *q, int i, char *out, size_t osz);
-int query_get(const struct req *q, const char *key, char *out, size_t osz);
-void q_json(struct req *q, int status);
-void q_bytes(struct req *q, int status, const char *ctype, const void *p,
+void route_stats_clear(void);
+int route_header(const struct req *q, const char *name, char *out, size_t osz);
+int route_cap(const struct req *q, int i, char *out, size_t osz);
+int route_query(const struct req *q, const char *key, char *out, size_t osz);
+void route_json(struct req *q, int status);
+void route_bytes(struct req *q, int status, const char *ctype, const void *p,
     size_t n);
-void q_header(struct req *q, const char *name, const char *value);
-void dispatch(struct conn *c, char *p);
+void route_add_header(struct req *q, const char *name, const char *value);
+void route_dispatch(struct conn *c, char *p);
 
 /* mock-openai.c */
-int sse_next(struct conn *c);
-void do_chat(struct req *q, int arg);
-void do_completion(struct req *q, int arg);
-void do_embeddings(struct req *q, int arg);
-void do_images(struct req *q, int arg);
-void tts(struct req *q, int arg);
-void stt(struct req *q, int translate);
+int oai_sse_next(struct conn *c);
+void oai_chat(struct req *q, int arg);
+void oai_completion(struct req *q, int arg);
+void oai_embeddings(struct req *q, int arg);
+void oai_images(struct req *q, int arg);
+void oai_tts(struct req *q, int arg);
+void oai_stt(struct req *q, int translate);
 
 /* mock-form.c */
 int form_delim(const char *ct, char *out, size_t osz);
 void form_parse(struct form *f, char *body, size_t n, const char *delim);
 const struct part *form_file(const struct form *f, const char *name);
 const char *form_text(const struct form *f, const char *name);
-void part_fname(const struct part *pt, char *out, size_t osz);
-void stats_form(const struct form *f);
+void form_fname(const struct part *pt, char *out, size_t osz);
+void form_stats(const struct form *f);
 
 /* mock-task.c */
 struct task *task_new(int fam, int kind, const struct req *q,
     const char *prompt);
 struct task *task_find(int fam, const char *id);
-void tasks_free(void);
+void task_free_all(void);
 int task_phase(const struct task *t, long long *ix);
 int task_over(const struct task *t);
 const char *task_status(const struct task *t);
 int task_pct(const struct task *t);
 void task_times(struct task *t);
 int task_poll(struct task *t);
-void tmock_parse(struct tmock *tm, yajl_val o);
-void stats_polls(yajl_gen y);
+struct task *task_poll_id(int fam, const char *id);
+void task_mock_parse(struct tmock *tm, yajl_val o);
+void task_stats(yajl_gen y);
 
 /* mock-files.c */
-void file_url(char *out, size_t osz, const char *name, const char *ext);
-void w_kurl(yajl_gen y, const char *k, const char *name, const char *ext);
-const void *file_bytes(const char *name, size_t n, size_t *len,
+void files_url(char *out, size_t osz, const char *name, const char *ext);
+void files_kurl(yajl_gen y, const char *k, const char *name, const char *ext);
+const void *files_bytes(const char *name, size_t n, size_t *len,
     const char **ctype);
 void files_answer(struct conn *c, const char *path, size_t plen);
 
 /* mock-vendors.c */
-void mj_submit(struct req *q, int arg);
-void mj_fetch(struct req *q, int arg);
-void mj_list_by(struct req *q, int arg);
-void mj_list(struct req *q, int queue);
-void mj_query(struct req *q, int arg);
-void mj_task_op(struct req *q, int seed);
-void suno_submit(struct req *q, int arg);
-void suno_fetch(struct req *q, int arg);
-void sunona_submit(struct req *q, int arg);
-void sunona_fetch(struct req *q, int many);
-void flux_submit(struct req *q, int arg);
-void flux_result(struct req *q, int arg);
-void kling_submit(struct req *q, int arg);
-void kling_fetch(struct req *q, int arg);
-void luma_submit(struct req *q, int arg);
-void luma_fetch(struct req *q, int arg);
-void runway_submit(struct req *q, int arg);
-void runway_task(struct req *q, int del);
-void cogv_submit(struct req *q, int arg);
-void cogv_fetch(struct req *q, int arg);
-void viggle_submit(struct req *q, int arg);
-void viggle_templates(struct req *q, int multi);
-void viggle_task(struct req *q, int arg);
-void viggle_credits(struct req *q, int arg);
-void ideo_generate(struct req *q, int arg);
-void ideo_form(struct req *q, int upscale);
-void ideo_describe(struct req *q, int arg);
-void ideo_rev_submit(struct req *q, int arg);
-void ideo_rev_poll(struct req *q, int arg);
-void recraft_style(struct req *q, int arg);
-void recraft_gen(struct req *q, int arg);
-void recraft_op(struct req *q, int vectorize);
-void sd_v2(struct req *q, int arg);
-void sd_v1(struct req *q, int arg);
+void vend_mj_submit(struct req *q, int arg);
+void vend_mj_list_by(struct req *q, int arg);
+void vend_mj_list(struct req *q, int queue);
+void vend_mj_query(struct req *q, int arg);
+void vend_mj_task_op(struct req *q, int seed);
+void vend_suno_submit(struct req *q, int arg);
+void vend_sunona_submit(struct req *q, int arg);
+void vend_sunona_fetch(struct req *q, int arg);
+void vend_flux_submit(struct req *q, int arg);
+void vend_kling_submit(struct req *q, int arg);
+void vend_luma_submit(struct req *q, int arg);
+void vend_runway_submit(struct req *q, int arg);
+void vend_runway_cancel(struct req *q, int arg);
+void vend_cogv_submit(struct req *q, int arg);
+void vend_viggle_submit(struct req *q, int arg);
+void vend_viggle_templates(struct req *q, int multi);
+void vend_viggle_credits(struct req *q, int arg);
+void vend_ideo_generate(struct req *q, int arg);
+void vend_ideo_form(struct req *q, int upscale);
+void vend_ideo_describe(struct req *q, int arg);
+void vend_ideo_rev_submit(struct req *q, int arg);
+void vend_recraft_style(struct req *q, int arg);
+void vend_recraft_gen(struct req *q, int arg);
+void vend_recraft_op(struct req *q, int vectorize);
+void vend_sd_v2(struct req *q, int arg);
+void vend_sd_v1(struct req *q, int arg);
+void vend_poll(struct req *q, int arg);
