@@ -2,7 +2,8 @@
  * answer.c: the answer to one attempt, as libcurl delivers it.  The
  * header callback keeps what the record and the retry rules need (type,
  * request id, Retry-After); the write callback routes body bytes to the
- * decoder the answer calls for (an event stream to sse.c and chat.c, a
+ * decoder the answer calls for (an event stream to sse.c and the
+ * endpoint's dialect, chat.c or another, a
  * binary answer to save.c, anything else to memory); answer_end says
  * what the finished attempt was: a result, or a failure.
  */
@@ -21,7 +22,7 @@ on_sse_data(void *ctx, const char *s, size_t n)
 {
 	struct req *r = ctx;
 
-	return r->chat ? chat_data(r->chat, s, n) : 1;
+	return r->dec ? r->dialect->data(r->dec, s, n) : 1;
 }
 
 static int
@@ -33,13 +34,13 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 
 	if (!r->events++)
 		buf_free(&r->resp);	/* no bare error body: events */
-	if (p->conf->events) {
+	if (!r->dec) {
 		r->event_start = r->bytes;
 		out_event(&p->out, &r->o, ev);
 		r->o.nevents++;
 		return 1;
 	}
-	rc = chat_event(r->chat, ev->data, ev->data_len, &p->msg);
+	rc = r->dialect->event(r->dec, ev, &p->msg);
 	switch (rc) {
 	case CHAT_MORE:
 	case CHAT_DONE:
@@ -47,11 +48,14 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 		out_commit(&p->out, &r->o);
 		r->o.in_event = 1;
 		return 1;
-	case CHAT_ERROR:
-		fail_from_body(&r->fail, r->status, chat_error(r->chat)->p,
-		    chat_error(r->chat)->len, "stream_error", &p->msg);
+	case CHAT_ERROR: {
+		const struct buf *e = r->dialect->error(r->dec);
+
+		fail_from_body(&r->fail, r->status, e->p, e->len,
+		    "stream_error", &p->msg);
 		r->fail.retryable = 0;
 		break;
+	}
 	default:
 		fail_set(&r->fail, r->status, "stream_error", 0, "%s",
 		    p->msg.p);
@@ -100,11 +104,12 @@ body_start(struct req *r)
 		return 0;
 	if (!r->sse && !(r->sse = sse_new(&sse_cb, r)))
 		err(2, "out of memory");
-	if (c->events)
+	/* With --events, or from a path of no known dialect: events. */
+	if (c->events || !r->dialect)
 		r->o.nevents = 0;
 	else {
-		if (!r->chat)
-			r->chat = chat_new(on_delta, r);
+		if (!r->dec)
+			r->dec = r->dialect->open(on_delta, r);
 		r->o.in_event = 1;
 	}
 	return 0;
@@ -293,8 +298,8 @@ answer_begin(struct req *r)
 	r->errbuf[0] = '\0';
 	if (r->sse)
 		sse_reset(r->sse);
-	if (r->chat)
-		chat_reset(r->chat);
+	if (r->dec)
+		r->dialect->reset(r->dec);
 }
 
 static void
@@ -341,43 +346,48 @@ bare_error(struct req *r)
 static int
 stream_end(struct req *r, struct result *res)
 {
-	int events = r->pool->conf->events, torn = sse_end(r->sse);
-	long cut;
+	const struct dialect *d = r->dialect;
+	int torn = sse_end(r->sse);
+	long which = -1;
 
-	if (events && torn) {
+	if (!r->dec) {
+		/* Event records: complete unless cut inside an event. */
+		if (!torn) {
+			buf_puts(&res->body, "null");
+			return ANSWER_OK;
+		}
 		fail_set(&r->fail, r->status, "stream_error", 1,
 		    "stream ended in the middle of an event");
 		return ANSWER_FAIL;
 	}
-	if (!events && !chat_done(r->chat)) {
+	switch (d->state(r->dec, &which)) {
+	case DEC_OPEN:
 		if (!r->events && bare_error(r))
 			return ANSWER_FAIL;
 		fail_set(&r->fail, r->status, "stream_error", 1,
-		    "stream ended without [DONE]");
+		    "stream ended without %s", d->end);
 		return ANSWER_FAIL;
-	}
-	if (!events && (cut = chat_truncated(r->chat)) >= 0) {
+	case DEC_TRUNCATED:
 		fail_set(&r->fail, r->status, "stream_truncated", 1,
-		    "stream truncated: choice %ld has no finish_reason at "
-		    "[DONE]", cut);
+		    "stream truncated: choice %ld has no finish_reason at %s",
+		    which, d->end);
 		return ANSWER_FAIL;
 	}
-	if (events)
-		buf_puts(&res->body, "null");
-	else {
-		out_commit(&r->pool->out, &r->o);
-		chat_result(r->chat, res);
-	}
+	out_commit(&r->pool->out, &r->o);
+	d->result(r->dec, res);
 	return ANSWER_OK;
 }
 
-/* Has r's stream reached its complete end ([DONE] after every choice
- * finished)?  Such an answer is never sent again, whatever came after. */
+/* Has r's stream reached its complete end (its terminal event, every
+ * part finished)?  Such an answer is never sent again, whatever came
+ * after. */
 static int
 stream_complete(const struct req *r)
 {
-	return r->sse_mode && r->chat && !r->pool->conf->events &&
-	    chat_done(r->chat) && chat_truncated(r->chat) < 0;
+	long which;
+
+	return r->sse_mode && r->dec &&
+	    r->dialect->state(r->dec, &which) == DEC_COMPLETE;
 }
 
 /*
@@ -411,11 +421,7 @@ html_answer(struct req *r)
 static int
 body_end(struct req *r, struct result *res)
 {
-	struct jpick pk[4] = {
-		{ .path = "choices.0.message.content" },
-		{ .path = "choices.0.text" },
-		{ .path = "choices.0.finish_reason" }, { .path = "usage" }
-	};
+	const struct dialect *d = r->dialect ? r->dialect : &dialect_chat;
 	struct buf *msg = &r->pool->msg;
 	int rc = ANSWER_OK;
 
@@ -425,14 +431,9 @@ body_end(struct req *r, struct result *res)
 		rc = ANSWER_FAIL;
 	} else if (r->resp.len == 0)
 		buf_puts(&res->body, "null");
-	else if (json_compact(r->resp.p, r->resp.len, &res->body, pk, 4,
-	    msg) == 0) {
-		struct jpick *c = pk[0].val.len ? &pk[0] : &pk[1];
-
-		buf_put(&res->content, c->val.p, c->val.len);
-		buf_put(&res->finish, pk[2].val.p, pk[2].val.len);
-		buf_put(&res->usage, pk[3].val.p, pk[3].val.len);
-	} else if (r->ctype.len >= 5 &&
+	else if (d->body(r->resp.p, r->resp.len, res, msg) == 0)
+		;
+	else if (r->ctype.len >= 5 &&
 	    strncasecmp(r->ctype.p, "text/", 5) == 0) {
 		/* Plain text (srt, vtt, text): a JSON string. */
 		buf_reset(&res->body);
@@ -442,7 +443,6 @@ body_end(struct req *r, struct result *res)
 		    "invalid JSON in the answer: %s", msg->p);
 		rc = ANSWER_FAIL;
 	}
-	json_picks_free(pk, 4);
 	return rc;
 }
 
@@ -464,9 +464,9 @@ answer_end(struct req *r, CURLcode rc, struct result *res)
 	f->wait_ms = -1;
 	result_reset(res);
 	if (stream_complete(r)) {
-		/* Complete at [DONE]: what came after does not matter. */
+		/* Complete: what came after does not matter. */
 		out_commit(&r->pool->out, &r->o);
-		chat_result(r->chat, res);
+		r->dialect->result(r->dec, res);
 		out = ANSWER_OK;
 	} else if (r->stopped)
 		out = ANSWER_FAIL;
@@ -508,6 +508,11 @@ answer_end(struct req *r, CURLcode rc, struct result *res)
 	if (r->status > 0 && !r->stopped)
 		f->wait_ms = r->retry_after_ms >= 0 ? r->retry_after_ms :
 		    r->status == 429 ? r->reset_ms : -1;
+	/* A stream of no known dialect cannot be told complete: once an
+	 * event has been written, it is not sent again. */
+	if (r->sse_mode && !r->dialect && !r->pool->conf->events &&
+	    r->events)
+		f->retryable = 0;
 	save_discard(&r->save);
 	return out;
 }

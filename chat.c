@@ -872,3 +872,92 @@ chat_result(const struct chat *c, struct result *r)
 	if (c->usage.len)
 		buf_put(&r->usage, c->usage.p, c->usage.len);
 }
+
+/*
+ * A non-streamed chat or completions answer body[0..n): its compact JSON
+ * in res->body, choice 0's text, finish_reason and the usage.  0, or -1
+ * when body is not JSON (why in msg).
+ */
+int
+chat_body(const char *body, size_t n, struct result *res, struct buf *msg)
+{
+	struct jpick pk[4] = {
+		{ .path = "choices.0.message.content" },
+		{ .path = "choices.0.text" },
+		{ .path = "choices.0.finish_reason" }, { .path = "usage" }
+	};
+	struct jpick *c = &pk[0];
+	int rc;
+
+	if ((rc = json_compact(body, n, &res->body, pk, 4, msg)) == 0) {
+		if (!c->val.len)
+			c = &pk[1];
+		buf_put(&res->content, c->val.p, c->val.len);
+		buf_put(&res->finish, pk[2].val.p, pk[2].val.len);
+		buf_put(&res->usage, pk[3].val.p, pk[3].val.len);
+	}
+	json_picks_free(pk, 4);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
+/* The chat dialect, as answer.c sees every dialect */
+
+static void *
+d_open(void (*on_delta)(void *, const struct delta *), void *ctx)
+{
+	return chat_new(on_delta, ctx);
+}
+
+static void
+d_reset(void *c)
+{
+	chat_reset(c);
+}
+
+static void
+d_close(void *c)
+{
+	chat_free(c);
+}
+
+static int
+d_data(void *c, const char *p, size_t n)
+{
+	return chat_data(c, p, n);
+}
+
+static int
+d_event(void *c, const struct sse_event *ev, struct buf *msg)
+{
+	return chat_event(c, ev->data, ev->data_len, msg);
+}
+
+static const struct buf *
+d_error(const void *c)
+{
+	return chat_error(c);
+}
+
+/* Complete at [DONE] with every choice finished; truncated at [DONE]
+ * with a choice that got content and no finish_reason (its index in
+ * *which); else still open. */
+static int
+d_state(const void *c, long *which)
+{
+	if (!chat_done(c))
+		return DEC_OPEN;
+	return (*which = chat_truncated(c)) >= 0 ? DEC_TRUNCATED :
+	    DEC_COMPLETE;
+}
+
+static void
+d_result(const void *c, struct result *res)
+{
+	chat_result(c, res);
+}
+
+const struct dialect dialect_chat = {
+	"chat", "[DONE]", d_open, d_reset, d_close, d_data, d_event, d_error,
+	d_state, d_result, chat_body
+};

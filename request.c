@@ -68,8 +68,9 @@ req_release(struct req *r)
 	if (r->sse)
 		sse_free(r->sse);
 	r->sse = NULL;
-	chat_free(r->chat);
-	r->chat = NULL;
+	if (r->dec)
+		r->dialect->close(r->dec);
+	r->dec = NULL;
 	fail_free(&r->fail);
 	buf_free(&r->material);
 	buf_free(&r->capbuf);
@@ -189,6 +190,7 @@ req_from_spec(struct pool *p, unsigned long line, const struct spec *s,
 	}
 	r = req_new(p, line);
 	r->task = task;
+	r->dialect = ep ? ep->dialect : NULL;
 	r->own_task = s->task && !s->notask;
 	buf_put(&r->o.cid, s->cid.p, s->cid.len);
 	r->url = url_join(c->base, url);

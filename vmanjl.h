@@ -102,6 +102,38 @@ const struct buf *chat_error(const struct chat *);
 int chat_done(const struct chat *);
 long chat_truncated(const struct chat *);
 void chat_result(const struct chat *, struct result *);
+int chat_body(const char *, size_t, struct result *, struct buf *);
+
+/*
+ * A stream dialect: how one API's event stream becomes delta records and,
+ * at its end, the whole answer.  chat.c is the model; the endpoint table
+ * says which dialect a path speaks.
+ */
+enum { DEC_OPEN, DEC_COMPLETE, DEC_TRUNCATED };
+
+struct dialect {
+	const char *name;
+	const char *end;	/* the terminal event, for messages */
+	void *(*open)(void (*)(void *, const struct delta *), void *);
+	void (*reset)(void *);
+	void (*close)(void *);
+	/* Bytes of the current event's data as they arrive; 1, or 0 to
+	 * stop. */
+	int (*data)(void *, const char *, size_t);
+	/* The event is complete: CHAT_MORE, CHAT_DONE (its terminal event),
+	 * CHAT_ERROR (an error event: error() has its JSON) or CHAT_BAD
+	 * (why in the buf). */
+	int (*event)(void *, const struct sse_event *, struct buf *);
+	const struct buf *(*error)(const void *);
+	/* DEC_OPEN, DEC_COMPLETE or DEC_TRUNCATED (which part in *which). */
+	int (*state)(const void *, long *);
+	void (*result)(const void *, struct result *);
+	/* A non-streamed answer: res's body, content, finish and usage;
+	 * 0, or -1 when it is not JSON (why in the buf). */
+	int (*body)(const char *, size_t, struct result *, struct buf *);
+};
+
+extern const struct dialect dialect_chat;
 
 /* endpoints.c */
 
@@ -144,6 +176,7 @@ struct endpoint {
 	const char *header;		/* a header the service requires */
 	const char *source;	/* "relay": new-api's source; "fork": a
 				 * fork's docs; "guess" */
+	const struct dialect *dialect;	/* what its streams speak */
 };
 
 const struct endpoint *ep_lookup(const char *, const char *);
@@ -521,7 +554,8 @@ struct req {
 	long long retry_after_ms;
 	long long reset_ms;	/* x-ratelimit-reset-*, on a 429 */
 	struct sse *sse;
-	struct chat *chat;
+	const struct dialect *dialect;	/* NULL: streams as event records */
+	void *dec;		/* the dialect's decoder */
 	struct failure fail;
 
 	struct buf material;	/* the request as the cache knows it */
