@@ -273,11 +273,11 @@ json_error(yajl_handle h, const char *p, size_t n, int eof, const char *what,
 /*
  * Does p[0..n) end inside a string?  yajl 2 takes a text whose value is
  * followed by the start of a string that never closes ("{}\"x") as one
- * JSON text, and a caller that writes the text as it is (a cache replay)
- * would write invalid JSON.
+ * JSON text, and a caller that writes the text as it is (a cache replay,
+ * a request body) would write invalid JSON.
  */
-static int
-ends_in_string(const char *p, size_t n)
+int
+json_ends_in_string(const char *p, size_t n)
 {
 	int in = 0;
 
@@ -328,7 +328,7 @@ json_compact(const char *p, size_t n, struct buf *out, struct jpick *picks,
 		} else
 			json_error(h, p, n, eof, "invalid JSON", msg);
 		rc = -1;
-	} else if (ends_in_string(p, n)) {
+	} else if (json_ends_in_string(p, n)) {
 		buf_reset(msg);
 		buf_puts(msg, "invalid JSON: trailing garbage");
 		rc = -1;
