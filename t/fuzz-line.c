@@ -10,7 +10,7 @@
  * handle, the poll request of its task (task_poll()), the cache's name
  * for it (cache_material()) and its --dry-run record (req_describe(),
  * out_request()).  A line that is refused gets its error record, as
- * pool.c writes it, in both output formats.
+ * pool.c writes it, in the output format its line number picks.
  *
  * Invariants (the shared checks are t/fuzz.h's): in_next() hands out
  * exactly the bytes between line ends (less a CR before the LF and a
@@ -21,7 +21,7 @@
  * parse as JSON objects, the url passes in_url_problem(), the headers
  * are "Name: value" with a token name and no CR, LF or NUL; task_desc()
  * gives a complete descriptor or a message; every record written (error
- * records in both output formats, dry-run records) parses back as JSON;
+ * records in either output format, dry-run records) parses back as JSON;
  * the API key is in no record and not in the cache's name.  No crash,
  * no leak.
  *
@@ -108,28 +108,26 @@ check_records(struct out *o)
 	fuzz_check_records(&o->buf, NULL);
 }
 
-/* pool.c's input_error(): the error record of a refused line, in both
- * output formats. */
+/* pool.c's input_error(): the error record of a refused line, in the
+ * output format its line number picks. */
 static void
 refused(unsigned long line, const struct buf *cid, const char *msg)
 {
 	struct req *r;
-	int f;
+	int f = line & 1 ? FMT_VMANJL : FMT_BATCH;
 
-	for (f = FMT_VMANJL; f <= FMT_BATCH; f++) {
-		r = req_new(&pool[f], line);
-		if (cid->len)
-			buf_put(&r->o.cid, cid->p, cid->len);
-		fail_set(&r->fail, 0, "invalid_request", 0, "line %lu: %s",
-		    line, msg);
-		out_admit(&pool[f].out, &r->o);
-		out_error(&pool[f].out, &r->o, &r->fail, 1000);
-		if (out_finish(&pool[f].out, &r->o) != &r->o)
-			fail("out_finish did not give the request back",
-			    NULL, 0);
-		check_records(&pool[f].out);
-		req_free(r);
-	}
+	r = req_new(&pool[f], line);
+	if (cid->len)
+		buf_put(&r->o.cid, cid->p, cid->len);
+	fail_set(&r->fail, 0, "invalid_request", 0, "line %lu: %s",
+	    line, msg);
+	out_admit(&pool[f].out, &r->o);
+	out_error(&pool[f].out, &r->o, &r->fail, 1000);
+	if (out_finish(&pool[f].out, &r->o) != &r->o)
+		fail("out_finish did not give the request back",
+		    NULL, 0);
+	check_records(&pool[f].out);
+	req_free(r);
 }
 
 /* The object p[0..n) lies inside line[0..len) and is JSON. */

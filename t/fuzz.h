@@ -30,8 +30,12 @@
 #error "define FUZZ_NAME, the target's name, before including fuzz.h"
 #endif
 
+/* The checks are not the program: no coverage for them to count, and
+ * none of the cost of counting it. */
+#define FUZZ_NOCOV __attribute__((no_sanitize("coverage")))
+
 /* An invariant is broken: say which, show the text, and crash. */
-void
+FUZZ_NOCOV void
 fuzz_fail(const char *what, const char *p, size_t n)
 {
 	fprintf(stderr, FUZZ_NAME ": invariant broken: %s\n", what);
@@ -46,7 +50,7 @@ fuzz_fail(const char *what, const char *p, size_t n)
  * (yajl 2 takes a value followed by a string that never closes, "{}\"x",
  * as one: such a text ends inside a string.)
  */
-int
+FUZZ_NOCOV int
 fuzz_is_json(const char *p, size_t n, int first)
 {
 	yajl_handle h;
@@ -72,7 +76,7 @@ fuzz_is_json(const char *p, size_t n, int first)
 }
 
 /* b is empty or JSON. */
-void
+FUZZ_NOCOV void
 fuzz_check_json(const struct buf *b, const char *what)
 {
 	if (b->len && !fuzz_is_json(b->p, b->len, 0))
@@ -81,7 +85,7 @@ fuzz_check_json(const struct buf *b, const char *what)
 
 /* Every record in b is one line of a JSON object; append them to all
  * (when not NULL) and empty b. */
-void
+FUZZ_NOCOV void
 fuzz_check_records(struct buf *b, struct buf *all)
 {
 	const char *p = b->p, *end = p ? p + b->len : p, *nl;
@@ -100,7 +104,7 @@ fuzz_check_records(struct buf *b, struct buf *all)
 }
 
 /* Two runs that must agree made records a and b. */
-void
+FUZZ_NOCOV void
 fuzz_same(const struct buf *a, const struct buf *b, const char *what)
 {
 	if (a->len != b->len || (a->len && memcmp(a->p, b->p, a->len) != 0)) {
@@ -110,7 +114,7 @@ fuzz_same(const struct buf *a, const struct buf *b, const char *what)
 	}
 }
 
-void
+FUZZ_NOCOV void
 fuzz_result_free(struct result *res)
 {
 	buf_free(&res->body);
@@ -127,7 +131,7 @@ fuzz_result_free(struct result *res)
  * (/proc/self/fd/N) as it would a file on disk; fuzz_file_set() gives
  * it new contents for each input, with no disk write.  Returns the fd.
  */
-int
+FUZZ_NOCOV int
 fuzz_file(char *path, size_t size)
 {
 	int fd = (int)syscall(SYS_memfd_create, FUZZ_NAME, 0);
@@ -141,7 +145,7 @@ fuzz_file(char *path, size_t size)
 }
 
 /* The memory file fd now holds a[0..an) then b[0..bn). */
-void
+FUZZ_NOCOV void
 fuzz_file_set(int fd, const void *a, size_t an, const void *b, size_t bn)
 {
 	if (ftruncate(fd, 0) < 0 ||
@@ -155,7 +159,7 @@ fuzz_file_set(int fd, const void *a, size_t an, const void *b, size_t bn)
  * grows with the input overflows within the input sizes libFuzzer tries,
  * as it would on a long line with the usual 8 MiB.
  */
-void
+FUZZ_NOCOV void
 fuzz_on_stack(size_t stack, void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t a;
