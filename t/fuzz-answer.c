@@ -13,13 +13,13 @@
  *
  * An input that starts with "HTTP/" is a whole answer: header lines up
  * to an empty line, then the body; it is fed whole and a byte at a
- * time (piece()), and once more with --events.  Any other input is a body, taken
- * the ways a server sends one like it: with a data field, a 200 event
- * stream of chat chunks (whole, a byte at a time (piece()), and in
- * pieces with --events); else a 200 JSON answer (now and then over a small
- * --max-response-size), a 200 plain-text answer, and a 400 error or a
- * 429 with Retry-After.  The input's size picks the output format and
- * which of the rarer ways it takes, so the fuzzer varies them.  A
+ * time (piece()), and once more with --events.  Any other input is a
+ * body, taken the ways a server sends one like it: with a data field,
+ * a 200 event stream of chat chunks (whole, a byte at a time, and in
+ * pieces with --events); else a 200 JSON answer (now and then over a
+ * small --max-response-size), a 200 plain-text answer, and a 400 error
+ * or a 429 with Retry-After.  The input's size picks the output format
+ * and which of the rarer ways it takes, so the fuzzer varies them.  A
  * binary content type (which save.c would write to a file and fsync)
  * is taken for 1 whole answer in 64, else replaced by a JSON one.
  *

@@ -92,6 +92,8 @@ check_starts(const struct buf *b, int fmt)
 	static const char *types[] = {
 		"delta", "event", "progress", "response", "error", NULL
 	};
+	static const char batch[] =
+	    "{\"id\":\"vmanjl_req_8\",\"custom_id\":12,";
 	const char *p = b->p, *end = p ? p + b->len : p, *nl;
 	char head[64];
 	size_t i, n;
@@ -99,9 +101,8 @@ check_starts(const struct buf *b, int fmt)
 	for (; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (fmt == FMT_BATCH) {
-			n = strlen("{\"id\":\"vmanjl_req_8\",\"custom_id\":12,");
-			if ((size_t)(nl - p) < n || memcmp(p,
-			    "{\"id\":\"vmanjl_req_8\",\"custom_id\":12,", n))
+			n = sizeof batch - 1;
+			if ((size_t)(nl - p) < n || memcmp(p, batch, n))
 				fuzz_fail("a replayed Batch record does not "
 				    "start as one", p, (size_t)(nl - p));
 			continue;
