@@ -626,6 +626,8 @@ in_parse(const char *line, size_t len, struct spec *s, struct buf *msg)
 		buf_puts(msg, types[l.nonobject]);
 	} else if (st != yajl_status_ok) {
 		json_error(l.h, line, len, eof, "invalid JSON", msg);
+	} else if (json_ends_in_string(line, len)) {
+		buf_puts(msg, "invalid JSON: trailing garbage");
 	} else if (!s->envelope) {
 		in_spec_reset(s);
 		s->line = s->body = line;

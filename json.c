@@ -271,6 +271,25 @@ json_error(yajl_handle h, const char *p, size_t n, int eof, const char *what,
 }
 
 /*
+ * Does p[0..n) end inside a string?  yajl 2 takes a text whose value is
+ * followed by the start of a string that never closes ("{}\"x") as one
+ * JSON text, and a caller that writes the text as it is (a cache replay,
+ * a request body) would write invalid JSON.
+ */
+int
+json_ends_in_string(const char *p, size_t n)
+{
+	int in = 0;
+
+	for (; n; p++, n--)
+		if (in && *p == '\\' && n > 1)
+			p++, n--;
+		else if (*p == '"')
+			in = !in;
+	return in;
+}
+
+/*
  * Append the compact form of the JSON text p[0..n) to out (unless out is
  * NULL) and fill in the picks.  Returns 0, or -1 with a description of the
  * fault in msg (then out holds garbage and the picks are unreliable).
@@ -308,6 +327,10 @@ json_compact(const char *p, size_t n, struct buf *out, struct jpick *picks,
 			buf_puts(msg, "invalid JSON: nested too deeply");
 		} else
 			json_error(h, p, n, eof, "invalid JSON", msg);
+		rc = -1;
+	} else if (json_ends_in_string(p, n)) {
+		buf_reset(msg);
+		buf_puts(msg, "invalid JSON: trailing garbage");
 		rc = -1;
 	} else if (out) {
 		yajl_gen_get_buf(c.g, &gp, &gn);

@@ -261,6 +261,7 @@ struct jpick {
 
 int json_compact(const char *, size_t, struct buf *, struct jpick *, size_t,
     struct buf *);
+int json_ends_in_string(const char *, size_t);
 void json_error(yajl_handle, const char *, size_t, int, const char *,
     struct buf *);
 int json_members(const char *, size_t,

@@ -1,447 +1,364 @@
 /*
  * fuzz-answer.c: libFuzzer target for answers and the records made of
- * them (json.c, chat.c, sse.c, out.c).
+ * them: answer.c's libcurl callbacks, with json.c, chat.c, sse.c,
+ * fail.c and out.c behind them, as pool.c drives them.
  *
- * The input is a response body, taken every way vmanjl.c takes one:
- * - a 2xx JSON answer: json_compact() with attempt_done()'s picks, then
- *   the response record (or the parse_error record, or the plain-text
- *   answer's record), in both output formats;
- * - an error answer: fail_from_body()'s picks (the error shapes of
- *   vman-api.md section 2), then the retry and error records;
- * - an event stream of chat chunks: sse.c feeding chat.c, deltas as
- *   delta records, then chat_result()'s response record or the stream's
- *   error record; fed whole and a byte at a time, and with --events;
- * - the records of each request go into a cache capture, and are
- *   replayed from it (out_replay) in both formats.
- * The glue that lives in vmanjl.c (fail_set, fail_from_body, the SSE
- * callbacks) is restated here, as close to it as can be.
+ * A request from request.c's req_new() gets one attempt: answer_begin(),
+ * the head through answer_header() (a status line, a content type), the
+ * body through answer_write(), then answer_end() (with no easy handle:
+ * the status comes from the status line), and the records pool.c writes
+ * for the outcome: the response record, or a retry record when the
+ * failure may be retried, and the error record.  A response's cache
+ * capture is replayed (out_replay) in both output formats.
  *
- * Invariants: every record written is one line of a JSON object that
- * yajl parses, and so is every record replayed from the cache; each
- * pick and each part of a result is JSON; a failed compaction says why;
- * a stream gives the same records whether it arrives whole or a byte at
- * a time.  No crash, no leak.
+ * An input that starts with "HTTP/" is a whole answer: header lines up
+ * to an empty line, then the body; it is fed whole and a byte at a
+ * time (piece()), and once more with --events.  Any other input is a
+ * body, taken the ways a server sends one like it: with a data field,
+ * a 200 event stream of chat chunks (whole, a byte at a time, and in
+ * pieces with --events); else a 200 JSON answer (now and then over a
+ * small --max-response-size), a 200 plain-text answer, and a 400 error
+ * or a 429 with Retry-After.  The input's size picks the output format
+ * and which of the rarer ways it takes, so the fuzzer varies them.  A
+ * binary content type (which save.c would write to a file and fsync)
+ * is taken for 1 whole answer in 64, else replaced by a JSON one.
+ *
+ * Invariants (the shared checks are t/fuzz.h's): the callbacks take
+ * every byte or stop the transfer with the reason; every record is one
+ * line of a JSON object, and so is every record replayed; a capture
+ * vmanjl made replays; each part of a result is JSON and its usage
+ * parses again; a failure has a JSON message, type, code and body; no
+ * delta of an unfinished event is left waiting; an answer gives the same
+ * records whether it arrives whole or in pieces.  No crash, no leak.
  */
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define _GNU_SOURCE		/* memmem */
+#include <fcntl.h>
+#include <strings.h>
 
-#include <yajl/yajl_parse.h>
+#define FUZZ_NAME "fuzz-answer"
+#include "fuzz.h"
 
-#include "../vmanjl.h"
+#define TIGHT 100		/* a small --max-response-size */
+#define BYTEWISE 256		/* see piece() */
 
-/* vmanjl.c's, which out.c calls: fixed time, and nothing to free. */
-long long
-now_ms(void)
-{
-	return 1000;
-}
+enum { PLAIN, SMALL, EVENTS, NCONF };
 
-void
-req_free(struct req *r)
-{
-	(void)r;
-}
+static struct conf conf[NCONF];
+static struct pool pool[NCONF][2];	/* by conf and output format */
+static char out_dir[512];
 
 static void
-fail(const char *what, const char *p, size_t n)
+cleanup(void)
 {
-	fprintf(stderr, "fuzz-answer: invariant broken: %s\n", what);
-	if (p)
-		fprintf(stderr, "  the text: %.*s\n",
-		    (int)(n > 4000 ? 4000 : n), p);
-	abort();
+	char cmd[600];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, FUZZ_NAME ": cannot remove %s\n", out_dir);
 }
 
-/* Is p[0..n) one JSON text, starting with first unless first is 0? */
-static int
-is_json(const char *p, size_t n, int first)
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	yajl_handle h = yajl_alloc(NULL, NULL, NULL);
-	int ok;
+	const char *tmp = getenv("TMPDIR");
+	int c, f, devnull;
 
-	if (!h)
+	(void)argc;
+	(void)argv;
+	/* Records are checked in memory; whatever reaches a flush goes
+	 * here.  Binary answers go to a directory of their own. */
+	if ((devnull = open("/dev/null", O_WRONLY)) < 0)
 		abort();
-	ok = n > 0 && (!first || p[0] == first) &&
-	    yajl_parse(h, (const unsigned char *)p, n) == yajl_status_ok &&
-	    yajl_complete_parse(h) == yajl_status_ok;
-	yajl_free(h);
-	return ok;
-}
+	snprintf(out_dir, sizeof out_dir, "%s/vmanjl-fuzz-answer.XXXXXX",
+	    tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(out_dir))
+		abort();
+	atexit(cleanup);
+	for (c = 0; c < NCONF; c++) {
+		conf[c].jobs = 1;
+		conf[c].events = c == EVENTS;
+		conf[c].max_response = c == SMALL ? TIGHT : (size_t)1 << 24;
+		conf[c].out_dir = out_dir;
+		for (f = FMT_VMANJL; f <= FMT_BATCH; f++) {
+			struct pool *p = &pool[c][f];
 
-static void
-check_json(const struct buf *b, const char *what)
-{
-	if (b->len && !is_json(b->p, b->len, 0))
-		fail(what, b->p, b->len);
-}
-
-/* Every record in b is one line of a JSON object; append them to all
- * (when not NULL) and empty b. */
-static void
-check_records(struct buf *b, struct buf *all)
-{
-	const char *p = b->p, *end = p ? p + b->len : p, *nl;
-
-	if (b->len && end[-1] != '\n')
-		fail("output does not end in a newline", b->p, b->len);
-	for (; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!is_json(p, (size_t)(nl - p), '{'))
-			fail("a record is not a JSON object", p,
-			    (size_t)(nl - p));
+			p->conf = &conf[c];
+			out_init(&p->out, f, 0);
+			p->out.fd = devnull;
+			p->out.timing = 1;
+			p->now = 1000;
+		}
 	}
-	if (all)
-		buf_put(all, b->p, b->len);
-	buf_reset(b);
+	return 0;
 }
 
-/* ---------------------------------------------------------------- */
-/* vmanjl.c's glue (its failure classes are fail.c's, linked as they are) */
-
+/* The usage of a result parses again, with JSON picks (pool.c's
+ * count_usage() takes its token counts so). */
 static void
-result_free(struct result *res)
-{
-	buf_free(&res->body);
-	buf_free(&res->content);
-	buf_free(&res->finish);
-	buf_free(&res->usage);
-	buf_free(&res->task);
-	buf_free(&res->file);
-	buf_free(&res->ctype);
-}
-
-static void
-check_result(const struct result *res)
-{
-	if (!is_json(res->body.p, res->body.len, 0))
-		fail("the result body is not JSON", res->body.p,
-		    res->body.len);
-	check_json(&res->content, "the result content is not JSON");
-	check_json(&res->finish, "the result finish_reason is not JSON");
-	check_json(&res->usage, "the result usage is not JSON");
-}
-
-/* count_usage() of vmanjl.c: the picks must be JSON. */
-static void
-count_usage(const struct buf *usage)
+check_usage(const struct buf *usage)
 {
 	struct jpick pk[2] = {
 		{ .path = "prompt_tokens" }, { .path = "completion_tokens" }
 	};
 	struct buf msg = { 0 };
 
-	if (usage->len && json_compact(usage->p, usage->len, NULL, pk, 2,
-	    &msg) == 0) {
-		check_json(&pk[0].val, "prompt_tokens is not JSON");
-		check_json(&pk[1].val, "completion_tokens is not JSON");
-		(void)json_int(&pk[0].val);
-		(void)json_int(&pk[1].val);
-	} else if (usage->len)
-		fail("the usage does not parse again", usage->p, usage->len);
+	if (!usage->len)
+		return;
+	if (json_compact(usage->p, usage->len, NULL, pk, 2, &msg) < 0)
+		fuzz_fail("the usage does not parse again", usage->p,
+		    usage->len);
+	fuzz_check_json(&pk[0].val, "prompt_tokens is not JSON");
+	fuzz_check_json(&pk[1].val, "completion_tokens is not JSON");
+	(void)json_int(&pk[0].val);
+	(void)json_int(&pk[1].val);
 	json_picks_free(pk, 2);
 	buf_free(&msg);
 }
 
-/* ---------------------------------------------------------------- */
-/* One request's records */
-
-struct ctx {
-	struct out o;
-	struct req r;
-	struct buf cap;		/* the cache capture */
-	struct buf msg;
-	struct buf all;		/* every record, for comparing runs */
-	int events;		/* --events */
-	int nbad;
-};
-
 static void
-ctx_init(struct ctx *c, int format)
+check_result(const struct result *res)
 {
-	memset(c, 0, sizeof *c);
-	out_init(&c->o, format, 0);
-	c->o.fd = -1;		/* records are checked, never written */
-	c->o.timing = 1;
-	c->r.line = 7;
-	c->r.nevents = -1;
-	c->r.attempts = 1;
-	c->r.tries = 1;
-	c->r.t_start = 1;
-	buf_puts(&c->r.cid, "\"cid\"");
-	buf_puts(&c->r.request_id, "\"req-1\"");
-	c->r.capture = &c->cap;
+	if (!fuzz_is_json(res->body.p, res->body.len, 0))
+		fuzz_fail("the result body is not JSON", res->body.p,
+		    res->body.len);
+	fuzz_check_json(&res->content, "the result content is not JSON");
+	fuzz_check_json(&res->finish, "the finish_reason is not JSON");
+	fuzz_check_json(&res->usage, "the result usage is not JSON");
+	fuzz_check_json(&res->file, "the result file is not JSON");
+	fuzz_check_json(&res->ctype, "the result content type is not JSON");
+	check_usage(&res->usage);
 }
 
-/* Replay the capture in both formats: every record must parse. */
 static void
-replay(struct ctx *c)
+check_failure(const struct failure *f)
 {
-	struct out o;
-	struct req r;
-	int fmt;
+	if (!f->kind || !fuzz_is_json(f->message.p, f->message.len, '"'))
+		fuzz_fail("a failure without a message", f->message.p,
+		    f->message.len);
+	fuzz_check_json(&f->type, "the failure type is not JSON");
+	fuzz_check_json(&f->code, "the failure code is not JSON");
+	fuzz_check_json(&f->body, "the failure body is not JSON");
+}
 
-	if (!c->cap.len)
-		return;		/* nothing to cache (vmanjl replays none) */
-	for (fmt = FMT_VMANJL; fmt <= FMT_BATCH; fmt++) {
-		out_init(&o, fmt, 0);
-		o.fd = -1;
-		memset(&r, 0, sizeof r);
-		r.line = 8;
-		r.nevents = -1;
-		buf_puts(&r.cid, "12");
-		out_replay(&o, &r, &c->cap);
-		check_records(&o.buf, NULL);
-		buf_free(&r.cid);
-		buf_free(&r.request_id);
-		out_free(&o);
+/* Replay a capture in both formats, as a cache hit would: it must be
+ * fit to replay, and its records JSON. */
+static void
+replay(const struct buf *cap)
+{
+	struct outreq o;
+	int f;
+
+	for (f = FMT_VMANJL; f <= FMT_BATCH; f++) {
+		struct out *out = &pool[PLAIN][f].out;
+
+		memset(&o, 0, sizeof o);
+		o.line = 8;
+		o.nevents = -1;
+		buf_puts(&o.cid, "12");
+		if (out_replay(out, &o, cap) < 0)
+			fuzz_fail("a capture vmanjl made does not replay",
+			    cap->p, cap->len);
+		fuzz_check_records(&out->buf, NULL);
+		buf_free(&o.cid);
+		buf_free(&o.request_id);
 	}
 }
 
-static void
-ctx_free(struct ctx *c)
+/* How long the piece of the body at off is, of left bytes: pieces of
+ * step bytes (0: the whole body).  Step BYTEWISE is a byte at a time for
+ * the first BYTEWISE bytes, then pieces of 1 to 11 bytes: every split
+ * of a short answer, and a long one at a cost that does not dwarf the
+ * rest. */
+static size_t
+piece(size_t step, size_t off, size_t left)
 {
-	replay(c);
-	out_free(&c->o);
-	buf_free(&c->r.cid);
-	buf_free(&c->r.request_id);
-	buf_free(&c->r.evq);
-	buf_free(&c->r.held);
-	fail_free(&c->r.fail);
-	buf_free(&c->cap);
-	buf_free(&c->msg);
-	buf_free(&c->all);
+	if (step == BYTEWISE && off >= BYTEWISE)
+		step = 1 + off % 11;
+	else if (step == BYTEWISE)
+		step = 1;
+	return step && step < left ? step : left;
 }
 
-/* A 2xx answer that is not a stream: attempt_done()'s JSON branch. */
+/*
+ * One attempt of a request on pool p: head lines head[0..nhead) (each
+ * with its line end), then the body fed in pieces (piece()).  The
+ * records it makes are appended to all.
+ */
 static void
-plain(const uint8_t *data, size_t size, int format, int text)
+attempt(struct pool *p, const char *const *head, size_t nhead,
+    const char *body, size_t size, size_t step, struct buf *all)
 {
-	struct jpick pk[4] = {
-		{ .path = "choices.0.message.content" },
-		{ .path = "choices.0.text" },
-		{ .path = "choices.0.finish_reason" }, { .path = "usage" }
-	};
-	struct result res;
-	struct ctx c;
-	size_t i;
+	struct req *r = req_new(p, 7);
+	struct result *res = &p->res;
+	size_t i, off, n, took;
 
-	memset(&res, 0, sizeof res);
-	ctx_init(&c, format);
-	if (size == 0) {
-		buf_puts(&res.body, "null");
-		out_response(&c.o, &c.r, 200, &res);
-	} else if (json_compact((const char *)data, size, &res.body, pk, 4,
-	    &c.msg) == 0) {
-		for (i = 0; i < 4; i++)
-			check_json(&pk[i].val, "a pick is not JSON");
-		if (pk[0].val.len)
-			buf_put(&res.content, pk[0].val.p, pk[0].val.len);
-		else if (pk[1].val.len)
-			buf_put(&res.content, pk[1].val.p, pk[1].val.len);
-		buf_put(&res.finish, pk[2].val.p, pk[2].val.len);
-		buf_put(&res.usage, pk[3].val.p, pk[3].val.len);
-		check_result(&res);
-		count_usage(&res.usage);
-		out_response(&c.o, &c.r, 200, &res);
-	} else if (!c.msg.len) {
-		fail("json_compact failed without a message", NULL, 0);
-	} else if (text) {
-		/* Plain text (srt, vtt, text): a JSON string. */
-		buf_reset(&res.body);
-		json_str(&res.body, (const char *)data, size);
-		check_result(&res);
-		out_response(&c.o, &c.r, 200, &res);
-	} else {
-		fail_set(&c.r.fail, 200, "parse_error", 0,
-		    "invalid JSON in the answer: %s", c.msg.p);
-		out_error(&c.o, &c.r, &c.r.fail);
+	buf_puts(&r->o.cid, "\"cid\"");
+	r->o.attempts = r->o.tries = 1;
+	r->o.t_start = 1;
+	r->o.capture = &r->capbuf;
+	answer_begin(r);
+	for (i = 0; i < nhead; i++) {
+		n = strlen(head[i]);
+		if (answer_header((char *)head[i], 1, n, r) != n)
+			fuzz_fail("answer_header did not take a line",
+			    head[i], n);
 	}
-	check_records(&c.o.buf, NULL);
-	json_picks_free(pk, 4);
-	result_free(&res);
-	ctx_free(&c);
-}
-
-/* A non-2xx answer: a retry record, then the error record. */
-static void
-error_answer(const uint8_t *data, size_t size, int format, long status)
-{
-	struct ctx c;
-
-	ctx_init(&c, format);
-	fail_from_body(&c.r.fail, status, (const char *)data, size,
-	    "http_error", &c.msg);
-	check_json(&c.r.fail.message, "the failure message is not JSON");
-	check_json(&c.r.fail.type, "the failure type is not JSON");
-	check_json(&c.r.fail.code, "the failure code is not JSON");
-	check_json(&c.r.fail.body, "the failure body is not JSON");
-	out_retry(&c.o, &c.r, &c.r.fail, 1500);
-	out_error(&c.o, &c.r, &c.r.fail);
-	check_records(&c.o.buf, NULL);
-	ctx_free(&c);
-}
-
-/* The SSE and chat callbacks of vmanjl.c. */
-static int
-on_sse_data(void *arg, const char *s, size_t n)
-{
-	struct ctx *c = arg;
-
-	return c->r.chat ? chat_data(c->r.chat, s, n) : 1;
-}
-
-static int
-on_sse_event(void *arg, const struct sse_event *ev)
-{
-	struct ctx *c = arg;
-	struct req *r = &c->r;
-	int rc;
-
-	if (c->events) {
-		out_event(&c->o, r, ev);
-		r->nevents++;
-		check_records(&c->o.buf, &c->all);
-		return 1;
-	}
-	rc = chat_event(r->chat, ev->data, ev->data_len, &c->msg);
-	switch (rc) {
-	case CHAT_MORE:
-	case CHAT_DONE:
-		out_commit(&c->o, r);
-		check_records(&c->o.buf, &c->all);
-		r->in_event = 1;
-		return 1;
-	case CHAT_ERROR:
-		if (!chat_error(r->chat)->len)
-			fail("CHAT_ERROR without an error", NULL, 0);
-		check_json(chat_error(r->chat), "the error event is not JSON");
-		fail_from_body(&r->fail, r->status,
-		    chat_error(r->chat)->p, chat_error(r->chat)->len,
-		    "stream_error", &c->msg);
-		r->fail.retryable = 0;
+	for (off = 0; off < size; off += n) {
+		n = piece(step, off, size - off);
+		took = answer_write((char *)body + off, 1, n, r);
+		fuzz_check_records(&p->out.buf, all);
+		if (took == n)
+			continue;
+		if (took != 0 || !r->stopped)
+			fuzz_fail("answer_write took part of a piece, or "
+			    "stopped without a reason", body, size);
 		break;
-	case CHAT_BAD:
-		if (!c->msg.len)
-			fail("CHAT_BAD without a message", NULL, 0);
-		fail_set(&r->fail, r->status, "stream_error", 0, "%s",
-		    c->msg.p);
-		break;
-	default:
-		fail("chat_event returned an unknown value", NULL, 0);
 	}
-	buf_reset(&r->evq);
-	r->stopped = 1;
-	return 0;
-}
-
-static void
-on_delta(void *arg, const struct delta *d)
-{
-	struct ctx *c = arg;
-
-	if (d->index < 0)
-		fail("a delta with a negative index", NULL, 0);
-	if (d->tool_calls && !is_json(d->tool_calls, d->tool_calls_len, 0))
-		fail("a delta's tool_calls are not JSON", d->tool_calls,
-		    d->tool_calls_len);
-	out_delta(&c->o, &c->r, d);
-}
-
-static const struct sse_callbacks sse_cb = { on_sse_data, on_sse_event };
-
-/* A streamed answer, fed in pieces of step bytes (0: whole); the
- * records made go to all. */
-static void
-stream(const uint8_t *data, size_t size, size_t step, int events,
-    struct buf *all)
-{
-	struct result res;
-	struct ctx c;
-	struct sse *p;
-	size_t off, n;
-	int torn;
-
-	memset(&res, 0, sizeof res);
-	ctx_init(&c, FMT_VMANJL);
-	c.events = events;
-	c.r.status = 200;
-	if (events)
-		c.r.nevents = 0;
-	else
-		c.r.chat = chat_new(on_delta, &c);
-	if (!(p = sse_new(&sse_cb, &c)))
-		abort();
-	for (off = 0; off < size && !c.r.stopped; off += n) {
-		n = step && step < size - off ? step : size - off;
-		if (sse_feed(p, (const char *)data + off, n) < 0 &&
-		    !c.r.stopped)
-			fail("sse_feed failed but nobody stopped it", NULL, 0);
-		check_records(&c.o.buf, &c.all);
-	}
-	if (c.r.stopped) {
-		c.r.in_event = 0;
-		buf_reset(&c.r.evq);
-		out_error(&c.o, &c.r, &c.r.fail);
+	if (answer_end(r, CURLE_OK, res) == ANSWER_OK) {
+		check_result(res);
+		out_response(&p->out, &r->o, r->status, res, 1000);
+		fuzz_check_records(&p->out.buf, all);
+		if (r->capbuf.len && !res->file.len)
+			replay(&r->capbuf);
 	} else {
-		/* attempt_done() for a stream. */
-		torn = sse_end(p);
-		if (events && torn) {
-			fail_set(&c.r.fail, 200, "stream_error", 1,
-			    "stream ended in the middle of an event");
-			out_retry(&c.o, &c.r, &c.r.fail, 10);
-			out_error(&c.o, &c.r, &c.r.fail);
-		} else if (events || chat_done(c.r.chat)) {
-			if (!events) {
-				out_commit(&c.o, &c.r);
-				chat_result(c.r.chat, &res);
-				check_result(&res);
-				count_usage(&res.usage);
-			} else
-				buf_puts(&res.body, "null");
-			out_response(&c.o, &c.r, 200, &res);
-		} else {
-			c.r.in_event = 0;
-			buf_reset(&c.r.evq);
-			fail_set(&c.r.fail, 200, "stream_error", 1,
-			    "stream ended without [DONE]");
-			out_error(&c.o, &c.r, &c.r.fail);
+		check_failure(&r->fail);
+		if (r->fail.retryable) {
+			out_retry(&p->out, &r->o, &r->fail, 1500);
+			if (r->capbuf.len)
+				fuzz_fail("a retry left records to cache",
+				    r->capbuf.p, r->capbuf.len);
+		}
+		out_error(&p->out, &r->o, &r->fail, 1000);
+	}
+	if (r->o.in_event || r->o.evq.len || r->o.held.len)
+		fuzz_fail("records are left waiting", r->o.evq.p,
+		    r->o.evq.len);
+	fuzz_check_records(&p->out.buf, all);
+	req_free(r);
+}
+
+/* An answer with a head of its own ("HTTP/1.1 200 OK\r\n..."): the head
+ * lines go to answer_header() as they are. */
+static void
+whole_answer(const char *data, size_t size)
+{
+	struct buf a = { 0 }, b = { 0 }, lines = { 0 }, probe = { 0 };
+	const char **head = NULL;
+	const char *p = data, *end = data + size, *nl, *q;
+	size_t nhead = 0, i;
+	int binary = 0;
+
+	for (; p < end; p = nl + 1) {
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			nl = end - 1;
+		if (nl == p || (nl == p + 1 && *p == '\r')) {
+			p = nl + 1;
+			break;		/* the end of the head */
+		}
+		buf_put(&lines, p, (size_t)(nl + 1 - p));
+		buf_putc(&lines, '\0');
+		nhead++;
+		/* A binary content type writes a file: rarely. */
+		if (nl - p > 13 && strncasecmp(p, "content-type:", 13) == 0) {
+			for (q = p + 13; q < nl && (*q == ' ' || *q == '\t');
+			    q++)
+				;
+			buf_reset(&probe);
+			buf_put(&probe, q, (size_t)(nl - q));
+			binary |= save_is_binary(&probe);
 		}
 	}
-	check_records(&c.o.buf, &c.all);
-	buf_put(all, c.all.p, c.all.len);
-	sse_free(p);
-	chat_free(c.r.chat);
-	result_free(&res);
-	ctx_free(&c);
+	if (binary && size % 64 != 0) {
+		buf_puts(&lines, "Content-Type: application/json\r\n");
+		buf_putc(&lines, '\0');
+		nhead++;
+		binary = 0;
+	}
+	head = calloc(nhead ? nhead : 1, sizeof *head);
+	if (!head)
+		abort();
+	for (q = lines.p, i = 0; i < nhead; i++, q += strlen(q) + 1)
+		head[i] = q;
+	size = (size_t)(end - p);
+	attempt(&pool[PLAIN][FMT_VMANJL], head, nhead, p, size, 0, &a);
+	if (!binary) {
+		attempt(&pool[PLAIN][FMT_VMANJL], head, nhead, p, size,
+		    BYTEWISE, &b);
+		fuzz_same(&a, &b, "the records differ fed bytewise");
+		attempt(&pool[EVENTS][FMT_BATCH], head, nhead, p, size, 0,
+		    NULL);
+	}
+	free(head);
+	buf_free(&lines);
+	buf_free(&probe);
+	buf_free(&a);
+	buf_free(&b);
+}
+
+static const char *const sse_head[] = {
+	"HTTP/1.1 200 OK\r\n", "Content-Type: text/event-stream\r\n",
+	"x-request-id: req-1\r\n"
+};
+static const char *const json_head[] = {
+	"HTTP/2 200\r\n", "content-type: application/json\r\n",
+	"request-id: \"r\\2\"\r\n"
+};
+static const char *const text_head[] = {
+	"HTTP/1.1 200 OK\r\n", "Content-Type: text/vtt; charset=utf-8\r\n"
+};
+static const char *const bad_head[] = {
+	"HTTP/1.1 100 Continue\r\n", "\r\n", "HTTP/1.1 400 Bad Request\r\n",
+	"Content-Type: application/json\r\n", "X-Request-Id: req-2\r\n"
+};
+static const char *const busy_head[] = {
+	"HTTP/1.1 429 Too Many Requests\r\n", "Retry-After: 2\r\n",
+	"x-ratelimit-reset-requests: 1m2.5s\r\n",
+	"x-ratelimit-reset-tokens: 20ms\r\n"
+};
+
+#define N(a) (sizeof (a) / sizeof (a)[0])
+
+/* A body alone, the ways a server sends one like it: a stream when it
+ * has a data field, else a JSON or text answer, or an error; the size
+ * picks the output format and the error's status. */
+static void
+body_only(const char *data, size_t size)
+{
+	struct buf a = { 0 }, b = { 0 };
+	int fmt = size & 1 ? FMT_BATCH : FMT_VMANJL;
+
+	if ((size >= 5 && memcmp(data, "data:", 5) == 0) ||
+	    memmem(data, size, "\ndata:", 6)) {
+		attempt(&pool[PLAIN][FMT_VMANJL], sse_head, N(sse_head), data,
+		    size, 0, &a);
+		attempt(&pool[PLAIN][FMT_VMANJL], sse_head, N(sse_head), data,
+		    size, BYTEWISE, &b);
+		fuzz_same(&a, &b, "the stream's records differ fed bytewise");
+		attempt(&pool[EVENTS][fmt], sse_head, N(sse_head), data, size,
+		    size % 5 + 1, NULL);
+	} else {
+		attempt(&pool[size > TIGHT && size % 8 == 2 ? SMALL : PLAIN]
+		    [fmt], json_head, N(json_head), data, size, 0, NULL);
+		if (size % 4 == 1)
+			attempt(&pool[PLAIN][FMT_VMANJL], text_head,
+			    N(text_head), data, size, 0, NULL);
+		if (size & 2)
+			attempt(&pool[PLAIN][fmt], busy_head, N(busy_head),
+			    data, size, 0, NULL);
+		else
+			attempt(&pool[PLAIN][fmt], bad_head, N(bad_head),
+			    data, size, 0, NULL);
+	}
+	buf_free(&a);
+	buf_free(&b);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct buf whole = { 0 }, bytes = { 0 }, odd = { 0 };
-	int fmt;
-
-	for (fmt = FMT_VMANJL; fmt <= FMT_BATCH; fmt++) {
-		plain(data, size, fmt, 0);
-		plain(data, size, fmt, 1);
-		error_answer(data, size, fmt, 400);
-	}
-	error_answer(data, size, FMT_VMANJL, 429);
-
-	stream(data, size, 0, 0, &whole);
-	stream(data, size, 1, 0, &bytes);
-	stream(data, size, 7, 0, &odd);
-	if (whole.len != bytes.len || whole.len != odd.len ||
-	    (whole.len && (memcmp(whole.p, bytes.p, whole.len) ||
-	    memcmp(whole.p, odd.p, whole.len))))
-		fail("the stream's records depend on how it is split",
-		    whole.p, whole.len);
-	stream(data, size, 0, 1, &whole);
-	buf_free(&whole);
-	buf_free(&bytes);
-	buf_free(&odd);
+	if (size >= 5 && memcmp(data, "HTTP/", 5) == 0)
+		whole_answer((const char *)data, size);
+	else
+		body_only((const char *)data, size);
 	return 0;
 }

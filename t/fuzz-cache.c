@@ -1,101 +1,55 @@
 /*
- * fuzz-cache.c: libFuzzer target for reading cache entries (cache.c).
+ * fuzz-cache.c: libFuzzer target for cache entries (cache.c) and their
+ * replay (out.c), in memory.
  *
- * The input is the file that cache_get() finds under the name of one
- * request: a whole entry, a torn or foreign one, or garbage.  Its size
+ * An input that starts as an entry does ("vmanjl-cache ") is the file
+ * that cache_get() would read under the name of one request; its size
  * modulo 3 picks the request (a chat, a poll, a request larger than a
- * read), so that entries of the others are seen too.
+ * read), so that entries of the others are seen too.  cache_match()
+ * judges it.  Any other input is the records part of an entry: it is
+ * put into one with cache_entry(), which must match.  The records of a
+ * hit are replayed with out_replay() in both output formats, as a
+ * cache hit is.  LLVMFuzzerInitialize() puts and gets one entry on disk
+ * (cache_put(), cache_get()), once.
  *
- * Invariants: cache_get() never crashes, leaks or exits; on a hit the
- * records it gives are the file's tail, after the request's own bytes;
- * an entry cache_put() wrote is a hit with the records that were put.
+ * Invariants (the shared checks are t/fuzz.h's): a hit's records are
+ * the entry's tail, after the request's own bytes; the entry
+ * cache_entry() makes of a request and records is a hit with those
+ * records; out_replay() either returns -1 having written nothing, or
+ * writes records each of which is one line of a JSON object that starts
+ * as vmanjl starts a record of a known type (with the new line and
+ * custom_id), or in the Batch format as a Batch record.  No crash, no
+ * leak, no exit.
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "../vmanjl.h"
+#define FUZZ_NAME "fuzz-cache"
+#include "fuzz.h"
 
 #define N 3
 #define BIG 140000		/* more than cache_get()'s first buffer */
+#define MAGIC "vmanjl-cache "
 
-static char dir[N][512];	/* a cache of one entry per request */
-static struct cache cache[N];
 static struct buf material[N];
-static struct buf entry[N];	/* the path of that entry */
-
-/* vmanjl.c's, which out.c (for out_secret) needs. */
-long long
-now_ms(void)
-{
-	return 1000;
-}
-
-void
-req_free(struct req *r)
-{
-	(void)r;
-}
 
 static void
-fail(const char *what)
-{
-	fprintf(stderr, "fuzz-cache: invariant broken: %s\n", what);
-	abort();
-}
-
-/* The one file under d, or in a directory under d. */
-static int
-only_file(const char *d, struct buf *path)
-{
-	struct dirent *e;
-	struct stat st;
-	DIR *dp;
-	size_t n = path->len;
-	int found = 0;
-
-	if (!(dp = opendir(d)))
-		return 0;
-	while (!found && (e = readdir(dp))) {
-		if (e->d_name[0] == '.')
-			continue;
-		path->len = n;
-		buf_putc(path, '/');
-		buf_puts(path, e->d_name);
-		if (stat(path->p, &st) < 0)
-			continue;
-		found = S_ISREG(st.st_mode) ||
-		    (S_ISDIR(st.st_mode) && only_file(path->p, path));
-	}
-	closedir(dp);
-	return found;
-}
-
-static void
-cleanup(void)
+cleanup(char *dir)
 {
 	char cmd[600];
-	int i;
 
-	for (i = 0; i < N; i++) {
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir[i]);
-		if (dir[i][0] && system(cmd) != 0)
-			fprintf(stderr, "fuzz-cache: cannot remove %s\n",
-			    dir[i]);
-	}
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, FUZZ_NAME ": cannot remove %s\n", dir);
 }
 
-/* Put an entry for each request, and learn where it went. */
+/* The requests; and one entry put and got on disk. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct buf recs = { 0 }, got = { 0 }, big = { 0 };
 	const char *tmp = getenv("TMPDIR");
+	struct cache c;
+	char dir[512];
 	int i;
 
 	(void)argc;
@@ -110,52 +64,134 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    "x/fetch", NULL, NULL, 0);
 	cache_material(&material[2], NULL, "http://127.0.0.1:9/v1/embeddings",
 	    NULL, big.p, big.len);
-	buf_puts(&recs, "response\t,\"status\":200,\"body\":{}\n");
-	atexit(cleanup);
+	buf_puts(&recs, "response\t,\"status\":200,\"body\":{}}\n");
+	snprintf(dir, sizeof dir, "%s/vmanjl-fuzz-cache.XXXXXX",
+	    tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		abort();
+	c.dir = dir;
+	c.mode = CACHE_RW;
 	for (i = 0; i < N; i++) {
-		/* A crash leaves it behind: fuzz.sh sets TMPDIR. */
-		snprintf(dir[i], sizeof dir[i], "%s/vmanjl-fuzz-cache.XXXXXX",
-		    tmp && *tmp ? tmp : "/tmp");
-		if (!mkdtemp(dir[i]))
-			abort();
-		cache[i].dir = dir[i];
-		cache[i].mode = CACHE_RW;
-		cache_put(&cache[i], &material[i], &recs);
-		if (!cache_get(&cache[i], &material[i], &got) ||
-		    got.len != recs.len || memcmp(got.p, recs.p, recs.len))
-			fail("an entry put is not got back");
-		buf_puts(&entry[i], dir[i]);
-		if (!only_file(dir[i], &entry[i]))
-			fail("cache_put wrote no file");
+		cache_put(&c, &material[i], &recs);
+		if (!cache_get(&c, &material[i], &got))
+			fuzz_fail("an entry put is not got back", NULL, 0);
+		fuzz_same(&got, &recs, "an entry got is not the one put");
 	}
+	cleanup(dir);
 	buf_free(&recs);
 	buf_free(&got);
 	buf_free(&big);
 	return 0;
 }
 
+/* Every record in b starts as out.c starts one of a known type for
+ * line 8 and custom_id 12, in format fmt. */
+static void
+check_starts(const struct buf *b, int fmt)
+{
+	static const char *types[] = {
+		"delta", "event", "progress", "response", "error", NULL
+	};
+	static const char batch[] =
+	    "{\"id\":\"vmanjl_req_8\",\"custom_id\":12,";
+	const char *p = b->p, *end = p ? p + b->len : p, *nl;
+	char head[64];
+	size_t i, n;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (fmt == FMT_BATCH) {
+			n = sizeof batch - 1;
+			if ((size_t)(nl - p) < n || memcmp(p, batch, n))
+				fuzz_fail("a replayed Batch record does not "
+				    "start as one", p, (size_t)(nl - p));
+			continue;
+		}
+		for (i = 0; types[i]; i++) {
+			n = (size_t)snprintf(head, sizeof head, "{\"type\":"
+			    "\"%s\",\"line\":8,\"custom_id\":12", types[i]);
+			if ((size_t)(nl - p) >= n && memcmp(p, head, n) == 0)
+				break;
+		}
+		if (!types[i])
+			fuzz_fail("a replayed record is not of a known type",
+			    p, (size_t)(nl - p));
+	}
+}
+
+/* Replay recs in both formats, as a cache hit does. */
+static void
+replay(const struct buf *recs)
+{
+	struct outreq o;
+	struct out out;
+	int fmt, rc;
+
+	for (fmt = FMT_VMANJL; fmt <= FMT_BATCH; fmt++) {
+		out_init(&out, fmt, 0);
+		out.fd = -1;		/* records are checked, never written */
+		memset(&o, 0, sizeof o);
+		o.line = 8;
+		o.nevents = -1;
+		buf_puts(&o.cid, "12");
+		buf_puts(&o.request_id, "\"before\"");
+		rc = out_replay(&out, &o, recs);
+		if (rc != 0 && rc != -1)
+			fuzz_fail("out_replay returned neither 0 nor -1",
+			    recs->p, recs->len);
+		if (rc < 0 && (out.buf.len || o.held.len || o.evq.len ||
+		    strcmp(o.request_id.p, "\"before\"") != 0))
+			fuzz_fail("out_replay refused an entry but wrote",
+			    out.buf.p, out.buf.len);
+		if (o.held.len || o.evq.len)
+			fuzz_fail("a replay left records waiting", recs->p,
+			    recs->len);
+		fuzz_check_json(&o.request_id, "a replayed request id is not "
+		    "JSON");
+		check_starts(&out.buf, fmt);
+		fuzz_check_records(&out.buf, NULL);
+		buf_free(&o.cid);
+		buf_free(&o.request_id);
+		out_free(&out);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int i = (int)(size % N);
-	const struct buf *m = &material[i];
-	struct buf recs = { 0 };
-	FILE *f;
+	const char *f = (const char *)data;
+	const struct buf *m = &material[size % N];
+	struct buf recs = { 0 }, entry = { 0 }, again = { 0 };
 	size_t off;
 
-	if (!(f = fopen(entry[i].p, "w")) ||
-	    fwrite(data, 1, size, f) != size || fclose(f) != 0)
-		abort();
-	if (cache_get(&cache[i], m, &recs)) {
+	if (size >= strlen(MAGIC) && memcmp(f, MAGIC, strlen(MAGIC)) == 0) {
+		/* An entry as read from the disk. */
+		if (!cache_match(f, size, m, &recs))
+			goto out;
 		/* The records are the file's tail, after the request. */
 		if (recs.len > size || recs.len + m->len + 1 > size)
-			fail("a hit with more bytes than the file has");
+			fuzz_fail("a hit with more bytes than the file has",
+			    f, size);
 		off = size - recs.len;
-		if (recs.len && memcmp(recs.p, data + off, recs.len) != 0)
-			fail("a hit's records are not the file's tail");
-		if (memcmp(data + off - 1 - m->len, m->p, m->len) != 0)
-			fail("a hit whose request is not this one");
-	}
+		if (recs.len && memcmp(recs.p, f + off, recs.len) != 0)
+			fuzz_fail("a hit's records are not the file's tail",
+			    f, size);
+		if (memcmp(f + off - 1 - m->len, m->p, m->len) != 0)
+			fuzz_fail("a hit whose request is not this one", f,
+			    size);
+	} else
+		buf_put(&recs, f, size);
+
+	/* The entry vmanjl would write for them is a hit with them. */
+	cache_entry(&entry, m, &recs);
+	if (!cache_match(entry.p, entry.len, m, &again))
+		fuzz_fail("an entry cache_entry made is not a hit", entry.p,
+		    entry.len);
+	fuzz_same(&again, &recs, "an entry's records are not the ones put");
+	replay(&recs);
+out:
 	buf_free(&recs);
+	buf_free(&entry);
+	buf_free(&again);
 	return 0;
 }

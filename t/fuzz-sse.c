@@ -6,17 +6,15 @@
  * input's own bytes (with empty feeds among them).  Each piece is a
  * separate allocation of its exact size, so ASan sees a read past a feed.
  *
+ * The shared checks are t/fuzz.h's.
+ *
  * Invariants: every way gives the same events (type, data, id) and the
  * same sse_end() result; the bytes sse_data() gave for an event are its
  * data exactly; no data bytes are given outside an event with data; when
  * sse_end() says nothing was thrown away, no data bytes are pending.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "../vmanjl.h"
+#define FUZZ_NAME "fuzz-sse"
+#include "fuzz.h"
 
 struct run {
 	struct buf events;	/* every event, rendered length-prefixed */
@@ -24,12 +22,10 @@ struct run {
 	size_t nevents;
 };
 
-/* Die with a message libFuzzer can show; abort() makes it a crash. */
 static void
 fail(const char *what)
 {
-	fprintf(stderr, "fuzz-sse: invariant broken: %s\n", what);
-	abort();
+	fuzz_fail(what, NULL, 0);
 }
 
 static void
@@ -161,11 +157,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ec = parse(data, size, &c, own);
 	if (ea != eb || ea != ec)
 		fail("sse_end differs with the split");
-	if (a.nevents != b.nevents || a.nevents != c.nevents ||
-	    a.events.len != b.events.len || a.events.len != c.events.len ||
-	    (a.events.len && (memcmp(a.events.p, b.events.p, a.events.len) ||
-	    memcmp(a.events.p, c.events.p, a.events.len))))
-		fail("the events differ with the split");
+	if (a.nevents != b.nevents || a.nevents != c.nevents)
+		fail("the number of events differs with the split");
+	fuzz_same(&a.events, &b.events, "the events differ fed bytewise");
+	fuzz_same(&a.events, &c.events, "the events differ fed in pieces");
 	buf_free(&a.events);
 	buf_free(&a.data);
 	buf_free(&b.events);

@@ -7,6 +7,8 @@
  * for the id found (or a made-up one), and it goes through task_update()
  * as a poll answer, twice, then once more as a 404.
  *
+ * The shared checks are t/fuzz.h's.
+ *
  * Invariants: return values are in their enums and a failure has a
  * message; the normalised task (task_json, brief and full), its urls and
  * raw parse back as JSON with yajl; the phase is one of the enum values
@@ -20,19 +22,13 @@
  * Code that bounds its nesting (json.c stops at 512) fits easily.
  */
 #include <math.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include <yajl/yajl_parse.h>
-
-#include "../vmanjl.h"
+#define FUZZ_NAME "fuzz-task"
+#include "fuzz.h"
 
 #define STACK (128 << 10)
 
-struct input {
+struct answer {
 	const uint8_t *data;
 	size_t size;
 };
@@ -48,36 +44,15 @@ static const char *const submits[] = {
 static void
 fail(const char *what, const char *path, const char *p, size_t n)
 {
-	fprintf(stderr, "fuzz-task: invariant broken for %s: %s\n", path,
-	    what);
-	if (p)
-		fprintf(stderr, "  the text: %.*s\n",
-		    (int)(n > 4000 ? 4000 : n), p);
-	abort();
-}
-
-/* Is p[0..n) one JSON text (and, when first is not 0, starting with
- * that character)? */
-static int
-is_json(const char *p, size_t n, int first)
-{
-	yajl_handle h = yajl_alloc(NULL, NULL, NULL);
-	int ok;
-
-	if (!h)
-		abort();
-	ok = n > 0 && (!first || p[0] == first) &&
-	    yajl_parse(h, (const unsigned char *)p, n) == yajl_status_ok &&
-	    yajl_complete_parse(h) == yajl_status_ok;
-	yajl_free(h);
-	return ok;
+	fprintf(stderr, "fuzz-task: for %s:\n", path);
+	fuzz_fail(what, p, n);
 }
 
 static void
 check_json(const struct buf *b, int first, const char *what,
     const char *path)
 {
-	if (!is_json(b->p, b->len, first))
+	if (!fuzz_is_json(b->p, b->len, first))
 		fail(what, path, b->p, b->len);
 }
 
@@ -183,7 +158,7 @@ one(const char *path, const uint8_t *data, size_t size)
 static void *
 run(void *arg)
 {
-	const struct input *in = arg;
+	const struct answer *in = arg;
 	size_t i;
 
 	for (i = 0; i < sizeof submits / sizeof submits[0]; i++)
@@ -194,15 +169,8 @@ run(void *arg)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct input in = { data, size };
-	pthread_attr_t a;
-	pthread_t t;
+	struct answer in = { data, size };
 
-	if (pthread_attr_init(&a) != 0 ||
-	    pthread_attr_setstacksize(&a, STACK) != 0 ||
-	    pthread_create(&t, &a, run, &in) != 0 ||
-	    pthread_join(t, NULL) != 0)
-		abort();
-	pthread_attr_destroy(&a);
+	fuzz_on_stack(STACK, run, &in);
 	return 0;
 }

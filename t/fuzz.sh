@@ -42,9 +42,12 @@ if ! $pc --exists yajl libcurl 2>/dev/null; then
 	    "apt-get install libyajl-dev libcurl4-openssl-dev pkg-config" >&2
 	exit 2
 fi
+# The version as the Makefile passes it (no blanks in it, so it splits
+# as one word).
+version=$(sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
 cflags="-std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1
 	-fno-omit-frame-pointer -fno-sanitize-recover=all
-	$($pc --cflags yajl libcurl)"
+	-DVMANJL_VERSION=\"$version\" $($pc --cflags yajl libcurl)"
 libs="$($pc --libs yajl libcurl) -lpthread -lm"
 # The symbolizer of the same LLVM, for readable stacks.
 if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] &&
