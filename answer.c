@@ -324,8 +324,11 @@ result_reset(struct result *res)
 static int
 bare_error(struct req *r)
 {
-	const char *p = r->resp.p, *end = p + r->resp.len, *nl;
+	const char *p = r->resp.p, *end, *nl;
 
+	if (!r->resp.len)
+		return 0;
+	end = p + r->resp.len;
 	while (p < end && (*p == ':' || *p == '\n' || *p == '\r')) {
 		if (*p == ':' && (nl = memchr(p, '\n', (size_t)(end - p))))
 			p = nl;
@@ -398,7 +401,8 @@ stream_complete(const struct req *r)
 static void
 html_answer(struct req *r)
 {
-	const char *p = r->resp.p, *end = p + r->resp.len, *t, *e;
+	const char *p = r->resp.len ? r->resp.p : "", *end = p + r->resp.len;
+	const char *t, *e;
 	char head[201];
 	size_t i, n = 0;
 

@@ -192,6 +192,8 @@ attempt(struct pool *p, const char *const *head, size_t nhead,
 	struct result *res = &p->res;
 	size_t i, off, n, took;
 
+	/* As request.c sets it for /v1/chat/completions. */
+	r->dialect = ep_lookup("POST", "/v1/chat/completions")->dialect;
 	buf_puts(&r->o.cid, "\"cid\"");
 	r->o.attempts = r->o.tries = 1;
 	r->o.t_start = 1;
