@@ -65,8 +65,10 @@ count_usage(struct pool *p, const struct buf *usage)
 	};
 	long long v;
 
-	if (!usage->len)
+	if (!usage->len) {
+		p->nunknown++;	/* no usage: its tokens are unknown, not 0 */
 		return;
+	}
 	if (json_compact(usage->p, usage->len, NULL, pk, 2, &p->msg) == 0) {
 		if ((v = json_int(&pk[0].val)) > 0)
 			p->ptok += v;

@@ -515,7 +515,7 @@ static void
 summary(const struct pool *p)
 {
 	const struct conf *c = p->conf;
-	char hits[160] = "";
+	char hits[160] = "", unknown[64] = "";
 
 	if (c->cache.dir)
 		snprintf(hits, sizeof hits, "%lu cache hits, %lu misses, ",
@@ -527,11 +527,17 @@ summary(const struct pool *p)
 		fprintf(stderr, "vmanjl: dry run: %lu requests, %lu valid, "
 		    "%lu invalid, about %lld prompt tokens (chars/4)\n",
 		    p->nreq, p->nok, p->nerr, p->est_tokens);
-	else
+	else {
+		if (p->nunknown)
+			snprintf(unknown, sizeof unknown, " (%lu answer%s "
+			    "without usage)", p->nunknown,
+			    p->nunknown == 1 ? "" : "s");
 		fprintf(stderr, "vmanjl: %lu requests, %lu ok, %lu errors, "
-		    "%lu retries, %s%lld prompt + %lld completion tokens, "
+		    "%lu retries, %s%lld prompt + %lld completion tokens%s, "
 		    "%.2f s\n", p->nreq, p->nok, p->nerr, p->nretry, hits,
-		    p->ptok, p->ctok, (io_now_ms() - p->start_ms) / 1000.0);
+		    p->ptok, p->ctok, unknown,
+		    (io_now_ms() - p->start_ms) / 1000.0);
+	}
 }
 
 int

@@ -504,6 +504,7 @@ struct pool {
 	struct keyset *seen;		/* --resume: custom_ids of the input */
 	struct buf key;
 	long long ptok, ctok;
+	unsigned long nunknown;		/* answers that gave no usage */
 	long long now;			/* ms, as of this turn of the loop */
 	long long start_ms, last_progress, last_idle_check;
 	int shown_progress;

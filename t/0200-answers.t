@@ -263,7 +263,20 @@ test_expect_success 'the summary adds up the usage of every answer' '
 	{"custom_id":"e","url":"/v1/embeddings","body":{"input":["x","y"]}}
 	EOF
 	"$VMANJL" in >out 2>err &&
-	grep "2 requests, 2 ok, 0 errors, 0 retries, 5 prompt + 3 completion tokens" err
+	grep "2 requests, 2 ok, 0 errors, 0 retries, 5 prompt + 3 completion tokens, " err
+'
+
+test_expect_success 'answers without usage: their tokens are unknown, not 0' '
+	cat >in <<-\EOF &&
+	{"model":"m","messages":[{"role":"user","content":"a b c"}]}
+	{"custom_id":"i1","url":"/v1/images/generations","body":{"prompt":"a cat"}}
+	{"custom_id":"i2","url":"/v1/images/generations","body":{"prompt":"a hat"}}
+	EOF
+	"$VMANJL" in >out 2>err &&
+	grep "3 ok, .* 3 prompt + 3 completion tokens (2 answers without usage), " err &&
+	head -n 1 in >one &&
+	"$VMANJL" one >out 2>err &&
+	grep "3 completion tokens, " err
 '
 
 test_done
