@@ -428,12 +428,13 @@ admit(struct pool *p, struct input *in, struct spec *s)
 	return 1;
 }
 
+/* SIGINT or SIGTERM (timeout(1), CI cancellation, container stops):
+ * every request in flight ends with an "interrupted" record. */
 static void
-on_sigint(int sig)
+on_signal(int sig)
 {
-	(void)sig;
-	interrupted = 1;
-	signal(SIGINT, SIG_DFL);	/* a second ^C ends us at once */
+	interrupted = sig;
+	signal(sig, SIG_DFL);	/* a second one ends us at once */
 	if (wake)
 		curl_multi_wakeup(wake);
 }
@@ -449,6 +450,7 @@ interrupt_all(struct pool *p)
 			curl_multi_remove_handle(p->multi, r->easy);
 		fail_set(&r->fail, 0, "interrupted", 0,
 		    "interrupted before the answer was complete");
+		p->nintr++;
 		req_error(p, r, &r->fail);
 	}
 	p->waitq = NULL;
@@ -629,12 +631,13 @@ pool_init(struct pool *p, const struct conf *c)
 	}
 	wake = p->multi;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigint;
+	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* The run is over: was it cut short by ^C? */
+/* The signal that cut the run short (SIGINT, SIGTERM), or 0. */
 int
 pool_interrupted(void)
 {
@@ -645,6 +648,7 @@ void
 pool_free(struct pool *p)
 {
 	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	wake = NULL;
 	while (p->nspare)
 		curl_easy_cleanup(p->spare[--p->nspare]);

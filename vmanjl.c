@@ -402,12 +402,63 @@ set_other(struct conf *c, struct args *a, int ch, const char *arg)
 	return 1;
 }
 
+/*
+ * An option getopt_long() did not take: say which, but never its value
+ * (a key typed as "--key sk-..." must not reach a terminal log).
+ */
+static void
+bad_option(char *argv[], int ind)
+{
+	const char *s = argv[ind - 1];
+	int n = (int)strcspn(s, "=");
+
+	if (optopt && optopt < O_BACKOFF && strncmp(s, "--", 2) != 0)
+		errx(2, "option -%c %s", optopt, strchr("eHj", optopt) ?
+		    "needs a value" : "is unknown");
+	if (strncmp(s, "--key", n < 5 ? 5 : (size_t)n) == 0 ||
+	    strncmp(s, "--api-key", 9) == 0)
+		errx(2, "there is no option '%.*s': give the key in "
+		    "VMAN_API_KEY, or in a file with --key-file FILE", n, s);
+	if (optopt)
+		errx(2, "option '%.*s' needs a value", n, s);
+	errx(2, "unknown or ambiguous option '%.*s' (see vmanjl --help)", n,
+	    s);
+}
+
+/* Does long option ch take a secret or a path?  Such options must be
+ * spelled out in full. */
+static int
+secret_or_path(int ch)
+{
+	return ch == O_KEY_FILE || ch == O_CACERT || ch == O_RESUME ||
+	    ch == O_CACHE || ch == O_OUT_DIR;
+}
+
+/* The long option just taken must be spelled name in full, not as an
+ * abbreviation: "--key sk-..." is no way to say --key-file. */
+static void
+spelled_out(char *argv[], int ind, const char *name)
+{
+	const char *s = argv[optarg && optarg == argv[ind - 1] ? ind - 2 :
+	    ind - 1];
+	size_t n = strcspn(s + 2, "=");
+
+	if (strlen(name) == n && strncmp(s + 2, name, n) == 0)
+		return;
+	if (strncmp(name, "key-file", 8) == 0)
+		errx(2, "there is no option '--%.*s': give the key in "
+		    "VMAN_API_KEY, or in a file with --key-file FILE", (int)n,
+		    s + 2);
+	errx(2, "option '--%.*s': spell it out as '--%s'", (int)n, s + 2,
+	    name);
+}
+
 /* The defaults, then the command line; returns the index of the first
  * input file in argv. */
 static int
 parse_options(struct conf *c, struct args *a, int argc, char *argv[])
 {
-	int ch;
+	int ch, li = 0;
 
 	memset(c, 0, sizeof *c);
 	c->endpoint = "/v1/chat/completions";
@@ -424,13 +475,19 @@ parse_options(struct conf *c, struct args *a, int argc, char *argv[])
 	c->format = FMT_VMANJL;
 	memset(a, 0, sizeof *a);
 	a->progress = -1;
+	opterr = 0;	/* its messages would repeat a secret given by mistake */
 	while ((ch = getopt_long(argc, argv, "e:H:hj:kqVv", longopts,
-	    NULL)) != -1)
+	    &li)) != -1) {
+		if (ch == '?' || ch == ':')
+			bad_option(argv, optind);
+		if (ch >= O_BACKOFF && secret_or_path(ch))
+			spelled_out(argv, optind, longopts[li].name);
 		if (!set_number(c, ch, optarg) && !set_choice(c, ch, optarg) &&
 		    !set_other(c, a, ch, optarg)) {
 			usage(stderr);
 			exit(2);
 		}
+	}
 	return optind;
 }
 
@@ -457,6 +514,28 @@ base_url(const char *base)
 	for (n = strlen(b); n && b[n - 1] == '/'; n--)
 		b[n - 1] = '\0';
 	return b;
+}
+
+/*
+ * "vmanjl --resume out.jsonl ... > out.jsonl": the shell has emptied the
+ * file before vmanjl runs, and every line would be sent and paid for
+ * again.  Refused unless standard output appends (>>).
+ */
+static void
+check_resume_trap(const char *resume)
+{
+	struct stat a, o;
+	int fl;
+
+	if (stat(resume, &a) < 0 || fstat(1, &o) < 0 ||
+	    !S_ISREG(o.st_mode) || a.st_dev != o.st_dev ||
+	    a.st_ino != o.st_ino)
+		return;
+	if ((fl = fcntl(1, F_GETFL)) >= 0 && (fl & O_APPEND))
+		return;
+	errx(2, "the standard output is '%s', the --resume file, opened "
+	    "without appending: the shell has emptied it, so nothing is "
+	    "sent; write '>> %s' to add to it", resume, resume);
 }
 
 /* Complete the settings from the environment and check them, and the
@@ -489,6 +568,8 @@ conf_finish(struct conf *c, const struct args *a, int argc, char *argv[])
 		err(2, "cannot read '%s'", c->cacert);
 	if (c->insecure && !c->quiet)
 		warnx("--insecure: the server's certificate is not checked");
+	if (c->resume)
+		check_resume_trap(c->resume);
 	/* Every named input must open before anything is sent. */
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-") == 0)
@@ -510,12 +591,21 @@ conf_free(struct conf *c)
 	free((char *)c->base);
 }
 
-/* The run's one line on stderr. */
+/* "1 request", "2 requests": n and the noun, plural as n says. */
+static const char *
+count(char *b, size_t sz, unsigned long n, const char *one,
+    const char *many)
+{
+	snprintf(b, sz, "%lu %s", n, n == 1 ? one : many);
+	return b;
+}
+
+/* The run's one line on stderr; after an interruption, how to go on. */
 static void
 summary(const struct pool *p)
 {
 	const struct conf *c = p->conf;
-	char hits[160] = "", unknown[64] = "";
+	char hits[160] = "", unknown[64] = "", n1[32], n2[32], n3[32];
 
 	if (c->cache.dir)
 		snprintf(hits, sizeof hits, "%lu cache hits, %lu misses, ",
@@ -532,12 +622,19 @@ summary(const struct pool *p)
 			snprintf(unknown, sizeof unknown, " (%lu answer%s "
 			    "without usage)", p->nunknown,
 			    p->nunknown == 1 ? "" : "s");
-		fprintf(stderr, "vmanjl: %lu requests, %lu ok, %lu errors, "
-		    "%lu retries, %s%lld prompt + %lld completion tokens%s, "
-		    "%.2f s\n", p->nreq, p->nok, p->nerr, p->nretry, hits,
+		fprintf(stderr, "vmanjl: %s, %lu ok, %s, %s, %s%lld prompt "
+		    "+ %lld completion tokens%s, %.2f s\n",
+		    count(n1, sizeof n1, p->nreq, "request", "requests"),
+		    p->nok, count(n2, sizeof n2, p->nerr, "error", "errors"),
+		    count(n3, sizeof n3, p->nretry, "retry", "retries"), hits,
 		    p->ptok, p->ctok, unknown,
 		    (io_now_ms() - p->start_ms) / 1000.0);
 	}
+	if (pool_interrupted())
+		fprintf(stderr, "vmanjl: interrupted: %s ended as "
+		    "'interrupted'; to go on, run again with --resume on "
+		    "this output, appending to it (>>)\n",
+		    count(n1, sizeof n1, p->nintr, "request", "requests"));
 }
 
 int
@@ -564,9 +661,11 @@ main(int argc, char *argv[])
 	input_failed = pool_run(&p, in);
 	in_close(in);
 	pool_progress(&p, 1);
-	if (!c.quiet)
+	status = pool_interrupted() ? 128 + pool_interrupted() :
+	    input_failed ? 2 : p.nerr ? 1 : 0;
+	/* -q hides the summary of a clean run only, as curl -sS does. */
+	if (!c.quiet || status)
 		summary(&p);
-	status = pool_interrupted() ? 130 : input_failed ? 2 : p.nerr ? 1 : 0;
 	pool_free(&p);
 	conf_free(&c);
 	curl_global_cleanup();

@@ -505,6 +505,7 @@ struct pool {
 	struct buf key;
 	long long ptok, ctok;
 	unsigned long nunknown;		/* answers that gave no usage */
+	unsigned long nintr;		/* requests ended by a signal */
 	long long now;			/* ms, as of this turn of the loop */
 	long long start_ms, last_progress, last_idle_check;
 	int shown_progress;

@@ -1,0 +1,99 @@
+#!/bin/sh
+# Safe in a person's hands: a key typed on the command line is refused
+# and never repeated; options that take a secret or a path must be
+# spelled out; "--resume out > out" is refused before anything is sent;
+# SIGTERM ends a run as SIGINT does, with a summary that says how to go
+# on; -q is quiet only when the run went well, and counts read right.
+. "$(dirname "$0")/lib.sh"
+start_mock
+
+chat () {
+	printf '{"custom_id":"%s","body":{"model":"m","messages":[{"role":"user","content":"%s"}]%s}}\n' \
+	    "$1" "$2" "${3:+,$3}"
+}
+
+test_expect_success 'a key given as an option is refused, and never shown' '
+	chat a hello >in &&
+	n=$(requests) &&
+	for o in "--key sk-SECRET1" "--key=sk-SECRET2" "--api-key=sk-SECRET3" \
+	    "--key-fi sk-SECRET4"; do
+		{ "$VMANJL" $o in >out 2>err; st=$?; } &&
+		cat err &&
+		test $st -eq 2 &&
+		test ! -s out &&
+		grep "VMAN_API_KEY" err &&
+		grep -e "--key-file FILE" err &&
+		! grep SECRET err || return 1
+	done &&
+	test $(requests) -eq $n
+'
+
+test_expect_success 'an option that takes a secret or a path is spelled out' '
+	chat a hello >in &&
+	for o in "--cace ca.pem" "--resu out" "--out-d d" "--key-f k"; do
+		{ "$VMANJL" $o in >out 2>err; st=$?; } &&
+		cat err &&
+		test $st -eq 2 &&
+		grep -e "${o%% *}" err || return 1
+	done &&
+	test_must_fail "$VMANJL" --cacert-x x in 2>err &&
+	grep "unknown or ambiguous option .--cacert-x." err &&
+	"$VMANJL" --retr 0 in >out &&
+	has ".type==\"response\"" out
+'
+
+test_expect_success 'unknown options and missing values name the option only' '
+	test_must_fail "$VMANJL" --bogus=sk-SECRET5 </dev/null 2>err &&
+	grep "unknown or ambiguous option .--bogus." err &&
+	! grep SECRET err &&
+	test_must_fail "$VMANJL" --jobs </dev/null 2>err &&
+	grep "option .--jobs. needs a value" err &&
+	test_must_fail "$VMANJL" -j </dev/null 2>err &&
+	grep "option -j needs a value" err
+'
+
+test_expect_success '--resume out > out: refused, nothing sent; >> works' '
+	chat a one >in && chat b two >>in &&
+	"$VMANJL" in >out &&
+	test $(wc -l <out) -eq 2 &&
+	n=$(requests) &&
+	{ "$VMANJL" --resume out in >out 2>err; st=$?; } &&
+	cat err &&
+	test $st -eq 2 &&
+	grep ">> out" err &&
+	test $(requests) -eq $n &&
+	"$VMANJL" in >out &&
+	"$VMANJL" --resume out in >>out 2>err &&
+	test $(requests) -eq $((n + 2)) &&
+	grep "2 done before" err &&
+	test $(wc -l <out) -eq 2
+'
+
+test_expect_success 'SIGTERM: 143, an interrupted record per request, how to go on' '
+	for i in 1 2 3 4 5 6; do
+		chat "s$i" "slow $i" "\"mock\":{\"delay_ms\":5000}" || return 1
+	done >in &&
+	{ "$VMANJL" -j 4 in >out 2>err & } &&
+	pid=$! &&
+	sleep 0.5 &&
+	kill -TERM $pid &&
+	{ wait $pid; st=$?; } &&
+	cat err &&
+	test $st -eq 143 &&
+	test $(count ".type==\"error\" and .error.type==\"interrupted\"" out) -eq 4 &&
+	grep "^vmanjl: 4 requests, 0 ok, 4 errors" err &&
+	grep "interrupted: 4 requests ended as .interrupted.; .*--resume" err
+'
+
+test_expect_success '-q: silent when all went well, the summary when not' '
+	chat a fine >in &&
+	"$VMANJL" -q in >out 2>err &&
+	test ! -s err &&
+	chat b bad "\"mock\":{\"status\":400}" >in &&
+	test_must_fail "$VMANJL" -q in >out 2>err &&
+	cat err &&
+	test $(wc -l <err) -eq 1 &&
+	grep "^vmanjl: 1 request, 0 ok, 1 error, 0 retries, " err
+'
+
+test_done
