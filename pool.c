@@ -390,6 +390,11 @@ admit(struct pool *p, struct input *in, struct spec *s)
 	struct req *r;
 
 	while (room(p)) {
+		/* --max-errors: enough has gone wrong; the rest waits. */
+		if (c->max_errors && p->nerr >= c->max_errors) {
+			p->stopped = 1;
+			return 0;
+		}
 		switch (in_next(in, MAX_LINE, &line, &len, &lineno)) {
 		case IN_WAIT:
 			return 1;
@@ -398,6 +403,7 @@ admit(struct pool *p, struct input *in, struct spec *s)
 		case IN_ERROR:
 			return -1;
 		case IN_LONG:
+			p->last_line = lineno;
 			p->nreq++;
 			input_error(p, lineno, NULL,
 			    "line longer than 256 MiB");
@@ -405,6 +411,7 @@ admit(struct pool *p, struct input *in, struct spec *s)
 		case IN_LINE:
 			break;
 		}
+		p->last_line = lineno;
 		p->nreq++;
 		if (in_parse(line, len, s, &p->msg) < 0) {
 			input_error(p, lineno, &s->cid, p->msg.p);

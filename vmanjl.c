@@ -34,7 +34,8 @@ usage(FILE *f)
 "              [--cache dir] [--cache-mode mode] [--connect-timeout s]\n"
 "              [--dry-run] [--endpoints] [--events]\n"
 "              [--format vmanjl|batch] [--idle-timeout s] [--insecure]\n"
-"              [--key-file file] [--max-response-size bytes]\n"
+"              [--key-file file] [--max-errors n]\n"
+"              [--max-response-size bytes]\n"
 "              [--no-progress] [--no-wait] [--out-dir dir]\n"
 "              [--poll-interval s] [--progress] [--resume file]\n"
 "              [--retries n] [--rpm n] [--task-timeout s] [--timeout s]\n"
@@ -74,6 +75,7 @@ help(void)
 "      --idle-timeout s     give up when no byte arrives for s seconds (120)\n"
 "      --insecure           do not verify the server's certificate\n"
 "      --key-file file      read the API key from file ($VMAN_API_KEY)\n"
+"      --max-errors n       stop sending after n lines end in errors\n"
 "      --max-response-size bytes  largest answer (or stream event)\n"
 "                           taken, k/M/G suffixes (64M)\n"
 "      --no-progress        no live progress line\n"
@@ -213,7 +215,8 @@ enum {
 	O_BACKOFF = 256, O_BASE_URL, O_CACERT, O_CACHE, O_CACHE_MODE,
 	O_CONNECT_TIMEOUT, O_DRY_RUN,
 	O_ENDPOINTS, O_EVENTS, O_FORMAT, O_IDLE_TIMEOUT, O_INSECURE,
-	O_KEY_FILE, O_MAX_RESPONSE, O_NO_PROGRESS, O_NO_WAIT, O_OUT_DIR,
+	O_KEY_FILE, O_MAX_ERRORS, O_MAX_RESPONSE, O_NO_PROGRESS, O_NO_WAIT,
+	O_OUT_DIR,
 	O_POLL_INTERVAL, O_PROGRESS, O_RESUME, O_RETRIES, O_TASK_TIMEOUT,
 	O_TIMEOUT, O_TIMING, O_RPM, O_TPM,
 	O_WINDOW
@@ -238,6 +241,7 @@ static const struct option longopts[] = {
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "keep-order", no_argument, NULL, 'k' },
 	{ "key-file", required_argument, NULL, O_KEY_FILE },
+	{ "max-errors", required_argument, NULL, O_MAX_ERRORS },
 	{ "max-response-size", required_argument, NULL, O_MAX_RESPONSE },
 	{ "no-progress", no_argument, NULL, O_NO_PROGRESS },
 	{ "no-wait", no_argument, NULL, O_NO_WAIT },
@@ -287,6 +291,10 @@ set_number(struct conf *c, int ch, const char *arg)
 		break;
 	case O_IDLE_TIMEOUT:
 		c->idle_ms = secs_opt(arg, "idle timeout");
+		break;
+	case O_MAX_ERRORS:
+		c->max_errors = (unsigned long)parse_num(arg, 1, 1000000000,
+		    "error count");
 		break;
 	case O_MAX_RESPONSE:
 		c->max_response = parse_size(arg);
@@ -630,6 +638,12 @@ summary(const struct pool *p)
 		    p->ptok, p->ctok, unknown,
 		    (io_now_ms() - p->start_ms) / 1000.0);
 	}
+	if (p->stopped)
+		fprintf(stderr, "vmanjl: stopped early after %s "
+		    "(--max-errors %lu): the lines after line %lu were not "
+		    "sent; to go on, run again with --resume on this output, "
+		    "appending to it (>>)\n", count(n1, sizeof n1, p->nerr,
+		    "error", "errors"), c->max_errors, p->last_line);
 	if (pool_interrupted())
 		fprintf(stderr, "vmanjl: interrupted: %s ended as "
 		    "'interrupted'; to go on, run again with --resume on "

@@ -479,6 +479,7 @@ struct conf {
 	const char *resume;	/* --resume FILE */
 	int dry_run, timing;
 	long rpm, tpm;		/* 0: no limit */
+	unsigned long max_errors;	/* 0: no limit */
 };
 
 /* Everything in flight, and the run's counts. */
@@ -506,6 +507,8 @@ struct pool {
 	long long ptok, ctok;
 	unsigned long nunknown;		/* answers that gave no usage */
 	unsigned long nintr;		/* requests ended by a signal */
+	int stopped;			/* --max-errors: no more lines read */
+	unsigned long last_line;	/* the last line read */
 	long long now;			/* ms, as of this turn of the loop */
 	long long start_ms, last_progress, last_idle_check;
 	int shown_progress;

@@ -3,7 +3,8 @@
 # and never repeated; options that take a secret or a path must be
 # spelled out; "--resume out > out" is refused before anything is sent;
 # SIGTERM ends a run as SIGINT does, with a summary that says how to go
-# on; -q is quiet only when the run went well, and counts read right.
+# on; --max-errors stops a run that only fails; -q is quiet only when
+# the run went well, and counts read right.
 . "$(dirname "$0")/lib.sh"
 start_mock
 
@@ -94,6 +95,20 @@ test_expect_success '-q: silent when all went well, the summary when not' '
 	cat err &&
 	test $(wc -l <err) -eq 1 &&
 	grep "^vmanjl: 1 request, 0 ok, 1 error, 0 retries, " err
+'
+
+test_expect_success '--max-errors 3: no more lines read, those in flight end, how to go on' '
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		chat "b$i" "bad $i" "\"mock\":{\"status\":401}" || return 1
+	done >in &&
+	n=$(requests) &&
+	{ "$VMANJL" -j 2 --max-errors 3 in >out 2>err; st=$?; } &&
+	cat err &&
+	test $st -eq 1 &&
+	sent=$(($(requests) - n)) &&
+	test $sent -ge 3 && test $sent -le 4 &&
+	test $(count ".type==\"error\"" out) -eq $sent &&
+	grep "stopped early after $sent errors (--max-errors 3): the lines after line $sent were not sent; .*--resume" err
 '
 
 test_done
