@@ -421,16 +421,18 @@ bad_option(char *argv[], int ind)
 	int n = (int)strcspn(s, "=");
 
 	if (optopt && optopt < O_BACKOFF && strncmp(s, "--", 2) != 0)
-		errx(2, "option -%c %s", optopt, strchr("eHj", optopt) ?
+		warnx("option -%c %s", optopt, strchr("eHj", optopt) ?
 		    "needs a value" : "is unknown");
-	if (strncmp(s, "--key", n < 5 ? 5 : (size_t)n) == 0 ||
+	else if (strncmp(s, "--key", n < 5 ? 5 : (size_t)n) == 0 ||
 	    strncmp(s, "--api-key", 9) == 0)
 		errx(2, "there is no option '%.*s': give the key in "
 		    "VMAN_API_KEY, or in a file with --key-file FILE", n, s);
-	if (optopt)
-		errx(2, "option '%.*s' needs a value", n, s);
-	errx(2, "unknown or ambiguous option '%.*s' (see vmanjl --help)", n,
-	    s);
+	else if (optopt)
+		warnx("option '%.*s' needs a value", n, s);
+	else
+		warnx("unknown or ambiguous option '%.*s'", n, s);
+	usage(stderr);
+	exit(2);
 }
 
 /* Does long option ch take a secret or a path?  Such options must be
