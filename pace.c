@@ -1,6 +1,8 @@
 /*
  * pace.c: when the next request may start, so that no 60-second window
- * holds more than --rpm starts or more than --tpm estimated tokens, and
+ * holds more than --rpm starts or more than --tpm estimated tokens, no
+ * second more than a second's share of either (relays enforce their
+ * per-minute limits over shorter slices, so a burst draws 429s), and
  * nothing starts while the server's 429 says to wait.
  */
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include "vmanjl.h"
 
 #define WINDOW 60000		/* ms */
+#define SLICE 1000		/* ms: the window of a second's share */
 
 void
 pace_init(struct pace *p, long rpm, long tpm)
@@ -49,29 +52,64 @@ pace_tokens(const char *body, size_t len)
 	return n + json_text_chars(body, len) / 4;
 }
 
+/* The k-th start before the next one (k >= 1), or -1 when fewer. */
+static long long
+start_back(const struct pace *p, size_t k)
+{
+	if (k > p->nstart || k > (size_t)p->rpm)
+		return -1;
+	return p->starts[(p->nstart - k) % p->rpm];
+}
+
+/*
+ * When may tok more tokens start at t or later, so that the starts of
+ * the last `window` ms hold at most limit tokens (a request larger than
+ * limit starts once the window is empty of others)?
+ */
+static long long
+tokens_fit(const struct pace *p, long long tok, long long t,
+    long long window, long long limit)
+{
+	long long sum = 0;
+	size_t i, k;
+
+	for (i = 0; i < p->len; i++) {
+		k = (p->head + i) % p->cap;
+		if (p->tok_t[k] + window > t)
+			sum += p->tok_n[k];
+	}
+	/* Drop the oldest starts in the window until these tokens fit. */
+	for (i = 0; i < p->len && sum > 0 && sum + tok > limit; i++) {
+		k = (p->head + i) % p->cap;
+		if (p->tok_t[k] + window <= t)
+			continue;
+		t = p->tok_t[k] + window;
+		sum -= p->tok_n[k];
+	}
+	return t;
+}
+
 /* When may a request of tok tokens start: now, or later. */
 long long
 pace_when(const struct pace *p, long long tok, long long now)
 {
-	long long t = now > p->cool_until ? now : p->cool_until, sum;
-	size_t i, k;
+	long long t = now > p->cool_until ? now : p->cool_until, s;
+	size_t share;
 
-	/* The rpm-th start before this one must be a minute old. */
-	if (p->rpm && p->nstart >= (size_t)p->rpm &&
-	    p->starts[p->nstart % p->rpm] + WINDOW > t)
-		t = p->starts[p->nstart % p->rpm] + WINDOW;
+	if (p->rpm) {
+		/* The rpm-th start before this one must be a minute old,
+		 * the share-th a second old. */
+		share = p->rpm / 60 > 1 ? (size_t)p->rpm / 60 : 1;
+		if ((s = start_back(p, (size_t)p->rpm)) >= 0 &&
+		    s + WINDOW > t)
+			t = s + WINDOW;
+		if ((s = start_back(p, share)) >= 0 && s + SLICE > t)
+			t = s + SLICE;
+	}
 	if (!p->tpm)
 		return t;
-	/* Drop the oldest starts until these tokens fit the window. */
-	for (i = 0, sum = p->sum; i < p->len; i++) {
-		k = (p->head + i) % p->cap;
-		if (p->tok_t[k] + WINDOW > t && sum + tok <= p->tpm)
-			break;
-		if (p->tok_t[k] + WINDOW > t)
-			t = p->tok_t[k] + WINDOW;
-		sum -= p->tok_n[k];
-	}
-	return t;
+	t = tokens_fit(p, tok, t, WINDOW, p->tpm);
+	return tokens_fit(p, tok, t, SLICE, p->tpm / 60 > 1 ? p->tpm / 60 : 1);
 }
 
 /* A request of tok tokens starts at now. */

@@ -56,13 +56,24 @@ for_a_while () {
 	echo "exit status $st; starts: $(jq -c .starts stats)"
 }
 
-test_expect_success '--rpm 5: five of eight start, the rest wait for the minute' '
+# In the start log of the stats file $2, no 1-second window holds more
+# than $1 starts (a little slack for the clocks).
+second_ok () {
+	jq -e --argjson n "$1" '.starts as $s |
+	    [range(0; ($s | length) - $n) | $s[. + $n] - $s[.]] |
+	    all(. >= 950)' "$2" >/dev/null ||
+		{ echo "more than $1 starts in a second:"; jq -c .starts "$2";
+		return 1; }
+}
+
+test_expect_success '--rpm 5: five of eight start a second apart, the rest wait for the minute' '
 	fast 8 >in &&
 	mock_reset &&
-	for_a_while 2 "$VMANJL" --rpm 5 in &&
+	for_a_while 5.6 "$VMANJL" --rpm 5 in &&
 	test $st -eq 130 &&
 	jq -e ".requests == 5" stats &&
-	jq -e ".starts[4] - .starts[0] < 1000" stats &&
+	jq -e ".starts[4] - .starts[0] >= 3900" stats &&
+	second_ok 1 stats &&
 	window_ok 5 stats &&
 	test $(count ".type==\"response\"" out) -eq 5 &&
 	test $(count ".type==\"error\"" out) -eq 3 &&
@@ -73,7 +84,7 @@ test_expect_success '--rpm 5: five of eight start, the rest wait for the minute'
 test_expect_success '--rpm is shared by every request in flight, -j 8' '
 	slow 12 200 >in &&
 	mock_reset &&
-	for_a_while 2 "$VMANJL" -j 8 --rpm 3 in &&
+	for_a_while 3.5 "$VMANJL" -j 8 --rpm 3 in &&
 	test $st -eq 130 &&
 	jq -e ".requests == 3" stats &&
 	window_ok 3 stats &&
@@ -86,7 +97,7 @@ test_expect_success '--rpm counts retries too' '
 		printf "{\"custom_id\":\"r%d\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"r%d\",\"fail_first\":2,\"status\":500}}}\n" $i $i || return 1
 	done >in &&
 	mock_reset &&
-	for_a_while 2 "$VMANJL" --rpm 5 --backoff 10 in &&
+	for_a_while 5.6 "$VMANJL" --rpm 5 --backoff 10 in &&
 	test $st -eq 130 &&
 	jq -e ".requests == 5" stats &&
 	window_ok 5 stats &&
@@ -96,7 +107,7 @@ test_expect_success '--rpm counts retries too' '
 test_expect_success '--tpm: text/4 + max_tokens; only what fits starts' '
 	sized 6 400 100 >in &&
 	mock_reset &&
-	for_a_while 1.5 "$VMANJL" --tpm 700 in &&
+	for_a_while 2.6 "$VMANJL" --tpm 700 in &&
 	test $st -eq 130 &&
 	jq -e ".requests == 3" stats &&
 	test $(count ".type==\"response\"" out) -eq 3 &&
@@ -106,7 +117,7 @@ test_expect_success '--tpm: text/4 + max_tokens; only what fits starts' '
 test_expect_success '--tpm counts max_completion_tokens' '
 	sized 6 8 300 c >in &&
 	mock_reset &&
-	for_a_while 1.5 "$VMANJL" --tpm 1000 in &&
+	for_a_while 2.6 "$VMANJL" --tpm 1000 in &&
 	test $st -eq 130 &&
 	jq -e ".requests == 3" stats &&
 	test $(count ".type==\"response\"" out) -eq 3
@@ -115,10 +126,43 @@ test_expect_success '--tpm counts max_completion_tokens' '
 test_expect_success '--tpm without max_tokens: the text alone' '
 	sized 4 1600 >in &&
 	mock_reset &&
-	for_a_while 1.5 "$VMANJL" --tpm 1000 in &&
+	for_a_while 2 "$VMANJL" --tpm 1000 in &&
 	test $st -eq 130 &&
 	jq -e ".requests == 2" stats &&
 	test $(count ".type==\"response\"" out) -eq 2
+'
+
+test_expect_success '--rpm 60: five requests start about a second apart' '
+	fast 5 >in &&
+	mock_reset &&
+	"$VMANJL" --rpm 60 in >out 2>err &&
+	mock_stats >stats &&
+	jq -c .starts stats &&
+	jq -e ".requests == 5" stats &&
+	second_ok 1 stats &&
+	jq -e ".starts[4] - .starts[0] < 4800" stats &&
+	test $(count ".type==\"response\"" out) -eq 5
+'
+
+test_expect_success '--rpm 600: ten a second, no more' '
+	fast 25 >in &&
+	mock_reset &&
+	"$VMANJL" -j 32 --rpm 600 in >out 2>err &&
+	mock_stats >stats &&
+	jq -e ".requests == 25" stats &&
+	second_ok 10 stats &&
+	jq -e ".starts[24] - .starts[0] < 2900" stats
+'
+
+test_expect_success '--tpm spreads tokens: a second holds a sixtieth' '
+	sized 4 400 100 >in &&
+	mock_reset &&
+	"$VMANJL" --tpm 30000 in >out 2>err &&
+	mock_stats >stats &&
+	jq -c .starts stats &&
+	jq -e ".requests == 4" stats &&
+	second_ok 2 stats &&
+	jq -e ".starts[1] - .starts[0] < 500" stats
 '
 
 test_expect_success '--tpm with room for all: nothing waits' '
