@@ -8,6 +8,7 @@
  * request.c builds its HTTP request, pool.c runs it, answer.c decodes
  * the answer (sse.c, chat.c, save.c, task.c), out.c writes the records.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <err.h>
@@ -485,7 +486,7 @@ parse_options(struct conf *c, struct args *a, int argc, char *argv[])
 	c->format = FMT_VMANJL;
 	memset(a, 0, sizeof *a);
 	a->progress = -1;
-	opterr = 0;	/* its messages would repeat a secret given by mistake */
+	opterr = 0;	/* its messages would repeat a secret typed there */
 	while ((ch = getopt_long(argc, argv, "e:H:hj:kqVv", longopts,
 	    &li)) != -1) {
 		if (ch == '?' || ch == ':')
@@ -548,6 +549,35 @@ check_resume_trap(const char *resume)
 	    "sent; write '>> %s' to add to it", resume, resume);
 }
 
+/*
+ * Each request in flight holds a connection: raise the soft limit of
+ * open files toward the hard one, and when -j still does not fit, run
+ * as many at once as do (with one warning) rather than fail lines with
+ * "Couldn't connect".
+ */
+static void
+fit_jobs(struct conf *c, int spare)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)c->jobs + (rlim_t)spare, room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want)
+		rl.rlim_cur = want;
+	else
+		rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	room = rl.rlim_cur > (rlim_t)spare + 1 ? rl.rlim_cur - spare : 1;
+	warnx("-j %d needs about %lu open files and the limit is %lu: "
+	    "running %lu at once", c->jobs, (unsigned long)want,
+	    (unsigned long)rl.rlim_cur, (unsigned long)room);
+	c->jobs = (int)room;
+}
+
 /* Complete the settings from the environment and check them, and the
  * inputs, before anything is sent. */
 static void
@@ -567,6 +597,8 @@ conf_finish(struct conf *c, const struct args *a, int argc, char *argv[])
 		errx(2, "the API key contains a line break");
 	if (c->dry_run)
 		c->format = FMT_VMANJL;	/* request records have no Batch form */
+	/* stdio, the input, the cache, a binary answer, libcurl's own. */
+	fit_jobs(c, 32);
 	if (c->window == 0)
 		c->window = c->jobs * 4 > 16 ? (size_t)c->jobs * 4 : 16;
 	if (c->window < (size_t)c->jobs)

@@ -4,7 +4,8 @@
 # spelled out; "--resume out > out" is refused before anything is sent;
 # SIGTERM ends a run as SIGINT does, with a summary that says how to go
 # on; --max-errors stops a run that only fails; -q is quiet only when
-# the run went well, and counts read right.
+# the run went well, and counts read right; -j past the open-file
+# limit raises it or runs fewer at once, never failing lines.
 . "$(dirname "$0")/lib.sh"
 start_mock
 
@@ -109,6 +110,27 @@ test_expect_success '--max-errors 3: no more lines read, those in flight end, ho
 	test $sent -ge 3 && test $sent -le 4 &&
 	test $(count ".type==\"error\"" out) -eq $sent &&
 	grep "stopped early after $sent errors (--max-errors 3): the lines after line $sent were not sent; .*--resume" err
+'
+
+test_expect_success '-j past the open-file limit: raised toward the hard one, silently' '
+	for i in $(seq 300); do
+		chat "f$i" "x" "\"mock\":{\"delay_ms\":1500}" || return 1
+	done >in &&
+	(ulimit -Sn 128 && "$VMANJL" -q -j 300 in >out 2>err) &&
+	cat err &&
+	test ! -s err &&
+	test $(count ".type==\"response\"" out) -eq 300
+'
+
+test_expect_success '-j past a hard limit: as many at once as fit, one warning' '
+	for i in $(seq 300); do
+		chat "g$i" "x" "\"mock\":{\"delay_ms\":500}" || return 1
+	done >in &&
+	(ulimit -n 128 && "$VMANJL" -q -j 300 in >out 2>err) &&
+	cat err &&
+	test $(wc -l <err) -eq 1 &&
+	grep "^vmanjl: -j 300 needs about 332 open files and the limit is 128: running 96 at once" err &&
+	test $(count ".type==\"response\"" out) -eq 300
 '
 
 test_done
