@@ -345,6 +345,10 @@ dry_run(struct pool *p, struct req *r)
 
 	p->est_tokens += est;
 	p->nok++;
+	if (!ep_lookup(r->method, r->path) && !p->conf->quiet)
+		warnx("line %lu: %s is not in the endpoint table: it would be "
+		    "sent as it is, its answer read by its Content-Type",
+		    r->o.line, r->path);
 	req_describe(r, r->headers ? r->headers : p->common, &what, &p->msg);
 	out_request(&p->out, &r->o, &what, est);
 	buf_free(&what);

@@ -588,7 +588,12 @@ conf_finish(struct conf *c, const struct args *a, int argc, char *argv[])
 
 	if (!c->cache.dir && (env = getenv("VMANJL_CACHE")) && *env)
 		c->cache.dir = env;
-	c->base = base_url(a->base);
+	/* A dry run sends nothing: its URLs may stay paths. */
+	if (c->dry_run && !a->base &&
+	    (!(env = getenv("VMAN_BASE_URL")) || !*env))
+		c->base = xstrdup("");
+	else
+		c->base = base_url(a->base);
 	if (a->key_file)
 		c->key = read_key(a->key_file);
 	else if ((env = getenv("VMAN_API_KEY")) && *env)

@@ -112,6 +112,22 @@ test_expect_success '--max-errors 3: no more lines read, those in flight end, ho
 	grep "stopped early after $sent errors (--max-errors 3): the lines after line $sent were not sent; .*--resume" err
 '
 
+test_expect_success '--dry-run needs no base URL, and warns of paths outside the table' '
+	printf "%s\n" "{\"model\":\"m\",\"messages\":[]}" \
+	    "{\"url\":\"/v1/no-such-thing\",\"body\":{}}" >in &&
+	(unset VMAN_BASE_URL && "$VMANJL" --dry-run in >out 2>err) &&
+	cat err &&
+	has ".line==1 and .type==\"request\" and
+	    .url==\"/v1/chat/completions\"" out &&
+	has ".line==2 and .url==\"/v1/no-such-thing\"" out &&
+	grep "line 2: /v1/no-such-thing is not in the endpoint table" err &&
+	! grep "line 1:" err &&
+	(unset VMAN_BASE_URL && test_must_fail "$VMANJL" in >out 2>err) &&
+	test ! -s out &&
+	test $(wc -l <err) -eq 1 &&
+	grep "no base URL" err
+'
+
 test_expect_success '-j past the open-file limit: raised toward the hard one, silently' '
 	for i in $(seq 300); do
 		chat "f$i" "x" "\"mock\":{\"delay_ms\":1500}" || return 1
