@@ -32,6 +32,8 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 	struct pool *p = r->pool;
 	int rc;
 
+	if (r->stopped)
+		return 0;
 	if (!r->events++)
 		buf_free(&r->resp);	/* no bare error body: events */
 	if (!r->dec) {
@@ -66,10 +68,25 @@ on_sse_event(void *ctx, const struct sse_event *ev)
 	return 0;
 }
 
+/* A delta of the stream: written, unless the answer it assembles has
+ * grown past --max-response-size (the bound is on the whole answer held
+ * in memory, not only on each event). */
 static void
 on_delta(void *ctx, const struct delta *d)
 {
 	struct req *r = ctx;
+	size_t max = r->pool->conf->max_response;
+
+	if (r->stopped)
+		return;
+	r->assembled += d->content_len + d->reasoning_len + d->tool_calls_len;
+	if (r->assembled > max) {
+		fail_set(&r->fail, r->status, "response_too_large", 0,
+		    "answer larger than --max-response-size (%zu bytes) as "
+		    "assembled from the stream", max);
+		r->stopped = 1;
+		return;
+	}
 
 	if (!r->o.t_first)
 		r->o.t_first = r->pool->now;
@@ -153,7 +170,7 @@ answer_write(char *s, size_t size, size_t n, void *ctx)
 		 * JSON error after keep-alive comments. */
 		if (!r->events && buf_add(&r->resp, s, len) < 0)
 			buf_free(&r->resp);
-		if (sse_feed(r->sse, s, len) < 0) {
+		if (sse_feed(r->sse, s, len) < 0 || r->stopped) {
 			if (!r->stopped)
 				fail_set(&r->fail, r->status, "out_of_memory",
 				    0, "out of memory reading the stream");
@@ -286,6 +303,7 @@ answer_begin(struct req *r)
 	r->status = r->head_status = 0;
 	r->rx_started = 0;
 	r->events = 0;
+	r->assembled = 0;
 	r->bytes = r->event_start = 0;
 	r->sse_mode = r->stopped = 0;
 	r->o.in_event = 0;

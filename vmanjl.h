@@ -551,6 +551,7 @@ struct req {
 	long head_status;	/* the last status line's code */
 	int rx_started;		/* a byte of the answer has come */
 	long events;		/* events dispatched */
+	size_t assembled;	/* bytes of the stream's deltas so far */
 	size_t bytes;		/* of the answer's body */
 	size_t event_start;	/* bytes when the current event began */
 	int sse_mode;		/* the answer is an event stream */

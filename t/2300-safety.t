@@ -112,6 +112,18 @@ test_expect_success '--max-errors 3: no more lines read, those in flight end, ho
 	grep "stopped early after $sent errors (--max-errors 3): the lines after line $sent were not sent; .*--resume" err
 '
 
+test_expect_success '--max-response-size bounds the answer a stream assembles' '
+	chat big "x" "\"stream\":true,\"mock\":{\"id\":\"big\",\"content\":\"abcdefgh \",\"repeat\":500}" >in &&
+	test_must_fail "$VMANJL" -q --max-response-size 2k in >out 2>err &&
+	has ".type==\"error\" and .error.type==\"response_too_large\" and
+	    .attempts==1 and (.error.message | test(\"assembled\"))" out &&
+	test $(seen big) -eq 1 &&
+	test $(jq -s "map(select(.type==\"delta\") | .content) | add |
+	    length" out) -le 2048 &&
+	"$VMANJL" -q --max-response-size 8k in >out &&
+	has ".type==\"response\" and (.content | length) == 4500" out
+'
+
 test_expect_success '--dry-run needs no base URL, and warns of paths outside the table' '
 	printf "%s\n" "{\"model\":\"m\",\"messages\":[]}" \
 	    "{\"url\":\"/v1/no-such-thing\",\"body\":{}}" >in &&
