@@ -6,6 +6,8 @@
  * --tpm; every request ends in exactly one terminal record, after which
  * out.c hands it back here to be freed.
  */
+#include <sys/ioctl.h>
+
 #include <err.h>
 #include <signal.h>
 #include <stdio.h>
@@ -497,36 +499,107 @@ check_idle(struct pool *p)
 	}
 }
 
-/* The live progress line on stderr, at most four times a second; the
- * final one stays, above the summary. */
+/* The terminal's width, read again after SIGWINCH. */
+static volatile sig_atomic_t resized = 1;
+static int cols = 80;
+
+static void
+on_winch(int sig)
+{
+	(void)sig;
+	resized = 1;
+}
+
+/* A duration for the progress line: "45 s", "3 m 20 s", "2 h 5 m". */
+static void
+eta(char *b, size_t n, double s)
+{
+	long t = (long)(s + 0.5);
+
+	if (t < 60)
+		snprintf(b, n, "ETA %ld s", t);
+	else if (t < 3600)
+		snprintf(b, n, "ETA %ld m %ld s", t / 60, t % 60);
+	else
+		snprintf(b, n, "ETA %ld h %ld m", t / 3600, t / 60 % 60);
+}
+
+/*
+ * The progress line's fields, most telling first; only those that apply
+ * and are not zero.  Returns how many.
+ */
+static int
+progress_fields(const struct pool *p, double secs, char f[][48])
+{
+	unsigned long done = p->nok + p->nerr + p->nskip, all = p->total;
+	double rate = secs > 0 ? done / secs : 0;
+	int n = 0;
+
+	if (all)
+		snprintf(f[n++], 48, "%lu/%lu %.0f%%", done, all,
+		    100.0 * done / (all > done ? all : done));
+	else
+		snprintf(f[n++], 48, "%lu done", done);
+	if (rate > 0)
+		snprintf(f[n++], 48, "%.1f req/s", rate);
+	if (all && rate > 0)
+		eta(f[n++], 48, all > done ? (all - done) / rate : 0);
+	else if (all)
+		snprintf(f[n++], 48, "ETA ?");
+	if (p->active)
+		snprintf(f[n++], 48, "%zu in flight", p->active);
+	if (p->nerr)
+		snprintf(f[n++], 48, "%lu error%s", p->nerr,
+		    p->nerr == 1 ? "" : "s");
+	if (p->nretry)
+		snprintf(f[n++], 48, "%lu retr%s", p->nretry,
+		    p->nretry == 1 ? "y" : "ies");
+	if (p->conf->cache.dir && p->nhit)
+		snprintf(f[n++], 48, "%lu cache hit%s", p->nhit,
+		    p->nhit == 1 ? "" : "s");
+	return n;
+}
+
+/*
+ * The live progress line on stderr, at most four times a second, as
+ * many fields as fit the terminal's width; cleared at the end, so that
+ * the summary stands alone.
+ */
 void
 pool_progress(struct pool *p, int final)
 {
+	char f[8][48], line[512];
 	long long t = io_now_ms();
-	double secs = (t - p->start_ms) / 1000.0, rate;
-	unsigned long done = p->nok + p->nerr + p->nskip;
+	struct winsize ws;
+	size_t len, flen;
+	int i, n;
 
 	if (!p->conf->progress || (!final && t - p->last_progress < 250))
 		return;
 	p->last_progress = t;
-	if (final && !p->shown_progress)
+	if (final) {
+		if (p->shown_progress)
+			fputs("\r\033[K", stderr);
 		return;
+	}
 	p->shown_progress = 1;
-	rate = secs > 0 ? done / secs : 0.0;
-	if (p->total) {
-		unsigned long all = p->total;	/* lines done before count */
-		double eta = rate > 0 && all > done ? (all - done) / rate : 0;
-
-		fprintf(stderr, "\r\033[Kvmanjl: %lu/%lu %.0f%%, %.1f req/s, "
-		    "ETA %.0f s, %zu in flight, %lu errors, %lu retries, "
-		    "%lu cache hits", done, all, all ? 100.0 * done / all : 100,
-		    rate, eta, p->active, p->nerr, p->nretry, p->nhit);
-	} else
-		fprintf(stderr, "\r\033[Kvmanjl: %lu done, %.1f req/s, %zu "
-		    "in flight, %lu errors, %lu retries, %lu cache hits", done,
-		    rate, p->active, p->nerr, p->nretry, p->nhit);
-	if (final)
-		fputc('\n', stderr);
+	if (resized) {
+		resized = 0;
+		if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+			cols = ws.ws_col < 400 ? ws.ws_col : 400;
+	}
+	n = progress_fields(p, (t - p->start_ms) / 1000.0, f);
+	snprintf(line, sizeof line, "vmanjl: %s", f[0]);
+	for (i = 1, len = strlen(line); i < n; i++, len += flen + 2) {
+		flen = strlen(f[i]);
+		if (len + 2 + flen > (size_t)cols - 1)
+			break;
+		memcpy(line + len, ", ", 2);
+		memcpy(line + len + 2, f[i], flen + 1);
+	}
+	if (strlen(line) > (size_t)cols - 1 && cols > 1)
+		line[cols - 1] = '\0';
+	fprintf(stderr, "\r\033[K%s", line);
 }
 
 /* How long the loop may sleep: until the next waiting start, and often
@@ -646,6 +719,10 @@ pool_init(struct pool *p, const struct conf *c)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (c->progress) {
+		sa.sa_handler = on_winch;
+		sigaction(SIGWINCH, &sa, NULL);
+	}
 }
 
 /* The signal that cut the run short (SIGINT, SIGTERM), or 0. */

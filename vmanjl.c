@@ -578,6 +578,17 @@ fit_jobs(struct conf *c, int spare)
 	c->jobs = (int)room;
 }
 
+/* Are descriptors a and b the same terminal?  Then a progress line on
+ * one would be drawn in the middle of the records on the other. */
+static int
+same_terminal(int a, int b)
+{
+	struct stat sa, sb;
+
+	return isatty(a) && isatty(b) && fstat(a, &sa) == 0 &&
+	    fstat(b, &sb) == 0 && sa.st_rdev == sb.st_rdev;
+}
+
 /* Complete the settings from the environment and check them, and the
  * inputs, before anything is sent. */
 static void
@@ -608,7 +619,8 @@ conf_finish(struct conf *c, const struct args *a, int argc, char *argv[])
 		c->window = c->jobs * 4 > 16 ? (size_t)c->jobs * 4 : 16;
 	if (c->window < (size_t)c->jobs)
 		c->window = (size_t)c->jobs;
-	c->progress = a->progress >= 0 ? a->progress : !c->quiet && isatty(2);
+	c->progress = a->progress >= 0 ? a->progress : !c->quiet &&
+	    isatty(2) && !same_terminal(1, 2);
 	if (c->quiet && a->progress != 1)
 		c->progress = 0;
 	if (c->cacert && access(c->cacert, R_OK) < 0)
@@ -710,6 +722,10 @@ main(int argc, char *argv[])
 	pool_init(&p, &c);
 	if (c.progress)
 		p.total = in_count_lines(argv, argc);
+	if (!c.quiet && isatty(0) && (argc == 0 || (argc == 1 &&
+	    strcmp(argv[0], "-") == 0)))
+		warnx("reading requests from the terminal, one JSON object a "
+		    "line; Ctrl-D ends");
 	in = in_open(argv, argc);
 	input_failed = pool_run(&p, in);
 	in_close(in);

@@ -276,8 +276,8 @@ test_expect_success '--progress with stdin from a file knows the total too' '
 
 test_expect_success '--progress with --resume: the total is what the run reaches' '
 	slow 10 300 >in &&
-	tail -n 5 in >last &&
-	"$VMANJL" -j 5 last >prev 2>err &&
+	head -n 5 in >first &&
+	"$VMANJL" -j 5 first >prev 2>err &&
 	"$VMANJL" -j 1 --progress --resume prev in >out 2>err &&
 	tr "\r" "\n" <err | grep "[0-9]/[0-9]* [0-9]*%" >lines &&
 	cat lines &&
@@ -317,10 +317,54 @@ if command -v script >/dev/null 2>&1 &&
 		grep "vmanjl: 5 requests, 5 ok" tty &&
 		test $(tr -d "\r" <tty | grep -c .) -eq 1
 	'
+
+	# The progress lines drawn in the terminal output $1, one a line,
+	# without their escapes; the summary left out.
+	drawn () {
+		tr "\r" "\n" <"$1" | sed "s/$(printf "\033")\[K//g" |
+		    grep "^vmanjl: [0-9]" | grep -v " requests\?, " || :
+	}
+
+	for w in 80 40; do
+		test_expect_success "a terminal of $w columns: no line wider, no zero fields, cleared at the end" '
+			slow 12 300 >in &&
+			SHELL=/bin/sh script -qec "stty cols $w; \"$VMANJL\" -j 2 in >out" \
+			    /dev/null </dev/null >tty &&
+			drawn tty >lines &&
+			cat lines &&
+			test $(wc -l <lines) -ge 3 &&
+			awk -v w=$w "length > w - 1 { bad = 1 } END { exit bad }" lines &&
+			head -n 1 lines | grep "ETA ?" &&
+			! grep -e "ETA 0 s, 0" -e " 0 error" -e " 0 retr" -e "cache" lines &&
+			grep "[1-9][0-9]*/12 .*%" lines &&
+			tr "\r" "\n" <tty | grep "^$(printf "\033")\[Kvmanjl: 12 requests, 12 ok"
+		'
+	done
+
+	test_expect_success 'stdout the same terminal as stderr: no progress line' '
+		slow 5 300 >in &&
+		SHELL=/bin/sh script -qec "\"$VMANJL\" -j 1 in" \
+		    /dev/null </dev/null >tty &&
+		test $(drawn tty | wc -l) -eq 0 &&
+		grep "vmanjl: 5 requests, 5 ok" tty &&
+		test $(grep -c "\"type\":\"response\"" tty) -eq 5
+	'
+
+	test_expect_success 'requests read from a terminal: one hint line' '
+		SHELL=/bin/sh script -qec "\"$VMANJL\"" /dev/null </dev/null >tty &&
+		cat tty &&
+		test $(grep -c "reading requests from the terminal.*Ctrl-D" tty) -eq 1 &&
+		SHELL=/bin/sh script -qec "\"$VMANJL\" -q" /dev/null </dev/null >tty &&
+		! grep "reading requests" tty
+	'
 else
-	test_skip 'stderr a terminal: the progress line is on' 'no script(1)'
-	test_skip '--no-progress silences it even with a terminal' \
-	    'no script(1)'
+	for t in "stderr a terminal: the progress line is on" \
+	    "--no-progress silences it even with a terminal" \
+	    "a terminal of 80 columns" "a terminal of 40 columns" \
+	    "stdout the same terminal as stderr" \
+	    "requests read from a terminal"; do
+		test_skip "$t" "no script(1)"
+	done
 fi
 
 test_done
