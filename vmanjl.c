@@ -578,6 +578,16 @@ fit_jobs(struct conf *c, int spare)
 	c->jobs = (int)room;
 }
 
+/* Does a -H header carry a credential (Authorization, x-api-key...)? */
+static int
+has_auth(const struct curl_slist *h)
+{
+	for (; h; h = h->next)
+		if (io_secret_header(h->data))
+			return 1;
+	return 0;
+}
+
 /* Are descriptors a and b the same terminal?  Then a progress line on
  * one would be drawn in the middle of the records on the other. */
 static int
@@ -629,6 +639,9 @@ conf_finish(struct conf *c, const struct args *a, int argc, char *argv[])
 		warnx("--insecure: the server's certificate is not checked");
 	if (c->resume)
 		check_resume_trap(c->resume);
+	if (!c->key && !c->dry_run && !c->quiet && !has_auth(c->user_headers))
+		warnx("no API key: set VMAN_API_KEY or use --key-file (the "
+		    "requests go without one)");
 	/* Every named input must open before anything is sent. */
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "-") == 0)

@@ -32,6 +32,7 @@ test_expect_success 'VMAN_API_KEY is sent as a Bearer token' '
 '
 
 test_expect_success 'without a key the server refuses: 401, not retried' '
+	unset VMAN_API_KEY &&
 	echo "{\"model\":\"m\",\"messages\":[]}" >in &&
 	r0=$(requests) &&
 	{ "$VMANJL" --backoff 10 in >out 2>err; test $? -eq 1; } &&

@@ -112,6 +112,20 @@ test_expect_success '--max-errors 3: no more lines read, those in flight end, ho
 	grep "stopped early after $sent errors (--max-errors 3): the lines after line $sent were not sent; .*--resume" err
 '
 
+test_expect_success 'no key at all: one warning before anything is sent; the run goes on' '
+	chat a hello >in &&
+	(unset VMAN_API_KEY && "$VMANJL" in >out 2>err) &&
+	cat err &&
+	test $(grep -c "no API key" err) -eq 1 &&
+	head -n 1 err | grep "no API key: set VMAN_API_KEY or use --key-file" &&
+	has ".type==\"response\"" out &&
+	(unset VMAN_API_KEY && "$VMANJL" -H "Authorization: Bearer sk-h" in \
+	    >out 2>err) &&
+	! grep "no API key" err &&
+	"$VMANJL" in >out 2>err &&
+	! grep "no API key" err
+'
+
 test_expect_success '--max-response-size bounds the answer a stream assembles' '
 	chat big "x" "\"stream\":true,\"mock\":{\"id\":\"big\",\"content\":\"abcdefgh \",\"repeat\":500}" >in &&
 	test_must_fail "$VMANJL" -q --max-response-size 2k in >out 2>err &&

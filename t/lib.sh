@@ -25,7 +25,11 @@ if [ -n "${VMANJL_VALGRIND:-}" ]; then
 	chmod +x "$TMP/vmanjl-vg"
 	VMANJL="$TMP/vmanjl-vg"
 fi
-unset VMAN_BASE_URL VMAN_API_KEY
+# A key, as a configured user has one (vmanjl warns without); a test of
+# what happens without one unsets it.
+unset VMAN_BASE_URL
+VMAN_API_KEY=sk-vmanjl-test
+export VMAN_API_KEY
 test_count=0
 test_failed=0
 
