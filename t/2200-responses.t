@@ -111,6 +111,34 @@ test_expect_success 'a reasoning_text delta is reasoning too' '
 	has ".type==\"response\" and .content==\"\" and .finish_reason==\"stop\"" out
 '
 
+test_expect_success 'content: the output_text parts of every message, joined' '
+	cat >answer <<-\EOF &&
+	{"object":"response","status":"completed","output":[
+	 {"type":"reasoning","summary":[{"type":"summary_text","text":"no"}]},
+	 {"type":"function_call","call_id":"c","name":"f","arguments":"{}"},
+	 {"type":"message","content":[{"type":"output_text","text":"one "},
+	  {"type":"refusal","refusal":"no"},{"type":"output_text","text":"two "}]},
+	 {"type":"message","content":[{"type":"output_text","text":"three"}]}],
+	 "usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}
+	EOF
+	jq -c -n --slurpfile a answer \
+	    "{url:\"/v1/responses\",body:{mock:{body:\$a[0]}}}" >in &&
+	"$VMANJL" -q in >out &&
+	has ".type==\"response\" and .content==\"one two three\" and
+	    .finish_reason==\"tool_calls\" and
+	    .usage=={\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}" out &&
+	jq -c -n --slurpfile a answer "{type:\"response.completed\",response:\$a[0]}" >data &&
+	printf "event: response.completed\ndata: %s\n\n" "$(cat data)" >sse.body &&
+	jq -n -c --rawfile s sse.body \
+	    "{url:\"/v1/responses\",body:{stream:true,mock:{raw:\$s,content_type:\"text/event-stream\"}}}" >in &&
+	"$VMANJL" -q in >out &&
+	has ".type==\"response\" and .content==\"one two three\" and
+	    .finish_reason==\"tool_calls\"" out &&
+	jq -c "select(.type==\"response\") | .body" out >actual &&
+	jq -c . answer >expect &&
+	test_cmp expect actual
+'
+
 test_expect_success 'a function call: chat tool_calls fragments, id and name first' '
 	resp t "\"stream\":true,\"tools\":[{\"type\":\"function\",\"name\":\"find\",\"parameters\":{}}],\"input\":\"where is my long lost hat\"" >in &&
 	jq -c .body in >body &&
