@@ -474,7 +474,7 @@ rsp_event(void *p, const struct sse_event *ev, struct buf *msg)
 	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0)
 		return CHAT_MORE;	/* not this API's, but harmless */
 	if (!bad && values == 0 && depth == 0)
-		return CHAT_MORE;	/* an empty data line: nothing to read */
+		return CHAT_MORE;	/* empty data: nothing to read */
 	if (bad || values != 1 || depth != 0) {
 		struct buf why = { 0 };
 
