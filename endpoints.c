@@ -216,6 +216,8 @@ static const struct endpoint table[] = {
 	    "chat", NULL, NULL, "relay", &dialect_chat },
 	{ "/v1/completions", "POST", EP_JSON,
 	    "completions", NULL, NULL, "relay", &dialect_chat },
+	{ "/v1/responses", "POST", EP_JSON,
+	    "responses", NULL, NULL, "relay", &dialect_responses },
 	ROW("/v1/embeddings", "POST", EP_JSON,
 	    "embeddings", NULL, NULL, "relay"),
 	ROW("/v1/images/generations", "POST", EP_JSON,

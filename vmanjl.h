@@ -135,6 +135,12 @@ struct dialect {
 
 extern const struct dialect dialect_chat;
 
+/* responses.c */
+
+extern const struct dialect dialect_responses;
+
+int responses_body(const char *, size_t, struct result *, struct buf *);
+
 /* endpoints.c */
 
 enum { EP_JSON, EP_BINARY, EP_MULTIPART, EP_TASK };
