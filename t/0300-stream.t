@@ -346,12 +346,15 @@ test_expect_success 'a long stream: every delta, joined to the content' '
 	cmp expect actual
 '
 
-test_expect_success '--max-response-size applies to each event of a stream' '
+test_expect_success '--max-response-size applies to each event of a stream, and to the whole answer' '
 	cat >in <<-\EOF &&
 	{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c"}],"mock":{"repeat":2000}}
 	EOF
-	"$VMANJL" -q --max-response-size 1k in >out &&
+	"$VMANJL" -q --max-response-size 16k in >out &&
 	has ".type==\"response\" and (.content | length)==10000" out &&
+	test_must_fail "$VMANJL" -q --max-response-size 1k in >out &&
+	has ".type==\"error\" and .error.type==\"response_too_large\" and
+	    .attempts==1" out &&
 	big=$(printf "%03000d" 0) &&
 	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[],\"mock\":{\"id\":\"bigev\",\"content\":\"$big\"}}" >in &&
 	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 --max-response-size 1k in >out &&
