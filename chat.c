@@ -5,7 +5,9 @@
  * (yajl_allow_multiple_values lets one parser take the chunks one after
  * another).  The callbacks follow the few paths that matter, hand every
  * piece of content to the caller as a delta, and assemble the answer the
- * server would have given without streaming.
+ * server would have given without streaming, as the official OpenAI SDK
+ * accumulates the same chunks (refusal, logprobs arrays, surrogate pairs
+ * split across chunks, the first non-empty id, model and created).
  */
 #include <err.h>
 #include <stdio.h>
