@@ -5,7 +5,9 @@
  * (yajl_allow_multiple_values lets one parser take the chunks one after
  * another).  The callbacks follow the few paths that matter, hand every
  * piece of content to the caller as a delta, and assemble the answer the
- * server would have given without streaming.
+ * server would have given without streaming, as the official OpenAI SDK
+ * accumulates the same chunks (refusal, logprobs arrays, surrogate pairs
+ * split across chunks, the first non-empty id, model and created).
  */
 #include <err.h>
 #include <stdio.h>
@@ -24,7 +26,8 @@ enum {
 	CK_OTHER, CK_ID, CK_OBJECT, CK_CREATED, CK_MODEL, CK_FP,
 	CK_CHOICES, CK_USAGE, CK_ERROR, CK_INDEX, CK_DELTA, CK_TEXT,
 	CK_FINISH, CK_ROLE, CK_CONTENT, CK_REASONING, CK_TOOL_CALLS,
-	CK_TYPE, CK_FUNCTION, CK_NAME, CK_ARGS
+	CK_TYPE, CK_FUNCTION, CK_NAME, CK_ARGS, CK_REFUSAL, CK_TIER,
+	CK_LOGPROBS, CK_TOKENS, CK_TOKEN_LP, CK_TOP_LP, CK_OFFSET
 };
 
 #define K(s, k) { s, sizeof(s) - 1, k }
@@ -43,8 +46,33 @@ static const struct {
 	K("reasoning_content", CK_REASONING), K("reasoning", CK_REASONING),
 	K("tool_calls", CK_TOOL_CALLS), K("type", CK_TYPE),
 	K("function", CK_FUNCTION), K("name", CK_NAME),
-	K("arguments", CK_ARGS),
+	K("arguments", CK_ARGS), K("refusal", CK_REFUSAL),
+	K("service_tier", CK_TIER), K("logprobs", CK_LOGPROBS),
+	K("tokens", CK_TOKENS), K("token_logprobs", CK_TOKEN_LP),
+	K("top_logprobs", CK_TOP_LP), K("text_offset", CK_OFFSET),
 };
+
+/* The texts of a choice: what a delta carries, joined over the stream. */
+enum { F_CONTENT, F_REASONING, F_REFUSAL, NF };
+
+/*
+ * The array members of a choice's logprobs, each concatenated over the
+ * stream as the official SDK does: content and refusal of a chat, the
+ * four parallel arrays of a completion.
+ */
+static const struct {
+	const char *name;
+	int key;
+} lp_members[] = {
+	{ "content", CK_CONTENT }, { "refusal", CK_REFUSAL },
+	{ "tokens", CK_TOKENS }, { "token_logprobs", CK_TOKEN_LP },
+	{ "top_logprobs", CK_TOP_LP }, { "text_offset", CK_OFFSET },
+};
+
+#define NLP (sizeof lp_members / sizeof lp_members[0])
+
+/* A logprobs member: absent, present but not an array, an array. */
+enum { LP_ABSENT, LP_OTHER, LP_ARRAY };
 
 #undef K
 
@@ -56,7 +84,11 @@ struct tool {
 /* One choice as assembled over the whole stream. */
 struct choice {
 	int seen;
-	struct buf content, reasoning, finish;
+	struct buf text[NF], finish;
+	unsigned hi[NF];	/* a high surrogate held back, or 0 */
+	int lp;			/* a chunk had a logprobs object */
+	unsigned char lps[NLP];	/* LP_... of each member */
+	struct buf lpv[NLP];	/* the arrays' elements, joined */
 	struct tool *tools;
 	size_t ntools;
 };
@@ -77,15 +109,25 @@ struct chat {
 	int capdepth;		/* -1 when idle */
 	struct buf *capto;
 
+	/* The raw bytes around the string just read, for what yajl
+	 * decodes a lone high surrogate escape to ('?'). */
+	const char *in;		/* the piece being parsed */
+	char tail[8];		/* the last bytes before it, this event */
+	size_t ntail;
+
 	/* The choice being read in the current chunk. */
 	long cur_index;
 	int cur_has_tools;
-	struct buf cur_content, cur_reasoning, cur_tools, cur_finish;
+	struct buf cur_text[NF], cur_tools, cur_finish;
+	unsigned cur_hi[NF];	/* its text ended in a lone high surrogate */
+	int cur_lp;
+	unsigned char cur_lps[NLP];
+	struct buf cur_lpv[NLP];
 	struct tool *cur_tc;	/* tool-call fragments of this choice */
 	size_t cur_ntc, cur_atc;
 
 	/* The assembled answer. */
-	struct buf id, object, created, model, fp, usage, error;
+	struct buf id, object, created, model, fp, tier, usage, error;
 	struct choice *ch;
 	size_t nch;
 	int done;
@@ -109,6 +151,19 @@ lookup(const unsigned char *k, size_t n)
 #define IN_CHOICE (c->depth >= 3 && c->key[1] == CK_CHOICES)
 #define IN_DELTA (IN_CHOICE && c->depth >= 4 && c->key[3] == CK_DELTA)
 #define IN_TOOL (IN_DELTA && c->depth >= 6 && c->key[4] == CK_TOOL_CALLS)
+#define IN_LOGPROBS (IN_CHOICE && c->depth >= 4 && c->key[3] == CK_LOGPROBS)
+
+/* Which logprobs member is key k, or -1. */
+static int
+lp_slot(int k)
+{
+	size_t i;
+
+	for (i = 0; i < NLP; i++)
+		if (lp_members[i].key == k)
+			return (int)i;
+	return -1;
+}
 
 static void
 tool_free(struct tool *t)
@@ -124,8 +179,10 @@ choice_free(struct choice *ch)
 {
 	size_t i;
 
-	buf_free(&ch->content);
-	buf_free(&ch->reasoning);
+	for (i = 0; i < NF; i++)
+		buf_free(&ch->text[i]);
+	for (i = 0; i < NLP; i++)
+		buf_free(&ch->lpv[i]);
 	buf_free(&ch->finish);
 	for (i = 0; i < ch->ntools; i++)
 		tool_free(&ch->tools[i]);
@@ -202,6 +259,98 @@ small_int(const char *s)
 	return *s ? -1 : v;
 }
 
+/*
+ * Surrogate halves split across chunks.  A chunk's text may end with the
+ * escape "\ud83d" and the next one's begin with "\ude00": each chunk
+ * alone holds a lone surrogate escape, which yajl decodes to '?' (a high
+ * one) or to the three bytes ED B8 80 (a low one).  The '?' of a lone
+ * high escape is held back (its code unit kept) until the choice's next
+ * text of the same kind: a low half there joins it into one character,
+ * anything else, the choice's end or the stream's, makes it U+FFFD.
+ */
+#define FFFD "\xef\xbf\xbd"
+
+/* The string just read decodes to end in '?': did its JSON text end in a
+ * high surrogate escape?  Its code unit, or 0.  Called from the string
+ * callback, where yajl has consumed the piece up to the closing quote. */
+static unsigned
+lone_high(const struct chat *c)
+{
+	size_t k = yajl_get_bytes_consumed(c->h), need;
+	unsigned u = 0;
+	char w[6];
+	int i, x;
+
+	if (k-- == 0)
+		return 0;	/* k: the closing quote, in c->in */
+	if (k >= 6)
+		memcpy(w, c->in + k - 6, 6);
+	else {
+		need = 6 - k;
+		if (c->ntail < need)
+			return 0;
+		memcpy(w, c->tail + c->ntail - need, need);
+		memcpy(w + need, c->in, k);
+	}
+	if (w[0] != '\\' || w[1] != 'u')
+		return 0;
+	for (i = 2; i < 6; i++) {
+		x = w[i] | 0x20;
+		if (w[i] >= '0' && w[i] <= '9')
+			u = u << 4 | (unsigned)(w[i] - '0');
+		else if (x >= 'a' && x <= 'f')
+			u = u << 4 | (unsigned)(x - 'a' + 10);
+		else
+			return 0;
+	}
+	return u >= 0xd800 && u <= 0xdbff ? u : 0;
+}
+
+/* The high surrogate hi meets b[at..]: a low half there (as yajl decodes
+ * it) joins it into one character; else it becomes U+FFFD. */
+static void
+hi_fix(struct buf *b, size_t at, unsigned hi)
+{
+	size_t rest = b->len - at;
+	unsigned long cp;
+	unsigned char *q;
+
+	q = rest ? (unsigned char *)b->p + at : NULL;
+	if (rest >= 3 && q[0] == 0xed && (q[1] & 0xf0) == 0xb0 &&
+	    (q[2] & 0xc0) == 0x80) {
+		cp = 0x10000 + ((unsigned long)(hi - 0xd800) << 10) +
+		    ((unsigned long)(q[1] & 0x0f) << 6 | (q[2] & 0x3f));
+		buf_putc(b, 0);
+		q = (unsigned char *)b->p + at;
+		memmove(q + 4, q + 3, rest - 3);
+		q[0] = (unsigned char)(0xf0 | cp >> 18);
+		q[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
+		q[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
+		q[3] = (unsigned char)(0x80 | (cp & 0x3f));
+	} else {
+		buf_put(b, FFFD, 3);
+		q = (unsigned char *)b->p + at;
+		memmove(q + 3, q, rest);
+		memcpy(q, FFFD, 3);
+	}
+}
+
+/* A piece of text of kind f in the current choice of this chunk. */
+static void
+text_put(struct chat *c, int f, const char *s, size_t n)
+{
+	struct buf *b = &c->cur_text[f];
+	size_t at = b->len;
+
+	buf_put(b, s, n);
+	if (c->cur_hi[f] && n) {	/* more text after a lone high */
+		hi_fix(b, at, c->cur_hi[f]);
+		c->cur_hi[f] = 0;
+	}
+	if (n && s[n - 1] == '?' && (c->cur_hi[f] = lone_high(c)))
+		b->p[--b->len] = '\0';
+}
+
 /* A scalar at the current place; type 's' string, 'n' number, '0' null,
  * 'b' boolean, with its JSON text in json. */
 static void
@@ -228,8 +377,12 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 		case CK_CREATED: top = &c->created; break;
 		case CK_MODEL: top = &c->model; break;
 		case CK_FP: top = &c->fp; break;
+		case CK_TIER: top = &c->tier; break;
 		}
-		if (top && !top->len && type != '0')
+		/* The first non-empty value: not null, "" or a created 0
+		 * (Azure's first chunk has them all). */
+		if (top && !top->len && type != '0' && !(type == 's' && !n) &&
+		    !(jn == 1 && json[0] == '0'))
 			buf_put(top, json, jn);
 		return;
 	}
@@ -237,18 +390,29 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 		if (c->key[3] == CK_INDEX && type == 'n') {
 			c->cur_index = small_int(s);
 		} else if (c->key[3] == CK_TEXT && type == 's') {
-			buf_put(&c->cur_content, s, n);
+			text_put(c, F_CONTENT, s, n);
 		} else if (c->key[3] == CK_FINISH && type != '0') {
 			buf_reset(&c->cur_finish);
 			buf_put(&c->cur_finish, json, jn);
 		}
 		return;
 	}
-	if (c->depth == 4 && IN_DELTA && type == 's') {
+	if (c->depth == 4 && IN_DELTA) {
+		if (type != 's')
+			return;
 		if (c->key[4] == CK_CONTENT)
-			buf_put(&c->cur_content, s, n);
+			text_put(c, F_CONTENT, s, n);
 		else if (c->key[4] == CK_REASONING)
-			buf_put(&c->cur_reasoning, s, n);
+			text_put(c, F_REASONING, s, n);
+		else if (c->key[4] == CK_REFUSAL)
+			text_put(c, F_REFUSAL, s, n);
+		return;
+	}
+	if (c->depth == 4 && IN_LOGPROBS) {
+		int k = lp_slot(c->key[4]);
+
+		if (k >= 0 && c->cur_lps[k] == LP_ABSENT)
+			c->cur_lps[k] = LP_OTHER;
 		return;
 	}
 	if (!IN_TOOL || !(t = cur_tool(c)))
@@ -343,6 +507,7 @@ top_wanted(const struct chat *c)
 	case CK_OBJECT: return !c->object.len;
 	case CK_MODEL: return !c->model.len;
 	case CK_FP: return !c->fp.len;
+	case CK_TIER: return !c->tier.len;
 	default: return 0;
 	}
 }
@@ -400,6 +565,7 @@ static int
 open_container(struct chat *c)
 {
 	struct tool *t;
+	int k;
 
 	value_start(c);
 	if (c->capdepth >= 0 && ++c->capdepth > CAPDEPTH) {
@@ -410,8 +576,17 @@ open_container(struct chat *c)
 		/* A new choice in this chunk. */
 		c->cur_index = 0;
 		c->cur_has_tools = 0;
-		buf_reset(&c->cur_content);
-		buf_reset(&c->cur_reasoning);
+		for (k = 0; k < NF; k++) {
+			buf_reset(&c->cur_text[k]);
+			c->cur_hi[k] = 0;
+		}
+		if (c->cur_lp) {
+			c->cur_lp = 0;
+			for (k = 0; k < (int)NLP; k++) {
+				buf_reset(&c->cur_lpv[k]);
+				c->cur_lps[k] = LP_ABSENT;
+			}
+		}
 		buf_reset(&c->cur_tools);
 		buf_reset(&c->cur_finish);
 		while (c->cur_ntc)
@@ -436,6 +611,8 @@ cb_start_map(void *ctx)
 {
 	struct chat *c = ctx;
 
+	if (c->depth == 3 && IN_CHOICE && c->key[3] == CK_LOGPROBS)
+		c->cur_lp = 1;
 	if (!open_container(c))
 		return 0;
 	CAP(yajl_gen_map_open(c->cap));
@@ -446,7 +623,12 @@ static int
 cb_start_array(void *ctx)
 {
 	struct chat *c = ctx;
+	int k;
 
+	if (c->depth == 4 && IN_LOGPROBS && (k = lp_slot(c->key[4])) >= 0) {
+		cap_start(c, &c->cur_lpv[k]);
+		c->cur_lps[k] = LP_ARRAY;
+	}
 	if (c->depth == 0 || !open_container(c))
 		return c->bad = 1, 0;
 	CAP(yajl_gen_array_open(c->cap));
@@ -485,13 +667,35 @@ tool_apply(struct choice *ch, const struct tool *f)
 	return 0;
 }
 
+/* Fold this chunk's logprobs into the choice's: arrays concatenated. */
+static void
+lp_fold(struct choice *ch, const struct chat *c)
+{
+	const struct buf *v;
+	size_t i;
+
+	ch->lp = 1;
+	for (i = 0; i < NLP; i++) {
+		if (c->cur_lps[i] > ch->lps[i])
+			ch->lps[i] = c->cur_lps[i];
+		v = &c->cur_lpv[i];
+		if (c->cur_lps[i] != LP_ARRAY || v->len <= 2)
+			continue;	/* not an array, or [] */
+		if (ch->lpv[i].len)
+			buf_putc(&ch->lpv[i], ',');
+		buf_put(&ch->lpv[i], v->p + 1, v->len - 2);
+	}
+}
+
 /* The end of one choice of one chunk: report the delta, assemble. */
 static int
 choice_end(struct chat *c)
 {
 	struct choice *ch;
 	struct delta d;
+	struct buf *b;
 	size_t i;
+	int f;
 
 	if (c->cur_index < 0 || c->cur_index >= MAXCHOICE)
 		return 0;
@@ -501,8 +705,23 @@ choice_end(struct chat *c)
 	c->ch = ch;
 	ch = &c->ch[c->cur_index];
 	ch->seen = 1;
-	buf_put(&ch->content, c->cur_content.p, c->cur_content.len);
-	buf_put(&ch->reasoning, c->cur_reasoning.p, c->cur_reasoning.len);
+	for (f = 0; f < NF; f++) {
+		b = &c->cur_text[f];
+		/* A half held back meets this chunk's text. */
+		if (ch->hi[f] && (b->len || c->cur_hi[f])) {
+			hi_fix(b, 0, ch->hi[f]);
+			ch->hi[f] = 0;
+		}
+		if (c->cur_hi[f])
+			ch->hi[f] = c->cur_hi[f];
+		if (ch->hi[f] && c->cur_finish.len) {
+			buf_put(b, FFFD, 3);	/* no partner to come */
+			ch->hi[f] = 0;
+		}
+		buf_put(&ch->text[f], b->p, b->len);
+	}
+	if (c->cur_lp)
+		lp_fold(ch, c);
 	if (c->cur_finish.len) {
 		buf_reset(&ch->finish);
 		buf_put(&ch->finish, c->cur_finish.p, c->cur_finish.len);
@@ -510,17 +729,21 @@ choice_end(struct chat *c)
 	for (i = 0; i < c->cur_ntc; i++)
 		if (tool_apply(ch, &c->cur_tc[i]) < 0)
 			return 0;
-	if (c->cur_content.len || c->cur_reasoning.len ||
-	    (c->cur_has_tools && c->cur_ntc)) {
+	if (c->cur_text[F_CONTENT].len || c->cur_text[F_REASONING].len ||
+	    c->cur_text[F_REFUSAL].len || (c->cur_has_tools && c->cur_ntc)) {
 		memset(&d, 0, sizeof d);
 		d.index = c->cur_index;
-		if (c->cur_content.len) {
-			d.content = c->cur_content.p;
-			d.content_len = c->cur_content.len;
+		if ((b = &c->cur_text[F_CONTENT])->len) {
+			d.content = b->p;
+			d.content_len = b->len;
 		}
-		if (c->cur_reasoning.len) {
-			d.reasoning = c->cur_reasoning.p;
-			d.reasoning_len = c->cur_reasoning.len;
+		if ((b = &c->cur_text[F_REASONING])->len) {
+			d.reasoning = b->p;
+			d.reasoning_len = b->len;
+		}
+		if ((b = &c->cur_text[F_REFUSAL])->len) {
+			d.refusal = b->p;
+			d.refusal_len = b->len;
 		}
 		if (c->cur_has_tools && c->cur_ntc) {
 			d.tool_calls = c->cur_tools.p;
@@ -594,8 +817,16 @@ chat_reset(struct chat *c)
 	c->capdepth = -1;
 	while (c->cur_ntc)
 		tool_free(&c->cur_tc[--c->cur_ntc]);
-	buf_reset(&c->cur_content);
-	buf_reset(&c->cur_reasoning);
+	for (i = 0; i < NF; i++) {
+		buf_reset(&c->cur_text[i]);
+		c->cur_hi[i] = 0;
+	}
+	for (i = 0; i < NLP; i++) {
+		buf_reset(&c->cur_lpv[i]);
+		c->cur_lps[i] = LP_ABSENT;
+	}
+	c->cur_lp = 0;
+	c->ntail = 0;
 	buf_reset(&c->cur_tools);
 	buf_reset(&c->cur_finish);
 	buf_reset(&c->id);
@@ -603,6 +834,7 @@ chat_reset(struct chat *c)
 	buf_reset(&c->created);
 	buf_reset(&c->model);
 	buf_reset(&c->fp);
+	buf_reset(&c->tier);
 	buf_reset(&c->usage);
 	buf_reset(&c->error);
 	for (i = 0; i < c->nch; i++)
@@ -613,13 +845,17 @@ chat_reset(struct chat *c)
 void
 chat_free(struct chat *c)
 {
+	size_t i;
+
 	if (!c)
 		return;
 	chat_reset(c);
 	free(c->cur_tc);
 	free(c->ch);
-	buf_free(&c->cur_content);
-	buf_free(&c->cur_reasoning);
+	for (i = 0; i < NF; i++)
+		buf_free(&c->cur_text[i]);
+	for (i = 0; i < NLP; i++)
+		buf_free(&c->cur_lpv[i]);
 	buf_free(&c->cur_tools);
 	buf_free(&c->cur_finish);
 	buf_free(&c->id);
@@ -627,6 +863,7 @@ chat_free(struct chat *c)
 	buf_free(&c->created);
 	buf_free(&c->model);
 	buf_free(&c->fp);
+	buf_free(&c->tier);
 	buf_free(&c->usage);
 	buf_free(&c->error);
 	buf_free(&c->tmp);
@@ -650,6 +887,7 @@ chat_data(struct chat *c, const char *p, size_t n)
 		if (!n)
 			return 1;
 		c->started = 1;
+		c->ntail = 0;
 		if (*p != '{') {
 			c->bad = 1;
 			return 1;
@@ -662,12 +900,59 @@ chat_data(struct chat *c, const char *p, size_t n)
 		yajl_config(c->h, yajl_allow_multiple_values, 1);
 		c->depth = 0;
 	}
+	c->in = p;
 	if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok) {
 		yajl_free(c->h);
 		c->h = NULL;
 		c->bad = 1;
 	}
+	/* The last bytes of the event so far, for lone_high(). */
+	if (n >= sizeof c->tail) {
+		memcpy(c->tail, p + n - sizeof c->tail, sizeof c->tail);
+		c->ntail = sizeof c->tail;
+	} else {
+		size_t keep = sizeof c->tail - n;
+
+		if (keep > c->ntail)
+			keep = c->ntail;
+		memmove(c->tail, c->tail + c->ntail - keep, keep);
+		memcpy(c->tail + keep, p, n);
+		c->ntail = keep + n;
+	}
 	return 1;
+}
+
+/* The stream's end: each half still held back becomes U+FFFD, in a
+ * delta of its own and in the assembled text. */
+static void
+flush_held(struct chat *c)
+{
+	struct choice *ch;
+	struct delta d;
+	size_t i;
+
+	for (i = 0; i < c->nch; i++) {
+		ch = &c->ch[i];
+		if (!(ch->hi[F_CONTENT] | ch->hi[F_REASONING] |
+		    ch->hi[F_REFUSAL]))
+			continue;
+		memset(&d, 0, sizeof d);
+		d.index = (long)i;
+		if (ch->hi[F_CONTENT])
+			d.content = FFFD, d.content_len = 3;
+		if (ch->hi[F_REASONING])
+			d.reasoning = FFFD, d.reasoning_len = 3;
+		if (ch->hi[F_REFUSAL])
+			d.refusal = FFFD, d.refusal_len = 3;
+		memset(ch->hi, 0, sizeof ch->hi);
+		if (d.content)
+			buf_put(&ch->text[F_CONTENT], FFFD, 3);
+		if (d.reasoning)
+			buf_put(&ch->text[F_REASONING], FFFD, 3);
+		if (d.refusal)
+			buf_put(&ch->text[F_REFUSAL], FFFD, 3);
+		c->on_delta(c->ctx, &d);
+	}
 }
 
 /*
@@ -684,6 +969,7 @@ chat_event(struct chat *c, const char *data, size_t n, struct buf *msg)
 	c->bad = c->values = c->started = 0;
 	if (n == 6 && memcmp(data, "[DONE]", 6) == 0) {
 		c->done = 1;
+		flush_held(c);
 		return CHAT_DONE;
 	}
 	if (!bad && values == 0 && depth == 0)
@@ -727,6 +1013,25 @@ chat_done(const struct chat *c)
 	return c->done;
 }
 
+/* Has the choice any text of kind f, held-back half included? */
+static int
+has_text(const struct choice *ch, int f)
+{
+	return ch->text[f].len || ch->hi[f];
+}
+
+/* The choice's text of kind f as a JSON string; a half still held back
+ * (the stream cut short) as U+FFFD. */
+static void
+put_text(struct buf *b, const struct choice *ch, int f)
+{
+	json_str(b, ch->text[f].p, ch->text[f].len);
+	if (ch->hi[f]) {
+		b->len--;	/* the closing quote */
+		buf_put(b, FFFD "\"", 4);
+	}
+}
+
 /*
  * Was the stream cut short before [DONE]?  A relay appends [DONE] even
  * after an upstream cut-off: a choice that received content and has no
@@ -739,8 +1044,9 @@ chat_truncated(const struct chat *c)
 
 	for (i = 0; i < c->nch; i++)
 		if (c->ch[i].seen && !c->ch[i].finish.len &&
-		    (c->ch[i].content.len || c->ch[i].reasoning.len ||
-		    c->ch[i].ntools))
+		    (has_text(&c->ch[i], F_CONTENT) ||
+		    has_text(&c->ch[i], F_REASONING) ||
+		    has_text(&c->ch[i], F_REFUSAL) || c->ch[i].ntools))
 			return (long)i;
 	return -1;
 }
@@ -782,6 +1088,38 @@ put_tools(struct buf *b, const struct choice *ch)
 	buf_putc(b, ']');
 }
 
+/* The choice's logprobs: null when no chunk had them, else each member
+ * a chunk had, its arrays' elements concatenated. */
+static void
+put_logprobs(struct buf *b, const struct choice *ch)
+{
+	size_t i;
+	int first = 1;
+
+	if (!ch->lp) {
+		buf_puts(b, "null");
+		return;
+	}
+	buf_putc(b, '{');
+	for (i = 0; i < NLP; i++) {
+		if (ch->lps[i] == LP_ABSENT)
+			continue;
+		if (!first)
+			buf_putc(b, ',');
+		first = 0;
+		buf_putc(b, '"');
+		buf_puts(b, lp_members[i].name);
+		buf_puts(b, "\":");
+		if (ch->lps[i] == LP_ARRAY) {
+			buf_putc(b, '[');
+			buf_put(b, ch->lpv[i].p, ch->lpv[i].len);
+			buf_putc(b, ']');
+		} else
+			buf_puts(b, "null");
+	}
+	buf_putc(b, '}');
+}
+
 /* One assembled choice, as a non-streamed answer has it. */
 static void
 put_choice(struct buf *b, const struct choice *ch, size_t i, int completion)
@@ -793,23 +1131,31 @@ put_choice(struct buf *b, const struct choice *ch, size_t i, int completion)
 	buf_puts(b, num);
 	if (completion) {
 		buf_puts(b, ",\"text\":");
-		json_str(b, ch->content.p, ch->content.len);
+		put_text(b, ch, F_CONTENT);
 	} else {
 		buf_puts(b, ",\"message\":{\"role\":\"assistant\","
 		    "\"content\":");
-		if (ch->content.len || !ch->ntools)
-			json_str(b, ch->content.p, ch->content.len);
+		/* null beside tool calls or a refusal, as the SDK has it */
+		if (has_text(ch, F_CONTENT) ||
+		    !(ch->ntools || has_text(ch, F_REFUSAL)))
+			put_text(b, ch, F_CONTENT);
 		else
 			buf_puts(b, "null");
-		if (ch->reasoning.len) {
+		if (has_text(ch, F_REFUSAL)) {
+			buf_puts(b, ",\"refusal\":");
+			put_text(b, ch, F_REFUSAL);
+		}
+		if (has_text(ch, F_REASONING)) {
 			buf_puts(b, ",\"reasoning_content\":");
-			json_str(b, ch->reasoning.p, ch->reasoning.len);
+			put_text(b, ch, F_REASONING);
 		}
 		if (ch->ntools)
 			put_tools(b, ch);
 		buf_putc(b, '}');
 	}
-	buf_puts(b, ",\"logprobs\":null,\"finish_reason\":");
+	buf_puts(b, ",\"logprobs\":");
+	put_logprobs(b, ch);
+	buf_puts(b, ",\"finish_reason\":");
 	put_or(b, &ch->finish, "null");
 	buf_putc(b, '}');
 }
@@ -841,6 +1187,10 @@ chat_result(const struct chat *c, struct result *r)
 		buf_puts(&r->body, ",\"system_fingerprint\":");
 		buf_put(&r->body, c->fp.p, c->fp.len);
 	}
+	if (c->tier.len) {
+		buf_puts(&r->body, ",\"service_tier\":");
+		buf_put(&r->body, c->tier.p, c->tier.len);
+	}
 	buf_puts(&r->body, ",\"choices\":[");
 	for (i = 0; i < c->nch; i++) {
 		ch = &c->ch[i];
@@ -863,8 +1213,8 @@ chat_result(const struct chat *c, struct result *r)
 	buf_reset(&r->usage);
 	if (c->nch && c->ch[0].seen) {
 		ch = &c->ch[0];
-		if (ch->content.len || !ch->ntools)
-			json_str(&r->content, ch->content.p, ch->content.len);
+		if (has_text(ch, F_CONTENT) || !ch->ntools)
+			put_text(&r->content, ch, F_CONTENT);
 		else
 			buf_puts(&r->content, "null");
 		put_or(&r->finish, &ch->finish, "null");

@@ -199,6 +199,10 @@ out_delta(struct out *o, struct outreq *r, const struct delta *d)
 		buf_puts(b, ",\"reasoning\":");
 		json_str(b, d->reasoning, d->reasoning_len);
 	}
+	if (d->refusal) {
+		buf_puts(b, ",\"refusal\":");
+		json_str(b, d->refusal, d->refusal_len);
+	}
 	if (d->tool_calls) {
 		buf_puts(b, ",\"tool_calls\":");
 		buf_put(b, d->tool_calls, d->tool_calls_len);

@@ -73,6 +73,8 @@ struct delta {
 	size_t content_len;
 	const char *reasoning;
 	size_t reasoning_len;
+	const char *refusal;
+	size_t refusal_len;
 	const char *tool_calls;	/* the fragments' JSON, as sent */
 	size_t tool_calls_len;
 };
