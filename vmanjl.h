@@ -135,6 +135,10 @@ struct dialect {
 
 extern const struct dialect dialect_chat;
 
+/* gemini.c */
+
+extern const struct dialect dialect_gemini;
+
 /* endpoints.c */
 
 enum { EP_JSON, EP_BINARY, EP_MULTIPART, EP_TASK };
