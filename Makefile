@@ -29,8 +29,8 @@ $(OBJS): vmanjl.h | deps
 .c.o:
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-MOCK_SRCS = t/mock-buf.c t/mock-files.c t/mock-form.c t/mock-http.c \
-	t/mock-json.c t/mock-openai.c t/mock-route.c t/mock-task.c \
+MOCK_SRCS = t/mock-buf.c t/mock-files.c t/mock-form.c t/mock-gemini.c \
+	t/mock-http.c t/mock-json.c t/mock-openai.c t/mock-route.c t/mock-task.c \
 	t/mock-util.c t/mock-vendors.c
 t/mockvman: $(MOCK_SRCS) t/mock.h | deps
 	$(CC) $(ALL_CFLAGS) $(YAJL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
