@@ -16,7 +16,8 @@ ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-Wall -Wextra $(CFLAGS)
 
 OBJS = vmanjl.o answer.o buf.o cache.o chat.o endpoints.o fail.o input.o io.o \
-	json.o out.o pace.o pool.o request.o resume.o save.o sse.o task.o url.o responses.o
+	json.o out.o pace.o pool.o request.o resume.o save.o sse.o task.o url.o \
+	responses.o gemini.o
 TOOLS = t/mockvman t/sse-test
 
 all: vmanjl
@@ -29,9 +30,9 @@ $(OBJS): vmanjl.h | deps
 .c.o:
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
-MOCK_SRCS = t/mock-buf.c t/mock-files.c t/mock-form.c t/mock-http.c \
-	t/mock-json.c t/mock-openai.c t/mock-route.c t/mock-task.c \
-	t/mock-util.c t/mock-vendors.c t/mock-responses.c
+MOCK_SRCS = t/mock-buf.c t/mock-files.c t/mock-form.c t/mock-gemini.c \
+	t/mock-http.c t/mock-json.c t/mock-openai.c t/mock-responses.c \
+	t/mock-route.c t/mock-task.c t/mock-util.c t/mock-vendors.c
 t/mockvman: $(MOCK_SRCS) t/mock.h | deps
 	$(CC) $(ALL_CFLAGS) $(YAJL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
 		$(MOCK_SRCS) $(YAJL_LIBS)

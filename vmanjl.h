@@ -137,6 +137,10 @@ struct dialect {
 
 extern const struct dialect dialect_chat;
 
+/* gemini.c */
+
+extern const struct dialect dialect_gemini;
+
 /* responses.c */
 
 extern const struct dialect dialect_responses;

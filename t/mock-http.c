@@ -347,7 +347,8 @@ resp_fill(struct conn *c)
 		r->stage.len = 0;
 		s->spos = 0;
 		switch (s->src == SRC_SSE ? oai_sse_next(c) :
-		    s->src == SRC_RESP ? resp_sse_next(c) : fixed_next(c)) {
+		    s->src == SRC_RESP ? resp_sse_next(c) :
+		    s->src == SRC_GEMINI ? gem_sse_next(c) : fixed_next(c)) {
 		case U_DATA:
 			break;
 		case U_BLOCK:

@@ -504,6 +504,7 @@ static const struct route {
 	{ "POST", "/v1/responses", B_OBJ, resp_create, 0 },
 	{ "POST", "/v1/embeddings", B_OBJ, oai_embeddings, 0 },
 	{ "POST", "/v1/images/generations", B_OBJ, oai_images, 0 },
+	{ "POST", "/v1beta/models/*", B_OBJ, gem_generate, 0 },
 	{ "POST", "/mj/submit/imagine", B_JSON, vend_mj_submit, MJS_IMAGINE },
 	{ "POST", "/mj/submit/blend", B_JSON, vend_mj_submit, MJS_BLEND },
 	{ "POST", "/mj/submit/describe", B_JSON, vend_mj_submit, MJS_DESCRIBE },

@@ -33,7 +33,7 @@ enum { CS_OPEN, CS_LINGER, CS_STALL };
 enum { CL_NONE, CL_GRACEFUL, CL_ABRUPT, CL_RST, CL_STALL };
 enum { RQ_HEAD, RQ_BODY, RQ_CSIZE, RQ_CDATA, RQ_CCRLF, RQ_TRAILER, RQ_NONE };
 enum { FR_LENGTH, FR_CHUNKED, FR_CLOSE };
-enum { SRC_FIXED, SRC_SSE, SRC_RESP };
+enum { SRC_FIXED, SRC_SSE, SRC_RESP, SRC_GEMINI };
 enum { U_DATA, U_BLOCK, U_END, U_CLOSE, U_STALL, U_BADCHUNK };
 enum { F_MORE, F_FLUSH, F_BLOCK, F_DONE };
 enum { P_FULL, P_FLUSH, P_IDLE };
@@ -281,6 +281,10 @@ void oai_stt(struct req *q, int translate);
 /* mock-responses.c */
 int resp_sse_next(struct conn *c);
 void resp_create(struct req *q, int arg);
+
+/* mock-gemini.c */
+int gem_sse_next(struct conn *c);
+void gem_generate(struct req *q, int arg);
 
 /* mock-form.c */
 int form_delim(const char *ct, char *out, size_t osz);

@@ -1,0 +1,355 @@
+/*
+ * mock-gemini.c: the Gemini routes of t/mockvman: generateContent and
+ * streamGenerateContent (its event stream made lazily, one chunk per
+ * token).  What it answers: t/mockvman.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mock.h"
+
+/* The phases of a Gemini stream. */
+enum { GP_THOUGHT, GP_TEXT, GP_END };
+
+/* End of the token that starts at p in t (n bytes): tokens after the
+ * first begin with a space. */
+static size_t
+tok_end(const char *t, size_t n, size_t p)
+{
+	for (p++; p < n && t[p] != ' '; p++)
+		;
+	return p;
+}
+
+static size_t
+tok_count(const char *t, size_t n)
+{
+	size_t c = n > 0, i;
+
+	for (i = 1; i < n; i++)
+		c += t[i] == ' ';
+	return c;
+}
+
+/* The usageMetadata of the answer: Gemini leaves out zero counts. */
+static void
+put_usage(yajl_gen y, const struct rstate *s)
+{
+	unsigned long long th = s->rcnt[0];
+
+	json_put(y, "usageMetadata");
+	yajl_gen_map_open(y);
+	json_ki(y, "promptTokenCount", s->ptok);
+	if (s->ctok)
+		json_ki(y, "candidatesTokenCount", s->ctok);
+	json_ki(y, "totalTokenCount", s->ptok + s->ctok + th);
+	if (th)
+		json_ki(y, "thoughtsTokenCount", th);
+	yajl_gen_map_close(y);
+}
+
+/* A part of text (thought marks a thought part). */
+static void
+put_part(yajl_gen y, const char *t, size_t n, int thought)
+{
+	yajl_gen_map_open(y);
+	json_put(y, "text");
+	json_putn(y, t, n);
+	if (thought)
+		json_kb(y, "thought", 1);
+	yajl_gen_map_close(y);
+}
+
+/* The candidate's end: its finishReason, index, and for SAFETY the
+ * ratings that blocked it. */
+static void
+put_finish(yajl_gen y, const char *fin)
+{
+	if (fin)
+		json_ks(y, "finishReason", fin);
+	json_ki(y, "index", 0);
+	if (fin && strcmp(fin, "SAFETY") == 0) {
+		json_put(y, "safetyRatings");
+		yajl_gen_array_open(y);
+		yajl_gen_map_open(y);
+		json_ks(y, "category", "HARM_CATEGORY_DANGEROUS_CONTENT");
+		json_ks(y, "probability", "HIGH");
+		json_kb(y, "blocked", 1);
+		yajl_gen_map_close(y);
+		yajl_gen_array_close(y);
+	}
+}
+
+/* The members after the candidates: usage (in the last chunk only),
+ * modelVersion, responseId; then the object is closed. */
+static void
+put_tail(yajl_gen y, const struct resp *r, int usage)
+{
+	if (usage)
+		put_usage(y, &r->s);
+	json_put(y, "modelVersion");
+	json_putn(y, r->model.p, r->model.len);
+	json_put(y, "responseId");
+	json_putn(y, r->id.p, r->id.len);
+	yajl_gen_map_close(y);
+}
+
+/* Append the stream's next chunk to b; 0 at the end.  A thought token
+ * a chunk, then a text token a chunk, the last with finishReason and
+ * usageMetadata (a final chunk of its own when there is no text). */
+static int
+gen_chunk(struct resp *r, struct buf *b)
+{
+	struct rstate *s = &r->s;
+	yajl_gen y = r->y;
+	struct buf *t;
+	size_t e;
+	int last = 0;
+
+	if (s->ph == GP_THOUGHT && s->k >= s->rcnt[0]) {
+		s->ph = GP_TEXT;
+		s->k = 0;
+	}
+	if (s->ph == GP_END)
+		return 0;
+	yajl_gen_map_open(y);
+	json_put(y, "candidates");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	if (s->ph == GP_THOUGHT || s->k < s->cnt[0]) {
+		json_put(y, "content");
+		yajl_gen_map_open(y);
+		json_put(y, "parts");
+		yajl_gen_array_open(y);
+		t = s->ph == GP_THOUGHT ? &r->rtext : &r->text[0];
+		if (s->ph == GP_THOUGHT) {
+			if (s->rpos[0] >= t->len)
+				s->rpos[0] = 0;
+			e = tok_end(t->p, t->len, s->rpos[0]);
+			put_part(y, t->p + s->rpos[0], e - s->rpos[0], 1);
+			s->rpos[0] = e;
+		} else {
+			if (s->pos[0] >= t->len)
+				s->pos[0] = 0;
+			e = tok_end(t->p, t->len, s->pos[0]);
+			put_part(y, t->p + s->pos[0], e - s->pos[0], 0);
+			s->pos[0] = e;
+		}
+		yajl_gen_array_close(y);
+		json_ks(y, "role", "model");
+		yajl_gen_map_close(y);
+		s->k++;
+		last = s->ph == GP_TEXT && s->k >= s->cnt[0];
+	} else
+		last = 1;	/* no text: the end alone */
+	put_finish(y, last ? s->fin[0] : NULL);
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	put_tail(y, r, last);
+	json_take(y, b);
+	if (last)
+		s->ph = GP_END;
+	return 1;
+}
+
+/* Next unit of a Gemini event stream into r->stage: one chunk with its
+ * comment and line ends, or a fault (the mock members of chat's
+ * streams, an error chunk in Gemini's shape). */
+int
+gem_sse_next(struct conn *c)
+{
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	struct buf *b = &r->stage;
+	size_t mark = b->len;
+
+	if (s->nev > 0 && s->ev_ms > 0 && g.now < s->ev_at) {
+		http_wake(c, s->ev_at);
+		return U_BLOCK;
+	}
+	if (s->nev == s->close_after)
+		return U_CLOSE;
+	if (s->nev == s->stall_after)
+		return U_STALL;
+	if (s->nev == s->bad_chunked && s->framing == FR_CHUNKED)
+		return U_BADCHUNK;
+	if (r->y == NULL)
+		r->y = json_gen();
+	if (s->comments) {
+		buf_adds(b, ": keep-alive");
+		buf_add(b, s->eol, s->eol_len);
+		buf_add(b, s->eol, s->eol_len);
+	}
+	buf_adds(b, "data: ");
+	if (s->nev == s->bad_data && !s->bad_done) {
+		s->bad_done = 1;
+		buf_adds(b, "{\"broken json");
+	} else if (s->nev == s->error_event && !s->err_done) {
+		s->err_done = 1;
+		s->ph = GP_END;
+		yajl_gen_map_open(r->y);
+		json_put(r->y, "error");
+		yajl_gen_map_open(r->y);
+		json_ki(r->y, "code", 500);
+		json_ks(r->y, "message", "mock stream error");
+		json_ks(r->y, "status", "INTERNAL");
+		yajl_gen_map_close(r->y);
+		yajl_gen_map_close(r->y);
+		json_take(r->y, b);
+	} else if (!gen_chunk(r, b)) {
+		b->len = mark;
+		return U_END;
+	}
+	s->nev++;
+	buf_add(b, s->eol, s->eol_len);
+	buf_add(b, s->eol, s->eol_len);
+	s->ev_at = g.now + s->ev_ms;
+	return U_DATA;
+}
+
+/* The text parts of a content, joined by a space, into b. */
+static void
+parts_text(yajl_val content, struct buf *b)
+{
+	yajl_val parts = json_get(content, "parts");
+	const char *t;
+	size_t i;
+	int first = 1;
+
+	for (i = 0; YAJL_IS_ARRAY(parts) && i < parts->u.array.len; i++) {
+		if ((t = json_str(json_get(parts->u.array.values[i],
+		    "text"))) == NULL)
+			continue;
+		if (!first)
+			buf_add(b, " ", 1);
+		first = 0;
+		buf_adds(b, t);
+	}
+}
+
+/* The answer of a generateContent that does not stream. */
+static void
+gem_whole(struct conn *c, const struct mock *m, int status)
+{
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	yajl_gen y = r->y ? r->y : (r->y = json_gen());
+	size_t len, k;
+
+	yajl_gen_map_open(y);
+	json_put(y, "candidates");
+	yajl_gen_array_open(y);
+	yajl_gen_map_open(y);
+	if (s->rcnt[0] || s->cnt[0]) {
+		json_put(y, "content");
+		yajl_gen_map_open(y);
+		json_put(y, "parts");
+		yajl_gen_array_open(y);
+		if (s->rcnt[0])
+			put_part(y, r->rtext.p, r->rtext.len, 1);
+		for (len = 0, k = 0; k < s->cnt[0]; k++)
+			len = tok_end(r->text[0].p, r->text[0].len, len);
+		if (s->cnt[0])
+			put_part(y, r->text[0].p, len, 0);
+		yajl_gen_array_close(y);
+		json_ks(y, "role", "model");
+		yajl_gen_map_close(y);
+	}
+	put_finish(y, s->fin[0]);
+	yajl_gen_map_close(y);
+	yajl_gen_array_close(y);
+	put_tail(y, r, 1);
+	json_take(y, &r->head);
+	http_fixed(c, status, "application/json", m);
+}
+
+/* POST /v1beta/models/{model}:generateContent and
+ * :streamGenerateContent (see mockvman.md). */
+void
+gem_generate(struct req *q, int arg)
+{
+	struct conn *c = q->c;
+	struct resp *r = &c->r;
+	struct rstate *s = &r->s;
+	const struct mock *m = &q->m;
+	yajl_val root = q->root, cs, v, gc;
+	struct buf echo = { 0 };
+	const char *role, *colon, *method;
+	char model[256];
+	long long maxtok, rep;
+	size_t i, ntok;
+	int stream, thoughts;
+
+	(void)arg;
+	if (!route_cap(q, 0, model, sizeof model) ||
+	    (colon = strrchr(model, ':')) == NULL) {
+		http_error(c, 404, "Invalid URL (no :method after the model)",
+		    "invalid_request_error", NULL, &nomock);
+		return;
+	}
+	method = colon + 1;
+	model[colon - model] = '\0';
+	if (strcmp(method, "generateContent") == 0)
+		stream = 0;
+	else if (strcmp(method, "streamGenerateContent") == 0)
+		stream = 1;
+	else {
+		http_error(c, 404, "Invalid URL (unknown model method)",
+		    "invalid_request_error", NULL, &nomock);
+		return;
+	}
+	/* The echo: the last user content's text parts; prompt tokens:
+	 * the words of every content. */
+	cs = json_get(root, "contents");
+	for (i = 0; YAJL_IS_ARRAY(cs) && i < cs->u.array.len; i++) {
+		v = cs->u.array.values[i];
+		role = json_str(json_get(v, "role"));
+		echo.len = 0;
+		parts_text(v, &echo);
+		s->ptok += echo.len ? util_words(echo.p) : 0;
+		if (role == NULL || strcmp(role, "user") == 0) {
+			r->text[0].len = 0;
+			buf_add(&r->text[0], echo.p, echo.len);
+		}
+	}
+	buf_free(&echo);
+	if (m->content) {
+		r->text[0].len = 0;
+		buf_adds(&r->text[0], m->content);
+	}
+	gc = json_get(root, "generationConfig");
+	thoughts = strstr(model, "thinking") != NULL || json_bool(json_get(
+	    json_get(gc, "thinkingConfig"), "includeThoughts"));
+	maxtok = json_int(json_get(gc, "maxOutputTokens"), -1);
+	rep = stream ? util_clamp(m->repeat, 1, 1000000000) : 1;
+	s->n = 1;
+	s->fin[0] = "STOP";
+	if (r->text[0].len && util_has_word(r->text[0].p, "unsafe")) {
+		s->fin[0] = "SAFETY";
+		thoughts = 0;
+	} else {
+		ntok = tok_count(r->text[0].p, r->text[0].len);
+		s->cnt[0] = rep * ntok;
+		if (maxtok >= 0 && (unsigned long long)maxtok < s->cnt[0]) {
+			s->cnt[0] = maxtok;
+			s->fin[0] = "MAX_TOKENS";
+		}
+		s->ctok = s->cnt[0];
+	}
+	if (thoughts) {
+		buf_adds(&r->rtext, "think: ");
+		buf_add(&r->rtext, r->text[0].p, r->text[0].len);
+		s->rcnt[0] = tok_count(r->rtext.p, r->rtext.len);
+	}
+	buf_adds(&r->model, model);
+	buf_adds(&r->id, "gemini-mock-");
+	buf_addu(&r->id, q->seq);
+	s->ph = GP_THOUGHT;
+	if (!stream) {
+		gem_whole(c, m, q->status);
+		return;
+	}
+	http_sse(c, m);
+	s->src = SRC_GEMINI;
+}
