@@ -16,7 +16,7 @@ ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-Wall -Wextra $(CFLAGS)
 
 OBJS = vmanjl.o answer.o buf.o cache.o chat.o endpoints.o fail.o input.o io.o \
-	json.o out.o pace.o pool.o request.o resume.o save.o sse.o task.o url.o
+	json.o out.o pace.o pool.o request.o resume.o save.o sse.o task.o url.o messages.o
 TOOLS = t/mockvman t/sse-test
 
 all: vmanjl
@@ -31,7 +31,7 @@ $(OBJS): vmanjl.h | deps
 
 MOCK_SRCS = t/mock-buf.c t/mock-files.c t/mock-form.c t/mock-http.c \
 	t/mock-json.c t/mock-openai.c t/mock-route.c t/mock-task.c \
-	t/mock-util.c t/mock-vendors.c
+	t/mock-util.c t/mock-vendors.c t/mock-messages.c
 t/mockvman: $(MOCK_SRCS) t/mock.h | deps
 	$(CC) $(ALL_CFLAGS) $(YAJL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
 		$(MOCK_SRCS) $(YAJL_LIBS)

@@ -216,6 +216,8 @@ static const struct endpoint table[] = {
 	    "chat", NULL, NULL, "relay", &dialect_chat },
 	{ "/v1/completions", "POST", EP_JSON,
 	    "completions", NULL, NULL, "relay", &dialect_chat },
+	{ "/v1/messages", "POST", EP_JSON, "messages", NULL, NULL, "relay",
+	    &dialect_messages },
 	ROW("/v1/embeddings", "POST", EP_JSON,
 	    "embeddings", NULL, NULL, "relay"),
 	ROW("/v1/images/generations", "POST", EP_JSON,

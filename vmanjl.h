@@ -135,6 +135,10 @@ struct dialect {
 
 extern const struct dialect dialect_chat;
 
+/* messages.c */
+
+extern const struct dialect dialect_messages;
+
 /* endpoints.c */
 
 enum { EP_JSON, EP_BINARY, EP_MULTIPART, EP_TASK };
