@@ -501,6 +501,7 @@ static const struct route {
 	{ "GET", "/files/**", B_NONE | R_OPEN, files_get, 0 },
 	{ "POST", "/v1/chat/completions", B_OBJ, oai_chat, 0 },
 	{ "POST", "/v1/completions", B_OBJ, oai_completion, 0 },
+	{ "POST", "/v1/messages", B_OBJ, anth_messages, 0 },
 	{ "POST", "/v1/embeddings", B_OBJ, oai_embeddings, 0 },
 	{ "POST", "/v1/images/generations", B_OBJ, oai_images, 0 },
 	{ "POST", "/mj/submit/imagine", B_JSON, vend_mj_submit, MJS_IMAGINE },
