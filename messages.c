@@ -686,7 +686,7 @@ message_delta(struct msgs *c)
 /* ---------------------------------------------------------------- */
 /* The decoder */
 
-static struct msgs *
+static void *
 msgs_new(void (*on_delta)(void *, const struct delta *), void *ctx)
 {
 	struct msgs *c = xcalloc(1, sizeof *c);
@@ -702,8 +702,10 @@ msgs_new(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 /* Forget everything: a new attempt starts a new stream. */
 static void
-msgs_reset(struct msgs *c)
+msgs_reset(void *dec)
 {
+	struct msgs *c = dec;
+
 	if (c->h)
 		yajl_free(c->h);
 	c->h = NULL;
@@ -717,8 +719,9 @@ msgs_reset(struct msgs *c)
 }
 
 static void
-msgs_free(struct msgs *c)
+msgs_free(void *dec)
 {
+	struct msgs *c = dec;
 	size_t i;
 
 	if (!c)
@@ -750,8 +753,10 @@ msgs_free(struct msgs *c)
 /* Bytes of the current event's data payload, as they arrive; one that
  * does not start with '{' is judged whole when the event ends. */
 static int
-msgs_data(struct msgs *c, const char *p, size_t n)
+msgs_data(void *dec, const char *p, size_t n)
 {
+	struct msgs *c = dec;
+
 	if (c->bad)
 		return 1;
 	if (!c->started) {
@@ -857,8 +862,9 @@ apply(struct msgs *c, const struct buf *type, struct buf *msg)
  * event field when the data has none).
  */
 static int
-msgs_event(struct msgs *c, const struct sse_event *ev, struct buf *msg)
+msgs_event(void *dec, const struct sse_event *ev, struct buf *msg)
 {
+	struct msgs *c = dec;
 	int bad = c->bad, values = c->values, depth = c->depth, rc;
 	struct buf type;
 
@@ -1030,8 +1036,9 @@ counter(const struct mlist *l, const char *k)
  * res, with its text, finish_reason and usage in chat's terms.
  */
 static void
-msgs_result(const struct msgs *c, struct result *res)
+msgs_result(const void *dec, struct result *res)
 {
+	const struct msgs *c = dec;
 	const struct member *m;
 	struct buf text = { 0 };
 	size_t i, k;
@@ -1142,57 +1149,21 @@ msgs_body(const char *body, size_t n, struct result *res, struct buf *msg)
 /* ---------------------------------------------------------------- */
 /* The Messages dialect, as answer.c sees every dialect */
 
-static void *
-d_open(void (*on_delta)(void *, const struct delta *), void *ctx)
-{
-	return msgs_new(on_delta, ctx);
-}
-
-static void
-d_reset(void *c)
-{
-	msgs_reset(c);
-}
-
-static void
-d_close(void *c)
-{
-	msgs_free(c);
-}
-
-static int
-d_data(void *c, const char *p, size_t n)
-{
-	return msgs_data(c, p, n);
-}
-
-static int
-d_event(void *c, const struct sse_event *ev, struct buf *msg)
-{
-	return msgs_event(c, ev, msg);
-}
-
 static const struct buf *
-d_error(const void *c)
+msgs_error(const void *c)
 {
 	return &((const struct msgs *)c)->error;
 }
 
 /* Complete at message_stop; open until then. */
 static int
-d_state(const void *c, long *which)
+msgs_state(const void *c, long *which)
 {
 	(void)which;
 	return ((const struct msgs *)c)->done ? DEC_COMPLETE : DEC_OPEN;
 }
 
-static void
-d_result(const void *c, struct result *res)
-{
-	msgs_result(c, res);
-}
-
 const struct dialect dialect_messages = {
-	"messages", "message_stop", d_open, d_reset, d_close, d_data,
-	d_event, d_error, d_state, d_result, msgs_body
+	"messages", "message_stop", msgs_new, msgs_reset, msgs_free,
+	msgs_data, msgs_event, msgs_error, msgs_state, msgs_result, msgs_body
 };
