@@ -15,9 +15,9 @@ YAJL_LIBS = $(shell $(PKG_CONFIG) --libs yajl)
 ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-Wall -Wextra $(CFLAGS)
 
-OBJS = vmanjl.o answer.o buf.o cache.o chat.o endpoints.o fail.o input.o io.o \
-	json.o out.o pace.o pool.o request.o resume.o save.o sse.o task.o url.o \
-	responses.o gemini.o
+OBJS = vmanjl.o answer.o buf.o cache.o chat.o endpoints.o fail.o gemini.o \
+	input.o io.o json.o messages.o out.o pace.o pool.o request.o \
+	responses.o resume.o save.o sse.o task.o url.o
 TOOLS = t/mockvman t/sse-test
 
 all: vmanjl
@@ -31,8 +31,9 @@ $(OBJS): vmanjl.h | deps
 	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) $(CPPFLAGS) -c -o $@ $<
 
 MOCK_SRCS = t/mock-buf.c t/mock-files.c t/mock-form.c t/mock-gemini.c \
-	t/mock-http.c t/mock-json.c t/mock-openai.c t/mock-responses.c \
-	t/mock-route.c t/mock-task.c t/mock-util.c t/mock-vendors.c
+	t/mock-http.c t/mock-json.c t/mock-messages.c t/mock-openai.c \
+	t/mock-responses.c t/mock-route.c t/mock-task.c t/mock-util.c \
+	t/mock-vendors.c
 t/mockvman: $(MOCK_SRCS) t/mock.h | deps
 	$(CC) $(ALL_CFLAGS) $(YAJL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
 		$(MOCK_SRCS) $(YAJL_LIBS)

@@ -222,6 +222,8 @@ static const struct endpoint table[] = {
 	    "gemini", NULL, NULL, "relay", &dialect_gemini },
 	{ "/v1beta/models/*:streamGenerateContent", "POST", EP_JSON,
 	    "gemini", NULL, NULL, "relay", &dialect_gemini },
+	{ "/v1/messages", "POST", EP_JSON, "messages", NULL, NULL, "relay",
+	    &dialect_messages },
 	ROW("/v1/embeddings", "POST", EP_JSON,
 	    "embeddings", NULL, NULL, "relay"),
 	ROW("/v1/images/generations", "POST", EP_JSON,

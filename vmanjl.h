@@ -141,6 +141,10 @@ extern const struct dialect dialect_chat;
 
 extern const struct dialect dialect_gemini;
 
+/* messages.c */
+
+extern const struct dialect dialect_messages;
+
 /* responses.c */
 
 extern const struct dialect dialect_responses;

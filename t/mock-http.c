@@ -346,7 +346,8 @@ resp_fill(struct conn *c)
 	if (s->spos == r->stage.len) {
 		r->stage.len = 0;
 		s->spos = 0;
-		switch (s->src == SRC_SSE ? oai_sse_next(c) :
+		switch (s->src == SRC_SSE ? (s->next ? s->next(c) :
+		    oai_sse_next(c)) :
 		    s->src == SRC_RESP ? resp_sse_next(c) :
 		    s->src == SRC_GEMINI ? gem_sse_next(c) : fixed_next(c)) {
 		case U_DATA:

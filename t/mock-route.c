@@ -502,6 +502,7 @@ static const struct route {
 	{ "POST", "/v1/chat/completions", B_OBJ, oai_chat, 0 },
 	{ "POST", "/v1/completions", B_OBJ, oai_completion, 0 },
 	{ "POST", "/v1/responses", B_OBJ, resp_create, 0 },
+	{ "POST", "/v1/messages", B_OBJ, anth_messages, 0 },
 	{ "POST", "/v1/embeddings", B_OBJ, oai_embeddings, 0 },
 	{ "POST", "/v1/images/generations", B_OBJ, oai_images, 0 },
 	{ "POST", "/v1beta/models/*", B_OBJ, gem_generate, 0 },

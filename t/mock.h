@@ -52,6 +52,8 @@ struct mock {
 	int status, reset, no_done, comments, bom, http10, invalid_utf8;
 };
 
+struct conn;
+
 /* Per-answer state, zeroed before each answer. */
 struct rstate {
 	int active, http10, close, framing, src, hdr_done, reset;
@@ -73,12 +75,16 @@ struct rstate {
 	unsigned long long ptok, ctok;
 	long long nev, close_after, stall_after, bad_data, error_event;
 	long long bad_chunked;
+	unsigned long long cwtok, crtok;	/* Messages: cache tokens */
+	int blk;			/* Messages: the block streamed */
+	int (*next)(struct conn *);	/* the stream's maker; NULL:
+					 * oai_sse_next */
 };
 
 /* An answer in progress; the buffers are kept for reuse. */
 struct resp {
 	struct buf hdr, stage, head, tail, id, model, rtext, tname, targs;
-	struct buf xhdr;
+	struct buf xhdr, stopseq;
 	struct buf text[MAX_CHOICES];
 	struct rstate s;
 	yajl_gen y;		/* the JSON writer of chats and completions */
@@ -285,6 +291,10 @@ void resp_create(struct req *q, int arg);
 /* mock-gemini.c */
 int gem_sse_next(struct conn *c);
 void gem_generate(struct req *q, int arg);
+
+/* mock-messages.c */
+int anth_sse_next(struct conn *c);
+void anth_messages(struct req *q, int arg);
 
 /* mock-form.c */
 int form_delim(const char *ct, char *out, size_t osz);
