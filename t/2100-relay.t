@@ -8,7 +8,8 @@
 # Answers: the request id header, the relay's own refusals, its 429 with
 # no body, the dashboard page on a path it does not serve.  Streams:
 # pings before the first event, a bare JSON error after them, [DONE]
-# after an upstream cut-off, the usage chunk the relay adds.  And
+# after an upstream cut-off, a stream complete at [DONE] kept whatever
+# breaks after it, the usage chunk the relay adds.  And
 # --endpoints saying what each row rests on.
 . "$(dirname "$0")/lib.sh"
 start_mock
@@ -70,6 +71,26 @@ test_expect_success 'Kling in its own shape (older relays, forks): the same resu
 	progress_of out >actual &&
 	printf "%s\n" "submitted null" "processing null" >expect &&
 	test_cmp expect actual
+'
+
+test_expect_success 'a descriptor of its own with alternatives follows both Kling shapes' '
+	d="\"task\":{\"id\":[\"data.task_id\",\"id\"],\"status\":[\"task_status\",\"status\"],\"done\":[\"succeed\",\"SUCCESS\"],\"failed\":[\"failed\",\"FAILURE\"],\"urls\":[\"task_result.videos.*.url\",\"result_url\"],\"error\":\"task_status_msg|fail_reason\"}" &&
+	u="\"url\":\"/kling/v1/videos/text2video\"" &&
+	cat >in <<-EOF &&
+	{"custom_id":"relay",$u,"body":{"prompt":"a dog","mock":{"steps":1}},$d}
+	{"custom_id":"vendor",$u,"body":{"prompt":"a dog","mock":{"steps":1,"shape":"vendor"}},$d}
+	{"custom_id":"failed",$u,"body":{"prompt":"a dog","mock":{"steps":1,"task_fail":true}},$d}
+	EOF
+	exits 1 -q --poll-interval 0.02 in >out &&
+	has ".custom_id==\"relay\" and .type==\"response\" and
+	    .task.vendor_status==\"SUCCESS\" and
+	    .task.urls==[.body.data.result_url]" out &&
+	has ".custom_id==\"vendor\" and .type==\"response\" and
+	    .task.vendor_status==\"succeed\" and
+	    .task.urls==[.body.data.task_result.videos[].url]" out &&
+	has ".custom_id==\"failed\" and .type==\"error\" and
+	    .error.type==\"task_failed\" and .task.vendor_status==\"FAILURE\" and
+	    (.error.message | endswith(\": mock: task failed\"))" out
 '
 
 test_expect_success 'a result URL left in fail_reason (new-api before 2026) is a result' '
@@ -358,6 +379,21 @@ test_expect_success '[DONE] after an upstream cut-off: stream_truncated after th
 	    .content==\"a b\" and .finish_reason==\"stop\"" out &&
 	test $(seen c1) -eq 3 &&
 	test $(seen c3) -eq 2
+'
+
+test_expect_success 'a stream complete at [DONE] is never sent again, whatever follows' '
+	for f in close_after stall_after bad_chunked; do
+		echo "{\"custom_id\":\"$f\",\"body\":{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"id\":\"d$f\",\"$f\":6}}}" ||
+		return 1
+	done >in &&
+	"$VMANJL" -q --idle-timeout 1 --retries 2 --backoff 1 in >out &&
+	test $(count ".type==\"retry\"" out) -eq 0 &&
+	test $(count ".type==\"response\"" out) -eq 3 &&
+	all ".type==\"response\"" ".attempts==1 and .content==\"a b\" and
+	    .finish_reason==\"stop\" and .usage.total_tokens==4" out &&
+	for f in close_after stall_after bad_chunked; do
+		test $(seen d$f) -eq 1 || return 1
+	done
 '
 
 test_expect_success 'the usage chunk the relay adds counts in the response and the summary' '
