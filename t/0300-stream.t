@@ -60,11 +60,12 @@ test_expect_success 'the streamed body equals the non-streamed answer' '
 	test_cmp expect actual
 '
 
-test_expect_success 'usage only with stream_options.include_usage' '
+test_expect_success 'usage: by default (the relay asks for it), not when include_usage is false' '
 	cat >in <<-\EOF &&
-	{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c"}]}
+	{"model":"m","stream":true,"stream_options":{"include_usage":false},"messages":[{"role":"user","content":"a b c"}]}
 	{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"a b c"}]}
 	{"model":"m","messages":[{"role":"user","content":"a b c"}]}
+	{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c"}]}
 	EOF
 	"$VMANJL" -q -k in >out &&
 	has ".line==1 and .type==\"response\" and (has(\"usage\") | not) and
@@ -72,7 +73,9 @@ test_expect_success 'usage only with stream_options.include_usage' '
 	has ".line==2 and .type==\"response\" and
 	    .usage=={\"prompt_tokens\":3,\"completion_tokens\":3,\"total_tokens\":6} and
 	    .body.usage==.usage" out &&
+	has ".line==4 and .type==\"response\" and .body.usage==.usage" out &&
 	jq -c "select(.type==\"response\" and .line>1) | .usage" out >usages &&
+	test $(wc -l <usages) -eq 3 &&
 	test $(sort -u usages | wc -l) -eq 1 &&
 	all ".type==\"delta\"" "has(\"content\")" out
 '
@@ -277,8 +280,8 @@ test_expect_success '--events: the exact data strings, [DONE] included' '
 test_expect_success '--events: a stream without [DONE] is a success' '
 	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"no_done\":true}}" >in &&
 	"$VMANJL" -q --events --retries 0 in >out &&
-	has ".type==\"response\" and .events==4" out &&
-	test $(grep -c "\"type\":\"event\"" out) -eq 4
+	has ".type==\"response\" and .events==5" out &&
+	test $(grep -c "\"type\":\"event\"" out) -eq 5
 '
 
 test_expect_success '--events: event type, id and multi-line data' '

@@ -14,7 +14,8 @@ test_expect_success 'a success: {id, custom_id, response, error} exactly' '
 	jq -e "keys_unsorted==[\"id\",\"custom_id\",\"response\",\"error\"] and
 	    (.response | keys)==[\"body\",\"request_id\",\"status_code\"]" out &&
 	has ".id==\"vmanjl_req_1\" and .custom_id==\"q1\" and .error==null and
-	    .response.status_code==200 and .response.request_id==null and
+	    .response.status_code==200 and
+	    (.response.request_id | test(\"^[0-9]{24}\$\")) and
 	    .response.body.object==\"chat.completion\" and
 	    .response.body.choices[0].message.content==\"hello big world\" and
 	    .response.body.usage.total_tokens==6" out

@@ -501,17 +501,20 @@ test_expect_success 'kling: image generation, text-to-video, image-to-video' '
 	trace records >actual &&
 	cat >expect <<-\EOF &&
 	1 submitted,running submitted,processing -> response succeeded succeed
-	2 submitted,running submitted,processing -> response succeeded succeed
-	3 submitted,running submitted,processing -> response succeeded succeed
+	2 submitted,running QUEUED,IN_PROGRESS -> response succeeded SUCCESS
+	3 submitted,running QUEUED,IN_PROGRESS -> response succeeded SUCCESS
 	EOF
 	test_cmp expect actual &&
 	all ".type==\"response\"" ".task.progress==1 and
-	    .body.code==0 and .task.raw.task_id==.task.id" records &&
-	has ".type==\"response\" and .line==1 and (.task.urls | length)==2 and
+	    .task.raw.task_id==.task.id" records &&
+	has ".type==\"response\" and .line==1 and .body.code==0 and
+	    (.task.urls | length)==2 and
 	    (.task.urls | map(endswith(\".png\")) | all)" records &&
-	has ".type==\"response\" and .line==2 and (.task.urls | length)==1 and
+	has ".type==\"response\" and .line==2 and .body.code==\"success\" and
+	    (.task.urls | length)==1 and
 	    (.task.urls[0] | endswith(\".mp4\"))" records &&
-	has ".type==\"response\" and .line==3 and (.task.urls | length)==1 and
+	has ".type==\"response\" and .line==3 and .body.code==\"success\" and
+	    (.task.urls | length)==1 and
 	    (.task.urls[0] | endswith(\".mp4\"))" records &&
 	changes_only records &&
 	polls_match records
@@ -676,8 +679,9 @@ test_expect_success 'followup.sh: actions, modal, fetch, seed, cancel, queries' 
 		case $f in
 		suno*)	has ".code==200 and .data.task_id==\"$id\" and
 			    (.data.clips | length)==2" bodies ;;
-		kling)	has ".code==0 and .data.task_id==\"$id\" and
-			    .data.task_status==\"submitted\"" bodies ;;
+		kling)	has ".code==\"success\" and .data.task_id==\"$id\" and
+			    .data.status==\"QUEUED\" and
+			    .data.data.data.task_status==\"submitted\"" bodies ;;
 		luma)	has ".id==\"$id\" and .state==\"pending\"" bodies ;;
 		runway)	has ".id==\"$id\" and .status==\"PENDING\"" bodies ;;
 		cogvideox) has ".id==\"$id\" and

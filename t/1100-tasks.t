@@ -66,7 +66,8 @@ less () {
 # must satisfy (jq; $id is the task id).
 cat >"$TMP/lifecycle" <<\EOF
 Midjourney   | /mj/submit/imagine          | {"prompt":"a cat","mock":{"steps":3}}  | 6 | SUCCESS   | .body      | [.body.imageUrl]                      | .body.id == $id and .body.status == "SUCCESS" and (.task.urls[0] | endswith("/files/mj-" + $id + ".png"))
-Kling        | /kling/v1/videos/text2video | {"prompt":"a dog","mock":{"steps":4}}  | 6 | succeed   | .body.data | [.body.data.task_result.videos[].url] | .body.code == 0 and .body.data.task_status == "succeed" and (.task.urls | length) == 1
+Kling        | /kling/v1/videos/text2video | {"prompt":"a dog","mock":{"steps":4}}  | 6 | SUCCESS   | .body.data | [.body.data.result_url]               | .body.code == "success" and .body.data.data.data.task_status == "succeed" and (.task.urls[0] | endswith("/files/" + $id + "-0.mp4"))
+Kling vendor | /kling/v1/videos/text2video | {"prompt":"a dog","mock":{"steps":4,"shape":"vendor"}} | 6 | succeed | .body.data | [.body.data.task_result.videos[].url] | .body.code == 0 and .body.data.task_status == "succeed" and (.task.urls | length) == 1
 Suno (GoAPI) | /suno/v1/music              | {"prompt":"a song","mock":{"steps":2}} | 4 | completed | .body.data | [.body.data.clips[].audio_url] + [.body.data.clips[].video_url] | .body.code == 200 and .body.data.status == "completed" and (.task.urls | length) == 4
 Flux         | /flux/v1/flux-pro-1.1       | {"prompt":"a cat","mock":{"steps":2}}  | 4 | Ready     | .body      | [.body.result.sample]                 | true
 EOF
@@ -81,8 +82,14 @@ Midjourney   | running   | IN_PROGRESS | 0.25 | 3
 Midjourney   | running   | IN_PROGRESS | 0.5  | 4
 Midjourney   | running   | IN_PROGRESS | 0.75 | 5
 Kling        | submitted | null        | null | 0
-Kling        | running   | submitted   | null | 1
-Kling        | running   | processing  | null | 2
+Kling        | running   | QUEUED      | 0    | 1
+Kling        | running   | IN_PROGRESS | 0.2  | 2
+Kling        | running   | IN_PROGRESS | 0.4  | 3
+Kling        | running   | IN_PROGRESS | 0.6  | 4
+Kling        | running   | IN_PROGRESS | 0.8  | 5
+Kling vendor | submitted | null        | null | 0
+Kling vendor | running   | submitted   | null | 1
+Kling vendor | running   | processing  | null | 2
 Suno (GoAPI) | submitted | null        | null | 0
 Suno (GoAPI) | running   | pending     | null | 1
 Suno (GoAPI) | running   | processing  | null | 2
@@ -135,7 +142,7 @@ done 3<"$TMP/lifecycle.tsv"
 test_expect_success 'a failed task: task_failed, the vendor status and reason' '
 	cat >in <<-\EOF &&
 	{"custom_id":"mf","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"steps":1,"task_fail":true}}}
-	{"custom_id":"kf","url":"/kling/v1/videos/text2video","body":{"prompt":"a dog","mock":{"steps":1,"task_fail":true}}}
+	{"custom_id":"kf","url":"/kling/v1/videos/text2video","body":{"prompt":"a dog","mock":{"steps":1,"task_fail":true,"shape":"vendor"}}}
 	{"custom_id":"rf","url":"/runwayml/v1/image_to_video","body":{"promptImage":"https://example.com/a.png","model":"gen3a_turbo","mock":{"steps":1,"task_fail":true}}}
 	EOF
 	exits 1 -q --poll-interval 0.02 in >out &&
@@ -342,7 +349,7 @@ test_expect_success 'Suno (new-api): code "success" is accepted' '
 test_expect_success '--no-wait: the submit answer with the task submitted' '
 	cat >in <<-\EOF &&
 	{"custom_id":"nw","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"steps":1}}}
-	{"custom_id":"nk","url":"/kling/v1/videos/text2video","body":{"prompt":"a dog","mock":{"steps":1}}}
+	{"custom_id":"nk","url":"/kling/v1/videos/text2video","body":{"prompt":"a dog","mock":{"steps":1,"shape":"vendor"}}}
 	{"custom_id":"nr","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"mj_code":24}}}
 	EOF
 	r0=$(requests) &&

@@ -19,7 +19,10 @@ start_mock
 # every 10 ms and must not trip it.  The "reset ... once" cells stay
 # among the first 8 lines, which start together on fresh connections:
 # on a reused connection libcurl re-sends a request reset before the
-# headers by itself (see the test after the matrix).
+# headers by itself (see the test after the matrix).  The relay's rows
+# (text/html 200, truncated [DONE], pings then a bare error, its own
+# refusals) are here too; Midjourney's code 23 needs a task route, which
+# the matrix's chat body cannot reach: t/2100-relay.t has it.
 cat >"$TMP/table" <<\EOF
 ok                  | {}                                          | both | response | 200  | 1 | ^hello matrix words$
 connection refused  | refused                                     | both | error    | null | 3 | [Cc]onnect
@@ -58,6 +61,15 @@ invalid UTF-8       | {"invalid_utf8":true}                       | yes  | error
 HTTP/1.0 close      | {"http10":true}                             | both | response | 200  | 1 | ^hello matrix words$
 bad chunked         | {"bad_chunked":2}                           | yes  | error    | 200  | 3 | chunked
 slow drip           | {"chunk":1,"chunk_delay_ms":10,"content":"ok"} | both | response | 200 | 1 | ^ok$
+text/html 200       | {"raw":"<!doctype html><html><head><title>New API</title></head><body></body></html>","content_type":"text/html; charset=utf-8"} | both | error | 200 | 1 | ^HTTP 200 text/html; charset=utf-8 is a web page, not an API answer .*: New API$
+truncated [DONE]    | {"cut_finish":true}                         | yes  | error    | 200  | 3 | ^stream truncated: choice 0 has no finish_reason at \[DONE\]$
+truncated once      | {"cut_finish":true,"fail_first":1}          | yes  | response | 200  | 2 | ^hello matrix words$
+pings, bare error   | {"pings":2,"bare_error":{"error":{"message":"upstream boom","type":"upstream_error","code":"bad_response_status_code"}}} | yes | error | 200 | 3 | ^upstream boom$
+pings, bare 400ish  | {"pings":2,"bare_error":{"error":{"message":"bad param","type":"invalid_request_error","code":"invalid_request"}}} | yes | error | 200 | 1 | ^bad param$
+pings, then stream  | {"pings":3}                                 | yes  | response | 200  | 1 | ^hello matrix words$
+503 model_not_found | {"relay_error":"model_not_found"}           | both | error    | 503  | 1 | ^no available channel for model m .*\(request id: [0-9]+\)$
+403 user quota      | {"relay_error":"insufficient_user_quota"}   | both | error    | 403  | 1 | ^user quota is not enough.*\(request id: [0-9]+\)$
+429 empty body      | {"relay_error":"rate_limit"}                | both | error    | 429  | 3 | ^HTTP 429 with an empty body$
 ok                  | {}                                          | both | response | 200  | 1 | ^hello matrix words$ | 200M
 100 MB, 200M limit  | {"size":104857600}                          | no   | response | 200  | 1 | ^hello matrix wordsxxxx | 200M
 EOF

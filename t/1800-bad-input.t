@@ -11,7 +11,9 @@ start_mock
 
 # The table: name | the line, as a printf(1) format (EMPTY: an empty
 # line; %% for a %) | what it gets: ok (a response), bad (an invalid_request error),
-# 404 (sent to the base URL's host, which does not know the path) or
+# 404 (sent to the base URL's host, which does not know the path), page
+# (sent there too, outside /v1 and /api: the relay's dashboard, an
+# html_answer error; the next test checks the path that arrived) or
 # blank (skipped, no record) | a regex the message must match (after
 # "line N: " for bad).
 cat >"$TMP/table" <<\EOF
@@ -108,9 +110,9 @@ url: a leading space    | {"url":" /v1/x","body":{}}                            
 url: a tab              | {"url":"/v1/x\\ty","body":{}}                            | bad   | space or control
 url: CRLF               | {"url":"/v1/x\\r\\nX-Evil: 1","body":{}}                 | bad   | space or control
 url: NUL                | {"url":"/v1/x\\u0000y","body":{}}                        | bad   | space or control
-path /@host stays home  | {"url":"/@evil.example/v1/x","body":{}}                  | 404   | ^Invalid URL \(POST /@evil\.example/v1/x\)$
-path /..//host stays    | {"url":"/..//evil.example/v1/x","body":{}}               | 404   | ^Invalid URL \(POST /+evil\.example/v1/x\)$
-path %2F%2F stays home  | {"url":"/%%2F%%2Fevil.example/x","body":{}}              | 404   | ^Invalid URL \(POST /%2F%2Fevil\.example/x\)$
+path /@host stays home  | {"url":"/@evil.example/v1/x","body":{}}                  | page  | : New API$
+path /..//host stays    | {"url":"/..//evil.example/v1/x","body":{}}               | page  | : New API$
+path %2F%2F stays home  | {"url":"/%%2F%%2Fevil.example/x","body":{}}              | page  | : New API$
 path ?u=//host stays    | {"url":"/v1/x?u=//evil.example/","body":{}}              | 404   | ^Invalid URL \(POST /v1/x\)$
 plain bare body again   | {"model":"m","messages":[]}                              | ok    |
 EOF
@@ -149,6 +151,10 @@ test_expect_success 'the bad input matrix: the documented record for every line'
 	     elif \$cell.want == \"404\" then
 		\$r.type == \"error\" and \$r.status == 404 and
 		\$r.attempts == 1 and (\$msg | test(\$cell.re))
+	     elif \$cell.want == \"page\" then
+		\$r.type == \"error\" and \$r.status == 200 and
+		\$r.error.type == \"html_answer\" and
+		\$r.attempts == 1 and (\$msg | test(\$cell.re))
 	     else
 		\$r.type == \"error\" and \$r.status == null and
 		\$r.attempts == 0 and \$r.error.type == \"invalid_request\" and
@@ -166,9 +172,9 @@ test_expect_success 'the bad input matrix: the documented record for every line'
 	test $(wc -l <"$TMP/matrix.tsv") -eq $(wc -l <rows.tsv) &&
 	# One terminal record per non-blank line, no more, no other record.
 	test $(jq -s "length" out) -eq $n &&
-	# What was sent: the ok lines and the 404 ones, nothing else.
-	sent=$(jq "map(select(.want == \"ok\" or .want == \"404\")) | length" \
-	    cells.json) &&
+	# What was sent: the ok, 404 and page lines, nothing else.
+	sent=$(jq "map(select(.want == \"ok\" or .want == \"404\" or
+	    .want == \"page\")) | length" cells.json) &&
 	test $(($(requests) - r0)) -eq $sent &&
 	! grep "	FAIL	" "$TMP/matrix.tsv"
 '
@@ -182,6 +188,23 @@ if [ -s "$TMP/matrix.tsv" ]; then
 	echo "# $(grep -c '	ok	' "$TMP/matrix.tsv") ok," \
 	    "$(grep -c '	FAIL	' "$TMP/matrix.tsv") FAIL"
 fi
+
+test_expect_success 'a url that is a path reaches the base URL host as that path' '
+	cat >paths <<-\EOF &&
+	/@evil.example/v1/x ^/@evil\.example/v1/x$
+	/..//evil.example/v1/x ^/+evil\.example/v1/x$
+	/%2F%2Fevil.example/x ^/%2F%2Fevil\.example/x$
+	EOF
+	while read -r url want; do
+		jq -n -c --arg u "$url" "{url: \$u, body: {}}" >one &&
+		{ "$VMANJL" -q --retries 0 one >out; echo $? >rc; } &&
+		test $(cat rc) -eq 1 &&
+		has ".error.type==\"html_answer\"" out &&
+		mock_stats >stats &&
+		jq -e --arg w "$want" ".last_path | test(\$w)" stats ||
+		{ echo "$url arrived as $(jq .last_path stats)"; return 1; }
+	done <paths
+'
 
 test_expect_success 'a truncated last line (no newline) gets its error record' '
 	printf "{\"model\":\"m\",\"messages\":[]}\n{\"model\":\"m\",\"messages\":[{\"role\":\"us" >in &&

@@ -69,9 +69,12 @@ http_reset(struct conn *c)
 	r->hdr.len = r->stage.len = r->head.len = r->tail.len = 0;
 	r->id.len = r->model.len = 0;
 	r->rtext.len = r->tname.len = r->targs.len = 0;
-	r->xhdr.len = 0;
+	r->xhdr.len = r->bare.len = 0;
 	for (i = 0; i < MAX_CHOICES; i++)
 		r->text[i].len = 0;
+	/* new-api's request id: a time stamp and a counter here */
+	snprintf(r->rid, sizeof r->rid, "20261205000000%010llu",
+	    ++g.answers);
 	r->s.active = 1;
 	r->s.http10 = c->http10;
 	r->s.close = c->conn_close || c->http10;
@@ -106,7 +109,9 @@ hdr_ok(const char *s)
 }
 
 /* Build the response head into r->hdr and choose the body framing;
- * clen is the body length when it is known. */
+ * clen is the body length when it is known, ctype NULL sends no
+ * Content-Type.  Every answer names its request id and the relay's
+ * version, as new-api's middleware does. */
 static void
 resp_head(struct conn *c, int status, const char *ctype, int sse,
     size_t clen, const struct mock *m)
@@ -121,9 +126,15 @@ resp_head(struct conn *c, int status, const char *ctype, int sse,
 	buf_addu(b, status);
 	buf_add(b, " ", 1);
 	buf_adds(b, status_text(status));
-	buf_adds(b, "\r\nContent-Type: ");
-	buf_adds(b, ctype);
 	buf_adds(b, "\r\n");
+	if (ctype) {
+		buf_adds(b, "Content-Type: ");
+		buf_adds(b, ctype);
+		buf_adds(b, "\r\n");
+	}
+	buf_adds(b, "X-Oneapi-Request-Id: ");
+	buf_adds(b, r->rid);
+	buf_adds(b, "\r\nX-New-Api-Version: " MOCK_RELAY_VERSION "\r\n");
 	if (sse)
 		buf_adds(b, "Cache-Control: no-cache\r\n"
 		    "X-Accel-Buffering: no\r\n");
@@ -205,6 +216,7 @@ void
 http_sse(struct conn *c, const struct mock *m)
 {
 	struct rstate *s = &c->r.s;
+	size_t mark;
 
 	resp_mock(c, m);
 	s->src = SRC_SSE;
@@ -215,6 +227,16 @@ http_sse(struct conn *c, const struct mock *m)
 	s->error_event = m->error_event;
 	s->bad_chunked = m->bad_chunked;
 	s->no_done = m->no_done;
+	s->cut_finish = m->cut_finish;
+	s->pings = m->pings > 0 ? m->pings : 0;
+	s->ping_ms = m->ping_ms > 0 ? m->ping_ms : 0;
+	if (m->bare_error) {	/* made now: m dies with the request */
+		mark = c->r.head.len;
+		json_answer(c, m->bare_error);
+		buf_add(&c->r.bare, c->r.head.p + mark, c->r.head.len - mark);
+		c->r.head.len = mark;
+		s->bare = 1;
+	}
 	s->comments = m->comments;
 	s->bom = m->bom;
 	s->eol = "\n";
@@ -404,6 +426,7 @@ resp_end(struct conn *c)
 	buf_trim(&r->tail, TRIM_CAP);
 	buf_trim(&r->rtext, TRIM_CAP);
 	buf_trim(&r->targs, TRIM_CAP);
+	buf_trim(&r->bare, TRIM_CAP);
 	for (i = 0; i < MAX_CHOICES; i++)
 		buf_trim(&r->text[i], TRIM_CAP);
 }
@@ -768,6 +791,7 @@ conn_free(struct conn *c)
 	buf_free(&c->r.tname);
 	buf_free(&c->r.targs);
 	buf_free(&c->r.xhdr);
+	buf_free(&c->r.bare);
 	for (i = 0; i < MAX_CHOICES; i++)
 		buf_free(&c->r.text[i]);
 	if (c->r.y)

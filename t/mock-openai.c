@@ -1,6 +1,7 @@
 /*
  * mock-openai.c: the OpenAI routes of t/mockvman: chat, completions
- * (with their generated event streams), embeddings, images, audio.
+ * (with their generated event streams), embeddings, images, audio,
+ * videos.
  * What it answers: t/mockvman.md.
  */
 #include <stdio.h>
@@ -283,7 +284,7 @@ ev_finish(struct resp *r, struct buf *b)
 	struct rstate *s = &r->s;
 	int i;
 
-	if (s->ci >= s->n) {
+	if (s->ci >= s->n || s->cut_finish) {	/* cut: no finish chunks */
 		s->ph = PH_USAGE;
 		return PH_ON;
 	}
@@ -352,8 +353,44 @@ gen_event(struct conn *c, struct buf *b)
 	return k;
 }
 
-/* Next unit of an event stream into r->stage: one event with its
- * comment and line ends, or a fault. */
+/* The relay's wait for upstream before a stream's first event: ": PING"
+ * comment blocks (mock.pings, mock.ping_ms apart), then maybe a bare
+ * JSON error body instead of events (mock.bare_error).  U_DATA or
+ * U_BLOCK while that goes on, U_END after the bare error, -1 when the
+ * events may start. */
+static int
+sse_prelude(struct conn *c, struct buf *b)
+{
+	struct rstate *s = &c->r.s;
+
+	if (s->nev > 0)
+		return -1;
+	if (s->npings > 0 && g.now < s->ping_at) {
+		http_wake(c, s->ping_at);
+		return U_BLOCK;
+	}
+	if (s->npings < s->pings || s->bare == 1) {
+		if (s->bom && !s->bom_done) {
+			buf_add(b, "\xef\xbb\xbf", 3);
+			s->bom_done = 1;
+		}
+		if (s->npings < s->pings) {
+			buf_adds(b, ": PING");
+			buf_add(b, s->eol, s->eol_len);
+			buf_add(b, s->eol, s->eol_len);
+			s->npings++;
+			s->ping_at = g.now + s->ping_ms;
+		} else {
+			buf_add(b, c->r.bare.p, c->r.bare.len);
+			s->bare = 2;
+		}
+		return U_DATA;
+	}
+	return s->bare ? U_END : -1;
+}
+
+/* Next unit of an event stream into r->stage: a ping, one event with
+ * its comment and line ends, or a fault. */
 int
 oai_sse_next(struct conn *c)
 {
@@ -361,8 +398,10 @@ oai_sse_next(struct conn *c)
 	struct rstate *s = &r->s;
 	struct buf *b = &r->stage;
 	size_t mark = b->len;
-	int bom = 0;
+	int bom = 0, k;
 
+	if ((k = sse_prelude(c, b)) >= 0)
+		return k;
 	if (s->nev > 0 && s->ev_ms > 0 && g.now < s->ev_at) {
 		http_wake(c, s->ev_at);
 		return U_BLOCK;
@@ -541,6 +580,18 @@ pad_body(struct resp *r, const struct mock *m, size_t split)
 		r->s.pad = m->size - have;
 }
 
+/* Does the stream end with a usage chunk?  new-api asks upstream for
+ * one when the request has no stream_options (since August 2025), else
+ * as stream_options.include_usage says. */
+static int
+stream_usage(yajl_val root)
+{
+	yajl_val so = json_get(root, "stream_options");
+
+	return so == NULL || YAJL_IS_NULL(so) ||
+	    YAJL_IS_TRUE(json_get(so, "include_usage"));
+}
+
 /* The id and model every chunk or answer of this request names. */
 static void
 set_head(struct resp *r, const char *id, unsigned long long seq,
@@ -657,8 +708,7 @@ oai_chat(struct req *q, int arg)
 		buf_adds(&r->tname, name ? name : "");
 	}
 	stream = YAJL_IS_TRUE(json_get(root, "stream"));
-	s->usage = YAJL_IS_TRUE(json_get(json_get(root, "stream_options"),
-	    "include_usage"));
+	s->usage = stream_usage(root);
 	maxtok = json_int(json_get(root, "max_tokens"), -1);
 	if (maxtok < 0)
 		maxtok = json_int(json_get(root, "max_completion_tokens"), -1);
@@ -702,8 +752,7 @@ oai_completion(struct req *q, int arg)
 	s->kind = K_CMPL;
 	s->n = 1;
 	stream = YAJL_IS_TRUE(json_get(root, "stream"));
-	s->usage = YAJL_IS_TRUE(json_get(json_get(root, "stream_options"),
-	    "include_usage"));
+	s->usage = stream_usage(root);
 	maxtok = json_int(json_get(root, "max_tokens"), -1);
 	gen_choices(c, m, maxtok, stream);
 	set_head(r, "cmpl-mock-", seq, model);
@@ -964,4 +1013,132 @@ oai_stt(struct req *q, int translate)
 		return;
 	}
 	route_json(q, q->status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Videos (OpenAI's /v1/videos, as new-api relays it) */
+
+/* A submit field: a JSON member or a multipart text field. */
+static const char *
+video_field(const struct req *q, const char *k)
+{
+	return q->multipart ? form_text(&q->f, k) :
+	    json_str(json_get(q->root, k));
+}
+
+/* A video object: queued, in_progress, completed or failed, progress
+ * 0..100; a failed one has error{message,code}, a completed one its
+ * URL in metadata.url (model/task.go ToOpenAIVideo), or where
+ * mock.video_url_at puts it as forks do: output.video_url, video_url. */
+static void
+video_object(yajl_gen y, const struct task *t)
+{
+	int ph = task_phase(t, NULL);
+	char u[256];
+
+	files_url(u, sizeof u, t->id, ".mp4");
+	yajl_gen_map_open(y);
+	json_ks(y, "id", t->id);
+	json_ks(y, "object", "video");
+	json_ks(y, "model", t->model);
+	json_ks(y, "status", task_status(t));
+	json_ki(y, "progress", task_pct(t));
+	json_ki(y, "created_at", t->submit_ms / 1000);
+	json_put(y, "completed_at");
+	if (t->finish_ms)
+		yajl_gen_integer(y, t->finish_ms / 1000);
+	else
+		yajl_gen_null(y);
+	json_ks(y, "seconds", t->title);
+	json_ks(y, "size", t->tags);
+	if (ph == TP_FAIL) {
+		json_put(y, "error");
+		yajl_gen_map_open(y);
+		json_ks(y, "message", FAIL_REASON);
+		json_ks(y, "code", "video_generation_failed");
+		yajl_gen_map_close(y);
+	}
+	if (ph == TP_DONE && t->url_at == UA_TOP)
+		json_ks(y, "video_url", u);
+	else if (ph == TP_DONE) {
+		json_put(y, t->url_at == UA_OUTPUT ? "output" : "metadata");
+		yajl_gen_map_open(y);
+		json_ks(y, t->url_at == UA_OUTPUT ? "video_url" : "url", u);
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_map_close(y);
+}
+
+/* POST /v1/videos (JSON or multipart) {prompt*, model, seconds, size}:
+ * a queued video object. */
+void
+oai_video_submit(struct req *q, int arg)
+{
+	const char *prompt = video_field(q, "prompt"), *v;
+	struct task *t;
+
+	(void)arg;
+	if (!util_nonempty(prompt)) {
+		openai_400(q, "Missing required parameter: 'prompt'.");
+		return;
+	}
+	t = task_new(FAM_OVIDEO, 0, q, prompt);
+	v = video_field(q, "model");
+	t->model = util_strdup(util_nonempty(v) ? v : "sora-2");
+	v = video_field(q, "seconds");
+	t->title = util_strdup(util_nonempty(v) ? v : "4");
+	v = video_field(q, "size");
+	t->tags = util_strdup(util_nonempty(v) ? v : "720x1280");
+	video_object(q->y, t);
+	route_json(q, q->status);
+}
+
+/* GET /v1/videos/{id} (a poll). */
+void
+oai_video_answer(struct req *q, const struct task *t)
+{
+	video_object(q->y, t);
+}
+
+/* An id new-api does not know: its task-style 400. */
+void
+oai_video_absent(struct req *q, const char *id)
+{
+	(void)id;
+	yajl_gen_map_open(q->y);
+	json_ks(q->y, "code", "task_not_exist");
+	json_ks(q->y, "message", "task_not_exist");
+	json_ks(q->y, "data", NULL);
+	yajl_gen_map_close(q->y);
+	route_json(q, 400);
+}
+
+/* GET /v1/videos/{id}/content: the mp4 once completed, else a 404
+ * OpenAI error; not a poll (the task does not move). */
+void
+oai_video_content(struct req *q, int arg)
+{
+	const struct task *t;
+	const char *ct;
+	const void *p;
+	char id[128], name[160], msg[128];
+	size_t n;
+
+	(void)arg;
+	if (!route_cap(q, 0, id, sizeof id) ||
+	    (t = task_find(FAM_OVIDEO, id)) == NULL) {
+		http_error(q->c, 404, "Task not found",
+		    "invalid_request_error", "task_not_exist", &q->m);
+		return;
+	}
+	if (task_phase(t, NULL) != TP_DONE) {
+		snprintf(msg, sizeof msg, "Video is not ready yet (status %s)",
+		    task_status(t));
+		http_error(q->c, 404, msg, "invalid_request_error",
+		    "video_not_ready", &q->m);
+		return;
+	}
+	snprintf(name, sizeof name, "%s.mp4", t->id);
+	p = files_bytes(name, strlen(name), &n, &ct);
+	route_bytes(q, q->status, ct, p, n);
 }

@@ -219,6 +219,8 @@ mock_unfault(struct mock *m)
 	m->repeat = k.repeat;
 	m->size = k.size;
 	m->eol = k.eol;
+	m->pings = k.pings;
+	m->ping_ms = k.ping_ms;
 	m->comments = k.comments;
 	m->bom = k.bom;
 }
@@ -263,14 +265,62 @@ mock_parse(struct mock *m, yajl_val o)
 	m->bom = json_bool(json_get(o, "bom"));
 	m->http10 = json_bool(json_get(o, "http10"));
 	m->invalid_utf8 = json_bool(json_get(o, "invalid_utf8"));
+	m->relay_error = json_str(json_get(o, "relay_error"));
+	m->pings = json_int(json_get(o, "pings"), 0);
+	m->ping_ms = json_int(json_get(o, "ping_ms"), 0);
+	m->bare_error = json_get(o, "bare_error");
+	m->cut_finish = json_bool(json_get(o, "cut_finish"));
+}
+
+/* One of new-api's own refusals (mock.relay_error): its quota and
+ * channel errors, type new_api_error, the message ending in the request
+ * id; its in-memory rate limiter's 429 with an empty body.  Another
+ * name: HTTP 500 with that code. */
+static void
+relay_error(struct req *q)
+{
+	static const struct {
+		const char *code, *msg;
+		int status;
+	} errs[] = {
+		{ "insufficient_user_quota", "user quota is not enough, "
+		    "remaining quota: $0.000000", 403 },
+		{ "pre_consume_token_quota_failed", "token quota is not "
+		    "enough, token remain quota: $0.000000, need quota: "
+		    "$0.002000", 403 },
+		{ "model_not_found", "no available channel for model %s "
+		    "under group default (distributor)", 503 },
+	};
+	const char *which = q->m.relay_error, *model;
+	char fmt[256], msg[512];
+	size_t i, n = sizeof errs / sizeof errs[0];
+
+	if (strcmp(which, "rate_limit") == 0) {
+		http_fixed(q->c, 429, NULL, &q->m);
+		return;
+	}
+	if ((model = json_str(json_get(q->root, "model"))) == NULL)
+		model = "mock";
+	for (i = 0; i < n && strcmp(errs[i].code, which) != 0; i++)
+		;
+	if (i < n)
+		snprintf(fmt, sizeof fmt, errs[i].msg, model);
+	else
+		snprintf(fmt, sizeof fmt, "mock relay error %.64s", which);
+	snprintf(msg, sizeof msg, "%s (request id: %s)", fmt, q->c->r.rid);
+	http_error(q->c, i < n ? errs[i].status : 500, msg, "new_api_error",
+	    which, &q->m);
 }
 
 /* Count m.id and drop the faults once fail_first is used up (*unf set),
- * then answer from m alone when it asks for a raw, body or error
- * answer: 1 when it did.  *status is the status of a normal answer. */
+ * then answer from m alone when it asks for a relay error, a raw, body
+ * or error answer: 1 when it did.  *status is the status of a normal
+ * answer. */
 static int
-mock_answer(struct conn *c, struct mock *m, int *status, int *unf)
+mock_answer(struct req *q, int *status, int *unf)
 {
+	struct conn *c = q->c;
+	struct mock *m = &q->m;
 	char msg[64];
 
 	*unf = 0;
@@ -280,7 +330,9 @@ mock_answer(struct conn *c, struct mock *m, int *status, int *unf)
 		*unf = 1;
 	}
 	*status = m->status ? m->status : 200;
-	if (m->raw) {
+	if (m->relay_error)
+		relay_error(q);
+	else if (m->raw) {
 		buf_adds(&c->r.head, m->raw);
 		http_fixed(c, *status, m->ctype ? m->ctype :
 		    "application/json", m);
@@ -478,15 +530,34 @@ not_found(struct req *q, int arg)
 	http_error(q->c, 404, msg, "invalid_request_error", NULL, &nomock);
 }
 
+/* The dashboard new-api serves (web-router.go) for any path outside
+ * /v1, /api and /assets that no route serves: its index.html, status
+ * 200, no key needed. */
+static void
+web_page(struct req *q)
+{
+	buf_adds(&q->c->r.head, "<!doctype html><html lang=\"zh\"><head>"
+	    "<meta charset=\"utf-8\" /><link rel=\"icon\" "
+	    "href=\"/logo.png\" /><meta name=\"viewport\" "
+	    "content=\"width=device-width, initial-scale=1\" />"
+	    "<title>New API</title><script type=\"module\" crossorigin "
+	    "src=\"/assets/index-mock.js\"></script></head><body><noscript>"
+	    "You need to enable JavaScript to run this app.</noscript>"
+	    "<div id=\"root\"></div></body></html>\n");
+	route_add_header(q, "Cache-Control", "no-cache");
+	http_fixed(q->c, 200, "text/html; charset=utf-8", &nomock);
+}
+
 /* How a route takes its body, and (or'ed in) who may call it. */
-enum { B_NONE, B_JSON, B_OBJ, B_FORM, B_MASK = 7 };
+enum { B_NONE, B_JSON, B_OBJ, B_FORM, B_ANY, B_MASK = 7 };
 #define R_QUIET	8	/* the server's own: not counted, no key needed */
 #define R_OPEN	16	/* no key needed */
 
 /* The routes, first match wins.  A pattern's '*' stands for one path
  * segment, a final "**" for the rest of the path (maybe empty).
  * B_NONE: no body; B_JSON: a JSON object or nothing; B_OBJ: a JSON
- * object; B_FORM: multipart/form-data (another body: no parts).  The
+ * object; B_FORM: multipart/form-data (another body: no parts); B_ANY:
+ * B_FORM for a multipart body, else B_JSON.  The
  * R_QUIET and R_OPEN rows see the path as sent, the others without
  * Midjourney's mode prefix (/mj-fast/mj/... is /mj/...). */
 static const struct route {
@@ -506,6 +577,14 @@ static const struct route {
 	{ "POST", "/v1/embeddings", B_OBJ, oai_embeddings, 0 },
 	{ "POST", "/v1/images/generations", B_OBJ, oai_images, 0 },
 	{ "POST", "/v1beta/models/*", B_OBJ, gem_generate, 0 },
+	{ "POST", "/v1/video/generations", B_JSON, vend_video_submit, 0 },
+	{ "GET", "/v1/video/generations/*", B_NONE, vend_poll, PF_VIDEO },
+	{ "POST", "/v1/videos", B_ANY, oai_video_submit, 0 },
+	{ "GET", "/v1/videos/*/content", B_NONE, oai_video_content, 0 },
+	{ "GET", "/v1/videos/*", B_NONE, vend_poll, PF_OVIDEO },
+	{ "POST", "/mj/submit/upload-discord-images", B_JSON, vend_mj_upload,
+	    0 },
+	{ "POST", "/mj/submit/video", B_JSON, vend_mj_submit, MJS_VIDEO },
 	{ "POST", "/mj/submit/imagine", B_JSON, vend_mj_submit, MJS_IMAGINE },
 	{ "POST", "/mj/submit/blend", B_JSON, vend_mj_submit, MJS_BLEND },
 	{ "POST", "/mj/submit/describe", B_JSON, vend_mj_submit, MJS_DESCRIBE },
@@ -608,11 +687,11 @@ static const struct route {
 	{ "POST", "/v1/audio/translations", B_FORM, oai_stt, 1 },
 };
 
-/* The route for q's method and path, or NULL; the path of q loses
- * Midjourney's mode prefix (/mj-fast/mj/..., /{mode}/mj/...) unless
- * the route wants it as sent. */
+/* The route for q's method (any method if anymeth) and path, or NULL;
+ * the path of q loses Midjourney's mode prefix (/mj-fast/mj/...,
+ * /{mode}/mj/...) unless the route wants it as sent. */
 static const struct route *
-route_find(struct req *q)
+route_find(struct req *q, int anymeth)
 {
 	const char *path = q->path, *s;
 	size_t plen = q->plen, i;
@@ -628,7 +707,7 @@ route_find(struct req *q)
 		bare = routes[i].how & (R_QUIET | R_OPEN);
 		q->path = bare ? q->raw : path;
 		q->plen = bare ? q->rawlen : plen;
-		if ((routes[i].meth == NULL ||
+		if ((anymeth || routes[i].meth == NULL ||
 		    util_path_is(q->meth, q->mlen, routes[i].meth)) &&
 		    route_match(q, routes[i].pat))
 			return &routes[i];
@@ -638,19 +717,43 @@ route_find(struct req *q)
 	return NULL;
 }
 
-/* Read the body of q as its route says; 0 after answering 400. */
+/* Does an unrouted q get the dashboard page?  Not under the relay's
+ * prefixes (/v1 covers /v1beta), nor the server's own, nor a path some
+ * route serves with another method: those keep the JSON 404. */
+static int
+web_path(struct req *q)
+{
+	static const char *const api[] = { "/v1", "/api", "/assets",
+		"/mock", "/files" };
+	size_t i, n;
+
+	for (i = 0; i < sizeof api / sizeof api[0]; i++) {
+		n = strlen(api[i]);
+		if (q->rawlen >= n && memcmp(q->raw, api[i], n) == 0 &&
+		    (q->rawlen == n || q->raw[n] == '/' || i == 0))
+			return 0;
+	}
+	return route_find(q, 1) == NULL;
+}
+
+/* Read the body of q as its route says; 0 after answering 400.
+ * B_ANY: multipart when the Content-Type says so, else JSON. */
 static int
 req_body(struct req *q, int how)
 {
 	const char *s;
 	char ct[512], delim[128], eb[128];
+	int form;
 
+	form = route_header(q, "content-type", ct, sizeof ct) &&
+	    form_delim(ct, delim, sizeof delim);
+	if (how == B_ANY)
+		how = form ? B_FORM : B_JSON;
 	if (how == B_OBJ || (how == B_JSON && q->blen > 0)) {
 		q->root = json_body(q->c, q->body, q->blen);
 		return q->root != NULL;
 	}
-	if (how != B_FORM || !route_header(q, "content-type", ct, sizeof ct) ||
-	    !form_delim(ct, delim, sizeof delim))
+	if (how != B_FORM || !form)
 		return 1;
 	q->multipart = 1;
 	form_parse(&q->f, q->body, q->blen, delim);
@@ -672,7 +775,6 @@ req_body(struct req *q, int how)
 static void
 route_call(struct req *q, const struct route *rt)
 {
-	long long steps;
 	yajl_val mo;
 	int unf;
 
@@ -681,13 +783,10 @@ route_call(struct req *q, const struct route *rt)
 	mo = q->mtree ? q->mtree : json_get(q->root, "mock");
 	mock_parse(&q->m, mo);
 	task_mock_parse(&q->tm, mo);
-	if (mock_answer(q->c, &q->m, &q->status, &unf))
+	if (mock_answer(q, &q->status, &unf))
 		goto out;
-	if (unf) {
-		steps = q->tm.steps;
-		task_mock_parse(&q->tm, NULL);
-		q->tm.steps = steps;
-	}
+	if (unf)
+		task_mock_unfault(&q->tm);
 	if ((q->y = yajl_gen_alloc(NULL)) == NULL)
 		errx(2, "out of memory");
 	rt->fn(q, rt->arg);
@@ -748,10 +847,13 @@ route_dispatch(struct conn *c, char *p)
 	q.blen = c->blen;
 	q.path = q.raw;
 	q.plen = q.rawlen;
-	rt = route_find(&q);
+	rt = route_find(&q, 0);
 	if (rt == NULL || !(rt->how & R_QUIET))
 		q.seq = stats_request(&q);
-	if (g.key && !c->authok && !(rt && rt->how & (R_QUIET | R_OPEN)))
+	if (rt == NULL && web_path(&q))
+		web_page(&q);
+	else if (g.key && !c->authok &&
+	    !(rt && rt->how & (R_QUIET | R_OPEN)))
 		http_error(c, 401, "invalid api key",
 		    "invalid_request_error", "invalid_api_key", &nomock);
 	else if (rt == NULL)

@@ -35,6 +35,10 @@ static const struct famdef {
 	{ "cogv-", 0, { NULL }, "PROCESSING", "SUCCESS", "FAIL", NULL },
 	{ "viggle-", 1, { "queued" }, "processing", "done", "failed", NULL },
 	{ "ideo-", 1, { NULL }, NULL, NULL, NULL, NULL },
+	{ "task_", 3, { "NOT_START", "SUBMITTED", "QUEUED" }, "IN_PROGRESS",
+	    "SUCCESS", "FAILURE", NULL },
+	{ "video_", 1, { "queued" }, "in_progress", "completed", "failed",
+	    NULL },
 };
 
 struct task *
@@ -56,6 +60,10 @@ task_new(int fam, int kind, const struct req *q, const char *prompt)
 	t->nf = q->tm.nf;
 	t->fail = q->tm.fail || util_has_word(prompt, "fail");
 	t->cancel = q->tm.cancel;
+	t->vendor = q->tm.vendor;
+	t->legacy_url = q->tm.legacy_url;
+	t->url_at = q->tm.url_at;
+	t->image_urls = q->tm.image_urls;
 	t->prompt = util_strdup(prompt ? prompt : "");
 	t->submit_ms = util_wall_ms();
 	h = util_hash(t->id) % ID_BUCKETS;
@@ -154,6 +162,30 @@ task_status(const struct task *t)
 	return "MODAL";
 }
 
+/* The status in new-api's task envelope: the last of NOT_START,
+ * SUBMITTED, QUEUED for the family's first statuses, IN_PROGRESS,
+ * SUCCESS, FAILURE (a cancelled task too). */
+const char *
+task_env_status(const struct task *t)
+{
+	static const char *const pre[] = { "NOT_START", "SUBMITTED",
+		"QUEUED" };
+	long long ix, np = fams[t->fam].npre;
+
+	switch (task_phase(t, &ix)) {
+	case TP_PRE:
+		return pre[3 - (np < 3 ? np : 3) + (ix < 3 ? ix : 2)];
+	case TP_RUN:
+		return "IN_PROGRESS";
+	case TP_DONE:
+		return "SUCCESS";
+	case TP_FAIL:
+	case TP_CANCEL:
+		return "FAILURE";
+	}
+	return "UNKNOWN";
+}
+
 /* Percent done: 0 before running, 100 * i / (steps + 1) at running
  * step i, 100 when done; a failed or cancelled task keeps what it had
  * reached. */
@@ -214,10 +246,28 @@ task_poll_id(int fam, const char *id)
 	return t != NULL && task_poll(t) ? t : NULL;
 }
 
+/* One of the strings of names in v, as its index; def when v is none
+ * of them. */
+static int
+mock_word(yajl_val v, const char *const *names, int n, int def)
+{
+	const char *s = json_str(v);
+	int i;
+
+	for (i = 0; s && i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return def;
+}
+
 /* Read the task members of the "mock" object o. */
 void
 task_mock_parse(struct tmock *tm, yajl_val o)
 {
+	static const char *const shapes[] = { "relay", "vendor" };
+	static const char *const at[] = { "metadata", "output", "top" };
+	static const char *const iu[] = { "none", "strings", "objects" };
+
 	tm->steps = util_clamp(json_int(json_get(o, "steps"), 2), 0, 1000);
 	tm->nf = util_clamp(json_int(json_get(o, "not_found_polls"), 0), 0,
 	    1000000);
@@ -225,6 +275,27 @@ task_mock_parse(struct tmock *tm, yajl_val o)
 	tm->cancel = json_bool(json_get(o, "cancel"));
 	tm->mj_code = json_int(json_get(o, "mj_code"), 1);
 	tm->kling_code = json_int(json_get(o, "kling_code"), 0);
+	tm->vendor = mock_word(json_get(o, "shape"), shapes, 2, 0);
+	tm->legacy_url = json_bool(json_get(o, "legacy_url"));
+	tm->url_at = mock_word(json_get(o, "video_url_at"), at, 3,
+	    UA_METADATA);
+	tm->image_urls = mock_word(json_get(o, "image_urls"), iu, 3,
+	    IU_NONE);
+}
+
+/* Forget the task faults of a request whose fail_first is used up;
+ * steps and the shapes stay. */
+void
+task_mock_unfault(struct tmock *tm)
+{
+	struct tmock k = *tm;
+
+	task_mock_parse(tm, NULL);
+	tm->steps = k.steps;
+	tm->vendor = k.vendor;
+	tm->legacy_url = k.legacy_url;
+	tm->url_at = k.url_at;
+	tm->image_urls = k.image_urls;
 }
 
 /* Counted polls per task id for /mock/stats. */

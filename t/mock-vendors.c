@@ -1,7 +1,8 @@
 /*
  * mock-vendors.c: the vendor routes of t/mockvman: Midjourney, Suno,
  * Flux, Kling, Luma, Runway, CogVideoX, Viggle, Ideogram, Recraft,
- * Stability, each in its vendor's shapes.
+ * Stability, each in its vendor's shapes; new-api's task envelope and
+ * its generic video tasks.
  * What it answers: t/mockvman.md.
  */
 #include <err.h>
@@ -38,11 +39,11 @@ ans_task_not_exist(struct req *q, const char *id)
 /* Midjourney (midjourney-proxy-plus, as relayed by new-api) */
 
 enum { MJK_IMAGINE, MJK_BLEND, MJK_DESCRIBE, MJK_SHORTEN, MJK_SWAP,
-	MJK_UPSCALE, MJK_VARIATION, MJK_REROLL, MJK_ZOOM, MJK_PAN };
+	MJK_UPSCALE, MJK_VARIATION, MJK_REROLL, MJK_ZOOM, MJK_PAN, MJK_VIDEO };
 
 static const char *const mj_actions[] = { "IMAGINE", "BLEND", "DESCRIBE",
 	"SHORTEN", "SWAP_FACE", "UPSCALE", "VARIATION", "REROLL", "ZOOM",
-	"PAN" };
+	"PAN", "VIDEO" };
 
 #define E_REROLL	"\xf0\x9f\x94\x84"
 #define E_WAND		"\xf0\x9f\xaa\x84"
@@ -90,7 +91,8 @@ mj_buttons(yajl_gen y, const struct task *t)
 	util_uuid(h, sizeof h, t->ord);
 	json_put(y, "buttons");
 	yajl_gen_array_open(y);
-	if (task_phase(t, NULL) != TP_DONE || t->kind == MJK_SWAP)
+	if (task_phase(t, NULL) != TP_DONE || t->kind == MJK_SWAP ||
+	    t->kind == MJK_VIDEO)
 		;
 	else if (t->kind == MJK_UPSCALE)
 		for (i = 0; i < sizeof up / sizeof up[0]; i++) {
@@ -129,6 +131,48 @@ mj_buttons(yajl_gen y, const struct task *t)
 	yajl_gen_array_close(y);
 }
 
+/* The media of a finished task besides imageUrl: a video's videoUrl
+ * and videoUrls [{url}] (new-api's MidjourneyDto), and with
+ * mock.image_urls a fork's imageUrls, as strings or {url,thumbnail}. */
+static void
+mj_media(yajl_gen y, const struct task *t)
+{
+	char name[96], u[256];
+	int i;
+
+	if (t->kind == MJK_VIDEO) {
+		snprintf(name, sizeof name, "mj-%s-1", t->id);
+		files_kurl(y, "videoUrl", name, ".mp4");
+		json_put(y, "videoUrls");
+		yajl_gen_array_open(y);
+		for (i = 1; i <= 2; i++) {
+			snprintf(name, sizeof name, "mj-%s-%d", t->id, i);
+			yajl_gen_map_open(y);
+			files_kurl(y, "url", name, ".mp4");
+			yajl_gen_map_close(y);
+		}
+		yajl_gen_array_close(y);
+	}
+	if (t->image_urls == IU_NONE || t->kind == MJK_SHORTEN)
+		return;
+	json_put(y, "imageUrls");
+	yajl_gen_array_open(y);
+	for (i = 1; i <= 4; i++) {
+		snprintf(name, sizeof name, "mj-%s-%d", t->id, i);
+		if (t->image_urls == IU_STRINGS) {
+			files_url(u, sizeof u, name, ".png");
+			json_put(y, u);
+			continue;
+		}
+		yajl_gen_map_open(y);
+		files_kurl(y, "url", name, ".png");
+		snprintf(name, sizeof name, "mj-%s-%d-thumb", t->id, i);
+		files_kurl(y, "thumbnail", name, ".webp");
+		yajl_gen_map_close(y);
+	}
+	yajl_gen_array_close(y);
+}
+
 /* A task as new-api's MidjourneyDto shows it: strings are "" and times
  * 0 until they have a value. */
 static void
@@ -157,6 +201,8 @@ mj_task(yajl_gen y, const struct task *t)
 	json_ki(y, "startTime", t->start_ms);
 	json_ki(y, "finishTime", t->finish_ms);
 	json_ks(y, "imageUrl", u);
+	if (done)
+		mj_media(y, t);
 	json_ks(y, "status", task_status(t));
 	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
 	json_ks(y, "progress", pct);
@@ -256,6 +302,7 @@ mj_check(struct req *q, int arg)
 	switch (arg) {
 	case MJS_IMAGINE:
 	case MJS_SHORTEN:
+	case MJS_VIDEO:
 		if (!mj_has(r, "prompt"))
 			miss = "prompt";
 		break;
@@ -376,9 +423,9 @@ void
 vend_mj_submit(struct req *q, int arg)
 {
 	static const int kinds[] = { MJK_IMAGINE, MJK_BLEND, MJK_DESCRIBE,
-		MJK_SHORTEN, 0, 0, MJK_SWAP };
+		MJK_SHORTEN, 0, 0, MJK_SWAP, MJK_VIDEO };
 	static const char *const cmd[] = { "/imagine ", "/blend", "/describe",
-		"/shorten ", "", "", "/swap_face" };
+		"/shorten ", "", "", "/swap_face", "/video " };
 	yajl_val r = q->root;
 	const char *prompt = json_str(json_get(r, "prompt"));
 	const char *tid = json_str(json_get(r, "taskId"));
@@ -419,9 +466,42 @@ vend_mj_submit(struct req *q, int arg)
 		    parent->id);
 	} else
 		snprintf(desc, sizeof desc, "%s%s", cmd[arg],
-		    arg == MJS_IMAGINE || arg == MJS_SHORTEN ? prompt : "");
+		    arg == MJS_IMAGINE || arg == MJS_SHORTEN ||
+		    arg == MJS_VIDEO ? prompt : "");
 	t->title = util_strdup(desc);
 	mj_accepted(q, t, q->tm.mj_code);
+}
+
+/* POST /mj/submit/upload-discord-images {base64Array}: an upload, not
+ * a task: {"code":1,"description":"success","result":[url per image]}. */
+void
+vend_mj_upload(struct req *q, int arg)
+{
+	yajl_val a = json_get(q->root, "base64Array");
+	yajl_gen y = q->y;
+	char u[128];
+	size_t i;
+
+	(void)arg;
+	if (!YAJL_IS_ARRAY(a) || a->u.array.len == 0) {
+		mj_refuse(q, 4, "base64Array is required");
+		return;
+	}
+	if (mj_code_refuse(q, q->tm.mj_code, NULL))
+		return;
+	yajl_gen_map_open(y);
+	json_ki(y, "code", 1);
+	json_ks(y, "description", "success");
+	json_put(y, "result");
+	yajl_gen_array_open(y);
+	for (i = 0; i < a->u.array.len; i++) {
+		snprintf(u, sizeof u, "https://cdn.discordapp.com/attachments/"
+		    "mock/%llu/upload-%zu.png", q->seq, i);
+		json_put(y, u);
+	}
+	yajl_gen_array_close(y);
+	yajl_gen_map_close(y);
+	route_json(q, q->status);
 }
 
 /* GET /mj/task/{id}/fetch: the task. */
@@ -1043,7 +1123,8 @@ kling_task(yajl_gen y, const struct task *t)
 	yajl_gen_map_close(y);
 }
 
-/* The task in Kling's envelope: a submit's answer and a poll's. */
+/* The task in Kling's own envelope: a submit's answer and a poll's
+ * (mock.shape "vendor"; inside new-api's envelope otherwise). */
 static void
 kling_answer(struct req *q, const struct task *t)
 {
@@ -1052,13 +1133,96 @@ kling_answer(struct req *q, const struct task *t)
 	yajl_gen_map_close(q->y);
 }
 
+/* ------------------------------------------------------------------ */
+/* new-api's task routes: its envelope, Kling through it, the generic
+ * video tasks */
+
+/* The envelope of new-api's task polls (relay/relay_task.go) around t,
+ * inner writing the vendor's own body as data.data.  A finished task's
+ * url is in result_url, or with mock.legacy_url in fail_reason (new-api
+ * before February 2026). */
+static void
+env_answer(struct req *q, const struct task *t, const char *platform,
+    const char *url, void (*inner)(struct req *, const struct task *))
+{
+	yajl_gen y = q->y;
+	int ph = task_phase(t, NULL);
+	char pct[8];
+
+	yajl_gen_map_open(y);
+	json_ks(y, "code", "success");
+	json_ks(y, "message", "");
+	json_put(y, "data");
+	yajl_gen_map_open(y);
+	json_ks(y, "task_id", t->id);
+	json_ks(y, "platform", platform);
+	json_ks(y, "action", "generate");
+	json_ks(y, "status", task_env_status(t));
+	json_ks(y, "fail_reason", ph == TP_FAIL || ph == TP_CANCEL ?
+	    FAIL_REASON : ph == TP_DONE && t->legacy_url ? url : "");
+	if (ph == TP_DONE && !t->legacy_url)
+		json_ks(y, "result_url", url);
+	json_ki(y, "submit_time", t->submit_ms / 1000);
+	json_ki(y, "start_time", t->start_ms / 1000);
+	json_ki(y, "finish_time", t->finish_ms / 1000);
+	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
+	json_ks(y, "progress", pct);
+	json_put(y, "data");
+	inner(q, t);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+}
+
+/* new-api's answer for a task id it does not know. */
+static void
+env_not_exist(struct req *q, const char *id)
+{
+	(void)id;
+	ans_taskerr(q, 400, "task_not_exist", "task_not_exist");
+}
+
+/* A Kling poll: Kling's body, inside the envelope unless the task was
+ * made with mock.shape "vendor". */
+static void
+kling_poll_answer(struct req *q, const struct task *t)
+{
+	char name[96], u[256];
+
+	if (t->vendor) {
+		kling_answer(q, t);
+		return;
+	}
+	snprintf(name, sizeof name, "%s-0", t->id);
+	files_url(u, sizeof u, name, ".mp4");
+	env_answer(q, t, "kling", u, kling_answer);
+}
+
+/* new-api's answer to a Kling video submit (since October 2025): an
+ * OpenAI-style video object at the top level. */
+static void
+kling_video_object(struct req *q, const struct task *t)
+{
+	yajl_gen y = q->y;
+
+	yajl_gen_map_open(y);
+	json_ks(y, "id", t->id);
+	json_ks(y, "task_id", t->id);
+	json_ks(y, "object", "video");
+	json_ks(y, "model", t->model ? t->model : "kling-v1");
+	json_ks(y, "status", "queued");
+	json_ki(y, "progress", 0);
+	json_ki(y, "created_at", t->submit_ms / 1000);
+	yajl_gen_map_close(y);
+}
+
 /* POST /kling/v1/images/generations, videos/text2video,
- * videos/image2video. */
+ * videos/image2video.  Images have no new-api route: always Kling's
+ * shape. */
 void
 vend_kling_submit(struct req *q, int arg)
 {
 	yajl_val r = q->root, d = json_get(r, "duration");
-	const char *prompt = json_str(json_get(r, "prompt"));
+	const char *prompt = json_str(json_get(r, "prompt")), *model;
 	struct task *t;
 	char dur[24];
 
@@ -1082,6 +1246,7 @@ vend_kling_submit(struct req *q, int arg)
 		return;
 	}
 	t = task_new(FAM_KLING, arg, q, prompt);
+	t->vendor |= arg == KL_IMG;
 	t->num = util_clamp(json_int(json_get(r, "n"), 1), 1, 9);
 	if (json_str(d))
 		snprintf(dur, sizeof dur, "%s", json_str(d));
@@ -1089,15 +1254,74 @@ vend_kling_submit(struct req *q, int arg)
 		snprintf(dur, sizeof dur, "%lld", json_int(d, 5));
 	t->title = util_strdup(dur);
 	t->extra = util_strdup(json_str(json_get(r, "external_task_id")));
-	kling_answer(q, t);
+	if ((model = json_str(json_get(r, "model_name"))) == NULL)
+		model = json_str(json_get(r, "model"));
+	t->model = util_strdup(model);
+	if (t->vendor)
+		kling_answer(q, t);
+	else
+		kling_video_object(q, t);
 	route_json(q, q->status);
 }
 
+/* Not found: Kling's 404 for a task made in its shape, else new-api's
+ * 400. */
 static void
 kling_absent(struct req *q, const char *id)
 {
-	(void)id;
-	kling_refuse(q, 404, 1203, "task not found");
+	struct task *t = task_find(FAM_KLING, id);
+
+	if (t == NULL || !t->vendor)
+		env_not_exist(q, id);
+	else
+		kling_refuse(q, 404, 1203, "task not found");
+}
+
+/* The vendor's body inside a generic video task's envelope. */
+static void
+video_inner(struct req *q, const struct task *t)
+{
+	yajl_gen y = q->y;
+
+	yajl_gen_map_open(y);
+	json_ks(y, "id", t->id);
+	json_ks(y, "model", t->model);
+	json_ks(y, "status", task_status(t));
+	yajl_gen_map_close(y);
+}
+
+/* GET /v1/video/generations/{id}: the envelope. */
+static void
+video_answer(struct req *q, const struct task *t)
+{
+	char u[256];
+
+	files_url(u, sizeof u, t->id, ".mp4");
+	env_answer(q, t, t->model ? t->model : "video", u, video_inner);
+}
+
+/* POST /v1/video/generations {model, prompt or image}: new-api's
+ * generic video task (Kling, Jimeng, Vidu, Sora, Hailuo, Doubao, Veo
+ * channels) -> {"task_id"}. */
+void
+vend_video_submit(struct req *q, int arg)
+{
+	yajl_val r = q->root;
+	const char *prompt = json_str(json_get(r, "prompt"));
+	struct task *t;
+
+	(void)arg;
+	if (!util_nonempty(prompt) &&
+	    !util_nonempty(json_str(json_get(r, "image")))) {
+		ans_taskerr(q, 400, "invalid_request", "prompt is required");
+		return;
+	}
+	t = task_new(FAM_VIDEO, 0, q, prompt);
+	t->model = util_strdup(json_str(json_get(r, "model")));
+	yajl_gen_map_open(q->y);
+	json_ks(q->y, "task_id", t->id);
+	yajl_gen_map_close(q->y);
+	route_json(q, q->status);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1975,11 +2199,11 @@ static const struct pollrow {
 	[PF_FLUX] = { FAM_FLUX, -1, 0, "id", NULL, NULL, flux_no_id,
 	    flux_absent, flux_answer },
 	[PF_KLING_IMG] = { FAM_KLING, KL_IMG, 0, NULL, NULL, NULL, NULL,
-	    kling_absent, kling_answer },
+	    kling_absent, kling_poll_answer },
 	[PF_KLING_T2V] = { FAM_KLING, KL_T2V, 0, NULL, NULL, NULL, NULL,
-	    kling_absent, kling_answer },
+	    kling_absent, kling_poll_answer },
 	[PF_KLING_I2V] = { FAM_KLING, KL_I2V, 0, NULL, NULL, NULL, NULL,
-	    kling_absent, kling_answer },
+	    kling_absent, kling_poll_answer },
 	[PF_LUMA] = { FAM_LUMA, -1, 0, NULL, NULL, NULL, NULL,
 	    ans_task_not_exist, luma_answer },
 	[PF_RUNWAY] = { FAM_RUNWAY, -1, 0, NULL, NULL, runway_version, NULL,
@@ -1990,6 +2214,10 @@ static const struct pollrow {
 	    viggle_absent, viggle_answer },
 	[PF_IDEO] = { FAM_IDEO, -1, 0, NULL, "request_id", NULL, ideo_no_id,
 	    ans_task_not_exist, ideo_answer },
+	[PF_VIDEO] = { FAM_VIDEO, -1, 0, NULL, NULL, NULL, NULL,
+	    env_not_exist, video_answer },
+	[PF_OVIDEO] = { FAM_OVIDEO, -1, 0, NULL, NULL, NULL, NULL,
+	    oai_video_absent, oai_video_answer },
 };
 
 /* The id a poll names into id: 1; 0 when it names none that could be

@@ -23,6 +23,7 @@
 #define STARTS_MAX	10000	/* request starts kept for /mock/stats */
 #define CREATED		"1700000000"
 #define BADCHUNK	"zz; not a chunk size\r\n"
+#define MOCK_RELAY_VERSION	"v0.9.0-mock"	/* X-New-Api-Version */
 
 struct buf {
 	char *p;
@@ -45,11 +46,14 @@ enum { FX_HEAD, FX_PAD, FX_TAIL };
  * so a struct mock lives only while its request is dispatched. */
 struct mock {
 	const char *id, *raw, *ctype, *retry_after, *content, *eol;
-	yajl_val body, headers;
+	const char *relay_error;
+	yajl_val body, headers, bare_error;
 	long long fail_first, retry_after_ms, delay_ms, event_delay_ms;
 	long long close_after, stall_after, bad_data, error_event;
 	long long bad_chunked, chunk, chunk_delay_ms, repeat, size;
+	long long pings, ping_ms;
 	int status, reset, no_done, comments, bom, http10, invalid_utf8;
+	int cut_finish;
 };
 
 struct conn;
@@ -65,7 +69,9 @@ struct rstate {
 	long long limit;
 	/* generated stream */
 	int kind, n, reason, tools, usage, no_done, comments, bom, bom_done;
-	int bad_done, err_done, ph, ci;
+	int bad_done, err_done, ph, ci, cut_finish, bare;
+	long long pings, ping_ms, npings;
+	int64_t ping_at;
 	const char *eol;
 	size_t eol_len;
 	size_t base[MAX_CHOICES], cnt[MAX_CHOICES], pos[MAX_CHOICES];
@@ -84,8 +90,9 @@ struct rstate {
 /* An answer in progress; the buffers are kept for reuse. */
 struct resp {
 	struct buf hdr, stage, head, tail, id, model, rtext, tname, targs;
-	struct buf xhdr, stopseq;
+	struct buf xhdr, stopseq, bare;
 	struct buf text[MAX_CHOICES];
+	char rid[40];		/* X-Oneapi-Request-Id of this answer */
 	struct rstate s;
 	yajl_gen y;		/* the JSON writer of chats and completions */
 };
@@ -114,6 +121,7 @@ struct idrec {
 struct task {
 	struct task *hnext, *next;
 	int fam, kind, fail, cancel, modal, killed;
+	int vendor, legacy_url, url_at, image_urls;	/* shapes (tmock) */
 	long long steps, nf, step, polls, num;
 	long long submit_ms, start_ms, finish_ms;
 	unsigned long long ord;
@@ -135,7 +143,7 @@ struct mockg {
 	size_t last_body;
 	int have_form;
 	struct task *tbucket[ID_BUCKETS], *tasks, **tasks_tail;
-	unsigned long long ntasks;
+	unsigned long long ntasks, answers;
 	int64_t t0, starts[STARTS_MAX];	/* the start log, a ring */
 	unsigned long long nstarts;
 	char xs[PAD_UNIT], scratch[65536];
@@ -162,7 +170,13 @@ struct form {
 struct tmock {
 	long long steps, nf, mj_code, kling_code;
 	int fail, cancel;
+	int vendor, legacy_url, url_at, image_urls;	/* shapes, not faults */
 };
+
+/* Where a finished OpenAI-style video keeps its URL (mock.video_url_at);
+ * how a Midjourney task lists its images (mock.image_urls). */
+enum { UA_METADATA, UA_OUTPUT, UA_TOP };
+enum { IU_NONE, IU_STRINGS, IU_OBJECTS };
 
 /* A request while it is dispatched: raw is its path as sent (without
  * the query), path the one its route saw; root, mtree and the form
@@ -185,21 +199,23 @@ struct req {
 
 /* The task families and where a task stands. */
 enum { FAM_MJ, FAM_SUNO, FAM_SUNONA, FAM_FLUX, FAM_KLING, FAM_LUMA,
-	FAM_RUNWAY, FAM_COGV, FAM_VIGGLE, FAM_IDEO, FAM_N };
+	FAM_RUNWAY, FAM_COGV, FAM_VIGGLE, FAM_IDEO, FAM_VIDEO, FAM_OVIDEO,
+	FAM_N };
 enum { TP_PRE, TP_RUN, TP_DONE, TP_FAIL, TP_CANCEL, TP_MODAL };
 
 #define FAIL_REASON	"mock: task failed"
 
 /* The arguments of the vendor routes. */
 enum { MJS_IMAGINE, MJS_BLEND, MJS_DESCRIBE, MJS_SHORTEN, MJS_MODAL,
-	MJS_ACTION, MJS_SWAP };
+	MJS_ACTION, MJS_SWAP, MJS_VIDEO };
 enum { SK_V35, SK_V30, SK_CONCAT, SK_MUSIC, SK_LYRICS };
 enum { KL_IMG, KL_T2V, KL_I2V };
 enum { VG_UPVIDEO, VG_UPIMAGE, VG_MIX, VG_MULTI, VG_MOVE };
 enum { IR_DESCRIBE, IR_GENERATE, IR_BLEND, IR_UPSCALE };
 /* The rows of vend_poll: a task family (Kling's: a kind) each. */
 enum { PF_MJ, PF_SUNO, PF_SUNONA, PF_FLUX, PF_KLING_IMG, PF_KLING_T2V,
-	PF_KLING_I2V, PF_LUMA, PF_RUNWAY, PF_COGV, PF_VIGGLE, PF_IDEO };
+	PF_KLING_I2V, PF_LUMA, PF_RUNWAY, PF_COGV, PF_VIGGLE, PF_IDEO,
+	PF_VIDEO, PF_OVIDEO };
 
 typedef void svc_fn(struct req *, int);
 
@@ -283,6 +299,10 @@ void oai_embeddings(struct req *q, int arg);
 void oai_images(struct req *q, int arg);
 void oai_tts(struct req *q, int arg);
 void oai_stt(struct req *q, int translate);
+void oai_video_submit(struct req *q, int arg);
+void oai_video_content(struct req *q, int arg);
+void oai_video_answer(struct req *q, const struct task *t);
+void oai_video_absent(struct req *q, const char *id);
 
 /* mock-responses.c */
 int resp_sse_next(struct conn *c);
@@ -317,6 +337,8 @@ void task_times(struct task *t);
 int task_poll(struct task *t);
 struct task *task_poll_id(int fam, const char *id);
 void task_mock_parse(struct tmock *tm, yajl_val o);
+void task_mock_unfault(struct tmock *tm);
+const char *task_env_status(const struct task *t);
 void task_stats(yajl_gen y);
 
 /* mock-files.c */
@@ -328,6 +350,7 @@ void files_answer(struct conn *c, const char *path, size_t plen);
 
 /* mock-vendors.c */
 void vend_mj_submit(struct req *q, int arg);
+void vend_mj_upload(struct req *q, int arg);
 void vend_mj_list_by(struct req *q, int arg);
 void vend_mj_list(struct req *q, int queue);
 void vend_mj_query(struct req *q, int arg);
@@ -354,3 +377,4 @@ void vend_recraft_op(struct req *q, int vectorize);
 void vend_sd_v2(struct req *q, int arg);
 void vend_sd_v1(struct req *q, int arg);
 void vend_poll(struct req *q, int arg);
+void vend_video_submit(struct req *q, int arg);
