@@ -37,10 +37,25 @@ normalise(CURLU *h, struct buf *b)
 	curl_free(s);
 }
 
+/* Has URL u a "." or ".." segment in its path? */
+static int
+dot_segment(const char *u)
+{
+	size_t n = strcspn(u, "?#");
+	const char *p;
+
+	for (p = u; (p = memchr(p, '/', (size_t)(u + n - p))); p++)
+		if (p[1] == '.' && (p + 2 == u + n || p[2] == '/' ||
+		    (p[2] == '.' && (p + 3 == u + n || p[3] == '/'))))
+			return 1;
+	return 0;
+}
+
 /*
  * The URL of path or URL u under base: an http(s) URL as it is, else
  * base and u joined (a base ending in /v1 and a path starting with /v1/
- * share the /v1), with dot segments resolved.  The caller frees it.
+ * share the /v1), with dot segments resolved by libcurl's URL parser.
+ * The caller frees it.
  */
 char *
 url_join(const char *base, const char *u)
@@ -56,6 +71,10 @@ url_join(const char *base, const char *u)
 		buf_put(&b, base, n);
 	}
 	buf_puts(&b, u);
+	/* Only a path with "." or ".." segments needs libcurl's parser: the
+	 * rest is sent as written, without a parse per request. */
+	if (!dot_segment(b.p))
+		return b.p;
 	if (!(h = curl_url()))
 		err(2, "out of memory");
 	normalise(h, &b);
