@@ -792,6 +792,7 @@ conn_free(struct conn *c)
 	buf_free(&c->r.targs);
 	buf_free(&c->r.xhdr);
 	buf_free(&c->r.bare);
+	buf_free(&c->r.stopseq);
 	for (i = 0; i < MAX_CHOICES; i++)
 		buf_free(&c->r.text[i]);
 	if (c->r.y)
