@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <curl/curl.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
 /*
@@ -264,6 +265,71 @@ const char *in_url_problem(const char *);
 long long io_now_ms(void);
 int io_write_all(int, const void *, size_t);
 int io_secret_header(const char *);
+
+/* jevent.c */
+
+#define JEV_MAXD 16	/* the key stack's depth: deeper than any path */
+
+/* A key a dialect follows, and its number (non-zero; 0 is "other"). */
+struct jev_name {
+	const char *name;
+	size_t len;
+	int key;
+};
+
+#define JEV_NAME(s, k) { s, sizeof(s) - 1, k }
+
+/* What a dialect is told, each with its own ctx; any may be NULL. */
+struct jev_hooks {
+	/* A value begins at the current key path: 0 a scalar, '{' or '['. */
+	void (*begin)(void *, int);
+	/* A scalar: 's' string (as sent), 'n' number, '0' null, 'b'
+	 * boolean, with its text. */
+	void (*scalar)(void *, int, const char *, size_t);
+	/* A key at the current depth; NULL: looked up by jev_key(). */
+	void (*key)(void *, const unsigned char *, size_t);
+	/* A container ended, depth back at its key's; 0 refuses. */
+	int (*end)(void *);
+};
+
+/* The walk over one event's data; a dialect reads depth and key[]. */
+struct jev {
+	yajl_handle h;
+	const struct jev_hooks *hooks;
+	void *ctx;
+	const struct jev_name *names;
+	size_t nnames;
+	int deep;		/* keys looked up down to this depth */
+	int maxdepth;		/* 0, or the deepest container accepted */
+
+	int depth;
+	int key[JEV_MAXD + 1];
+	int bad;		/* this event is not a JSON object */
+	int values;		/* objects completed in this event */
+	int started;		/* this event's first byte has been seen */
+
+	yajl_gen cap;		/* capture of a raw value */
+	struct buf tmp;		/* a captured string made valid UTF-8 */
+	int capdepth;		/* -1 when idle */
+	struct buf *capto;
+
+	const char *in;		/* the piece being parsed */
+	char tail[8];		/* the last bytes before it, this event */
+	size_t ntail;
+};
+
+enum { JEV_EMPTY, JEV_ONE, JEV_BAD };
+
+void jev_init(struct jev *, const struct jev_hooks *, void *,
+    const struct jev_name *, size_t, int);
+void jev_reset(struct jev *);
+void jev_free(struct jev *);
+void jev_data(struct jev *, const char *, size_t);
+void jev_next(struct jev *);
+int jev_end(struct jev *, const char *, size_t, struct buf *);
+void jev_cap_start(struct jev *, struct buf *);
+int jev_lookup(const struct jev *, const unsigned char *, size_t);
+void jev_key(struct jev *, const unsigned char *, size_t, int);
 
 /* json.c */
 
