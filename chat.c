@@ -93,6 +93,11 @@ struct chat {
 	void (*on_delta)(void *, const struct delta *);
 	void *ctx;
 
+	/* The bytes before the piece being parsed (c->w.in), for what
+	 * yajl decodes a lone high surrogate escape to ('?'). */
+	char tail[8];		/* the last bytes before it, this event */
+	size_t ntail;
+
 	/* The choice being read in the current chunk. */
 	long cur_index;
 	int cur_has_tools;
@@ -222,9 +227,9 @@ lone_high(const struct chat *c)
 		memcpy(w, c->w.in + k - 6, 6);
 	else {
 		need = 6 - k;
-		if (c->w.ntail < need)
+		if (c->ntail < need)
 			return 0;
-		memcpy(w, c->w.tail + c->w.ntail - need, need);
+		memcpy(w, c->tail + c->ntail - need, need);
 		memcpy(w + need, c->w.in, k);
 	}
 	if (w[0] != '\\' || w[1] != 'u')
@@ -359,7 +364,8 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 			buf_put(&t->id, s, n);
 		else if (c->w.key[6] == CK_TYPE && type == 's')
 			buf_put(&t->type, s, n);
-	} else if (c->w.depth == 7 && c->w.key[6] == CK_FUNCTION && type == 's') {
+	} else if (c->w.depth == 7 && c->w.key[6] == CK_FUNCTION &&
+	    type == 's') {
 		if (c->w.key[7] == CK_NAME)
 			buf_put(&t->name, s, n);
 		else if (c->w.key[7] == CK_ARGS)
@@ -403,15 +409,13 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 	struct chat *c = ctx;
 	struct buf j = { 0 };
 
+	value_start(c);
 	if (type != 's') {
 		scalar(c, type, NULL, 0, s, n);
-		/* "usage": null is no usage. */
+		/* "usage": null is no usage, "error": null no error. */
 		if (type == '0' && c->w.depth == 1 &&
-		    c->w.key[1] == CK_USAGE)
-			buf_reset(&c->usage);
-		if (type == '0' && c->w.depth == 1 &&
-		    c->w.key[1] == CK_ERROR)
-			buf_reset(&c->error);
+		    (c->w.key[1] == CK_USAGE || c->w.key[1] == CK_ERROR))
+			jev_cap_drop(&c->w);
 		return;
 	}
 	if ((c->w.depth == 1 && top_wanted(c)) ||
@@ -424,7 +428,7 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 		scalar(c, 's', s, n, NULL, 0);
 }
 
-/* The walker's hook where a value begins (kind 0, '{' or '['): a
+/* The walker's hook where a container begins (kind '{' or '['): a
  * choice's logprobs, a new choice, a new tool-call fragment. */
 static void
 on_begin(void *ctx, int kind)
@@ -442,8 +446,6 @@ on_begin(void *ctx, int kind)
 		c->cur_lps[k] = LP_ARRAY;
 	}
 	value_start(c);
-	if (!kind)
-		return;
 	if (c->w.depth == 2 && c->w.key[1] == CK_CHOICES) {
 		/* A new choice in this chunk. */
 		c->cur_index = 0;
@@ -640,6 +642,7 @@ chat_reset(struct chat *c)
 		c->cur_lps[i] = LP_ABSENT;
 	}
 	c->cur_lp = 0;
+	c->ntail = 0;
 	buf_reset(&c->cur_tools);
 	buf_reset(&c->cur_finish);
 	buf_reset(&c->id);
@@ -691,7 +694,27 @@ chat_free(struct chat *c)
 int
 chat_data(struct chat *c, const char *p, size_t n)
 {
-	jev_data(&c->w, p, n);
+	int fresh = !c->w.started;
+
+	if (!jev_data(&c->w, p, n))
+		return 1;
+	if (fresh)
+		c->ntail = 0;
+	/* The last bytes of the event so far, for lone_high(). */
+	n -= (size_t)(c->w.in - p);
+	p = c->w.in;
+	if (n >= sizeof c->tail) {
+		memcpy(c->tail, p + n - sizeof c->tail, sizeof c->tail);
+		c->ntail = sizeof c->tail;
+	} else {
+		size_t keep = sizeof c->tail - n;
+
+		if (keep > c->ntail)
+			keep = c->ntail;
+		memmove(c->tail, c->tail + c->ntail - keep, keep);
+		memcpy(c->tail + keep, p, n);
+		c->ntail = keep + n;
+	}
 	return 1;
 }
 
@@ -745,7 +768,7 @@ chat_event(struct chat *c, const char *data, size_t n, struct buf *msg)
 	}
 	switch (jev_end(&c->w, data, n, msg)) {
 	case JEV_EMPTY:
-		return CHAT_MORE;	/* an empty data line: nothing to read */
+		return CHAT_MORE;	/* an empty data line: nothing read */
 	case JEV_BAD:
 		return CHAT_BAD;
 	}

@@ -167,6 +167,7 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 	struct gem *g = ctx;
 	struct buf *to = NULL;
 
+	value_start(g);
 	if (type == 'n') {
 		other_scalar(g, s, n, 0);
 		return;
@@ -178,7 +179,7 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 	if (type == '0') {
 		/* A null member is an absent one. */
 		if (g->w.depth == 1 && g->w.key[1] == GK_ERROR)
-			buf_reset(&g->error);
+			jev_cap_drop(&g->w);
 		return;
 	}
 	if (g->w.depth == 6 && IN_PART) {
@@ -209,16 +210,15 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 	}
 }
 
-/* The walker's hook where a value begins (kind 0, '{' or '['): a new
- * candidate, a new part, a functionCall. */
+/* The walker's hook where a container begins: a new candidate, a new
+ * part, a functionCall. */
 static void
 on_begin(void *ctx, int kind)
 {
 	struct gem *g = ctx;
 
+	(void)kind;
 	value_start(g);
-	if (!kind)
-		return;
 	if (g->w.depth == 2 && g->w.key[1] == GK_CANDIDATES) {
 		/* A new candidate in this chunk. */
 		g->cur_index = 0;

@@ -42,6 +42,15 @@ jev_cap_start(struct jev *w, struct buf *to)
 	w->capdepth = 0;
 }
 
+/* The scalar begun is not kept after all: a capture that began at it
+ * is dropped, its buffer left empty. */
+void
+jev_cap_drop(struct jev *w)
+{
+	if (w->capdepth == 0)
+		w->capdepth = -1;
+}
+
 /* A value ended (close: a container): the capture is done at its end. */
 static void
 cap_end(struct jev *w, int close)
@@ -61,8 +70,8 @@ cap_end(struct jev *w, int close)
 
 /* Which key of the table is k?  Called for every key of every event: the
  * length and the first byte rule most keys out before any compare. */
-int
-jev_lookup(const struct jev *w, const unsigned char *k, size_t n)
+static inline int
+lookup(const struct jev *w, const unsigned char *k, size_t n)
 {
 	size_t i;
 
@@ -73,26 +82,16 @@ jev_lookup(const struct jev *w, const unsigned char *k, size_t n)
 	return 0;
 }
 
-/* The key k at the current depth: looked up down to depth deep, 0
- * (the dialect's "other") below it. */
-void
-jev_key(struct jev *w, const unsigned char *k, size_t n, int deep)
-{
-	if (w->depth <= deep && n)
-		w->key[w->depth] = jev_lookup(w, k, n);
-	else if (w->depth <= JEV_MAXD)
-		w->key[w->depth] = 0;
-}
-
 /* A scalar: of type 's' string, 'n' number, '0' null or 'b' boolean,
- * its text (a number's, "null", "true", "false") in s[0..n). */
+ * its text (a number's, "null", "true", "false") in s[0..n).  The hook
+ * comes first: where it starts a capture, the value is its first. */
 static int
 scalar(struct jev *w, int type, const char *s, size_t n)
 {
 	if (w->depth == 0)
 		return w->bad = 1, 0;
-	if (w->hooks->begin)
-		w->hooks->begin(w->ctx, 0);
+	if (w->scalar)
+		w->scalar(w->ctx, type, s, n);
 	if (w->capdepth >= 0) {
 		switch (type) {
 		case '0': yajl_gen_null(w->cap); break;
@@ -101,8 +100,6 @@ scalar(struct jev *w, int type, const char *s, size_t n)
 		}
 		cap_end(w, 0);
 	}
-	if (w->hooks->scalar)
-		w->hooks->scalar(w->ctx, type, s, n);
 	return 1;
 }
 
@@ -132,8 +129,8 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 
 	if (w->depth == 0)
 		return w->bad = 1, 0;
-	if (w->hooks->begin)
-		w->hooks->begin(w->ctx, 0);
+	if (w->scalar)
+		w->scalar(w->ctx, 's', (const char *)s, n);
 	if (w->capdepth >= 0) {
 		size_t cn = n;
 		const unsigned char *cs = json_utf8_clean(s, &cn, &w->tmp);
@@ -141,8 +138,6 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 		yajl_gen_string(w->cap, cs, cn);
 		cap_end(w, 0);
 	}
-	if (w->hooks->scalar)
-		w->hooks->scalar(w->ctx, 's', (const char *)s, n);
 	return 1;
 }
 
@@ -157,10 +152,12 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 
 		yajl_gen_string(w->cap, cs, cn);
 	}
-	if (w->hooks->key)
-		w->hooks->key(w->ctx, k, n);
-	else
-		jev_key(w, k, n, w->deep);
+	if (w->depth <= w->deep && n)
+		w->key[w->depth] = lookup(w, k, n);
+	else if (w->depth <= JEV_MAXD)
+		w->key[w->depth] = 0;
+	if (w->key_hook)
+		w->key_hook(w->ctx, k, n);
 	return 1;
 }
 
@@ -169,8 +166,8 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 static int
 open_container(struct jev *w, int kind)
 {
-	if (w->hooks->begin)
-		w->hooks->begin(w->ctx, kind);
+	if (w->begin)
+		w->begin(w->ctx, kind);
 	if ((w->capdepth >= 0 && ++w->capdepth > CAPDEPTH) ||
 	    (w->maxdepth && w->depth >= w->maxdepth))
 		return w->bad = 1, 0;
@@ -212,8 +209,8 @@ close_container(struct jev *w)
 	int ok = 1;
 
 	w->depth--;
-	if (w->hooks->end)
-		ok = w->hooks->end(w->ctx);
+	if (w->end)
+		ok = w->end(w->ctx);
 	if (w->depth == 0)
 		w->values++;
 	cap_end(w, 1);
@@ -251,7 +248,10 @@ jev_init(struct jev *w, const struct jev_hooks *hooks, void *ctx,
     const struct jev_name *names, size_t nnames, int deep)
 {
 	memset(w, 0, sizeof *w);
-	w->hooks = hooks;
+	w->begin = hooks->begin;
+	w->scalar = hooks->scalar;
+	w->key_hook = hooks->key;
+	w->end = hooks->end;
 	w->ctx = ctx;
 	w->names = names;
 	w->nnames = nnames;
@@ -270,7 +270,6 @@ jev_reset(struct jev *w)
 	w->h = NULL;
 	w->depth = w->bad = w->values = w->started = 0;
 	w->capdepth = -1;
-	w->ntail = 0;
 }
 
 void
@@ -285,22 +284,22 @@ jev_free(struct jev *w)
  * Bytes of the current event's data payload, as they arrive.  A payload
  * that does not start with '{' is not fed to the parser (the event is
  * then judged whole when it ends); nor is anything after a parse error.
+ * Returns 1 when the bytes from w->in to p + n went to the parser.
  */
-void
+int
 jev_data(struct jev *w, const char *p, size_t n)
 {
 	if (w->bad)
-		return;
+		return 0;
 	if (!w->started) {
 		while (n && (*p == ' ' || *p == '\t' || *p == '\n'))
 			p++, n--;
 		if (!n)
-			return;
+			return 0;
 		w->started = 1;
-		w->ntail = 0;
 		if (*p != '{') {
 			w->bad = 1;
-			return;
+			return 0;
 		}
 	}
 	if (!w->h) {
@@ -316,19 +315,7 @@ jev_data(struct jev *w, const char *p, size_t n)
 		w->h = NULL;
 		w->bad = 1;
 	}
-	/* The last bytes of the event so far, for the bytes before w->in. */
-	if (n >= sizeof w->tail) {
-		memcpy(w->tail, p + n - sizeof w->tail, sizeof w->tail);
-		w->ntail = sizeof w->tail;
-	} else {
-		size_t keep = sizeof w->tail - n;
-
-		if (keep > w->ntail)
-			keep = w->ntail;
-		memmove(w->tail, w->tail + w->ntail - keep, keep);
-		memcpy(w->tail + keep, p, n);
-		w->ntail = keep + n;
-	}
+	return 1;
 }
 
 /* The event is over, not judged (a "[DONE]"): on to the next. */

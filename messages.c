@@ -252,8 +252,8 @@ small_int(const char *s, size_t n)
 	return n ? -1 : v;
 }
 
-/* The walker's hooks: a value begins (kind 0, '{' or '['), a scalar,
- * a key. */
+/* The walker's hooks: a container begins (kind '{' or '['), a
+ * scalar, a key. */
 static void
 on_begin(void *ctx, int kind)
 {
@@ -265,10 +265,11 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 {
 	struct msgs *c = ctx;
 
+	value_start(c, 0);
 	if (type == '0') {
 		/* "error": null is no error. */
 		if (c->w.depth == 1 && c->w.key[1] == MK_ERROR)
-			buf_reset(&c->err);
+			jev_cap_drop(&c->w);
 		return;
 	}
 	if (type == 'n') {
@@ -294,17 +295,14 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 		buf_put(&c->btext, s, n);
 }
 
-/* Keys are followed down to depth 2 (not inside a capture), and kept
- * as sent at depth 2 and 3 for the members kept one by one. */
+/* Keys are followed down to depth 2, and kept as sent at depth 2 and 3
+ * (not inside a capture) for the members kept one by one. */
 static void
 on_key(void *ctx, const unsigned char *k, size_t n)
 {
 	struct msgs *c = ctx;
 
-	if (c->w.capdepth >= 0)
-		return;
-	jev_key(&c->w, k, n, 2);
-	if (c->w.depth == 2 || c->w.depth == 3) {
+	if (c->w.capdepth < 0 && (c->w.depth == 2 || c->w.depth == 3)) {
 		size_t cn = n;
 		const unsigned char *cs = json_utf8_clean(k, &cn, &c->tmp);
 

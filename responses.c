@@ -27,12 +27,6 @@
 
 enum { RK_OTHER, RK_TYPE, RK_INDEX, RK_DELTA };
 
-/* The event's members we read; only top-level keys are looked at. */
-static const struct jev_name known_keys[] = {
-	JEV_NAME("type", RK_TYPE), JEV_NAME("delta", RK_DELTA),
-	JEV_NAME("output_index", RK_INDEX),
-};
-
 /* Deeper than any answer needs: the event is refused. */
 #define MAXDEPTH 1000
 
@@ -101,7 +95,27 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 	}
 }
 
-static const struct jev_hooks rsp_hooks = { NULL, on_scalar, NULL, NULL };
+/* Which member of the event is k?  Only top-level keys are looked at. */
+static void
+on_key(void *ctx, const unsigned char *k, size_t n)
+{
+	struct rsp *c = ctx;
+
+	if (c->w.depth != 1)
+		return;
+	if (n == 4 && memcmp(k, "type", 4) == 0)
+		c->w.key[1] = RK_TYPE;
+	else if (n == 5 && memcmp(k, "delta", 5) == 0)
+		c->w.key[1] = RK_DELTA;
+	else if (n == 12 && memcmp(k, "output_index", 12) == 0)
+		c->w.key[1] = RK_INDEX;
+	else
+		c->w.key[1] = RK_OTHER;
+}
+
+static const struct jev_hooks rsp_hooks = {
+	NULL, on_scalar, on_key, NULL
+};
 
 static void *
 rsp_open(void (*on_delta)(void *, const struct delta *), void *ctx)
@@ -110,8 +124,7 @@ rsp_open(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 	c->on_delta = on_delta;
 	c->ctx = ctx;
-	jev_init(&c->w, &rsp_hooks, c, known_keys,
-	    sizeof known_keys / sizeof known_keys[0], 1);
+	jev_init(&c->w, &rsp_hooks, c, NULL, 0, 0);
 	c->w.maxdepth = MAXDEPTH;
 	c->index = -1;
 	return c;

@@ -281,12 +281,12 @@ struct jev_name {
 
 /* What a dialect is told, each with its own ctx; any may be NULL. */
 struct jev_hooks {
-	/* A value begins at the current key path: 0 a scalar, '{' or '['. */
+	/* A container begins at the current key path: '{' or '['. */
 	void (*begin)(void *, int);
 	/* A scalar: 's' string (as sent), 'n' number, '0' null, 'b'
-	 * boolean, with its text. */
+	 * boolean, with its text; called before it is captured. */
 	void (*scalar)(void *, int, const char *, size_t);
-	/* A key at the current depth; NULL: looked up by jev_key(). */
+	/* A key at the current depth, after it is looked up. */
 	void (*key)(void *, const unsigned char *, size_t);
 	/* A container ended, depth back at its key's; 0 refuses. */
 	int (*end)(void *);
@@ -295,7 +295,10 @@ struct jev_hooks {
 /* The walk over one event's data; a dialect reads depth and key[]. */
 struct jev {
 	yajl_handle h;
-	const struct jev_hooks *hooks;
+	void (*begin)(void *, int);	/* the hooks, as in jev_hooks */
+	void (*scalar)(void *, int, const char *, size_t);
+	void (*key_hook)(void *, const unsigned char *, size_t);
+	int (*end)(void *);
 	void *ctx;
 	const struct jev_name *names;
 	size_t nnames;
@@ -312,10 +315,7 @@ struct jev {
 	struct buf tmp;		/* a captured string made valid UTF-8 */
 	int capdepth;		/* -1 when idle */
 	struct buf *capto;
-
 	const char *in;		/* the piece being parsed */
-	char tail[8];		/* the last bytes before it, this event */
-	size_t ntail;
 };
 
 enum { JEV_EMPTY, JEV_ONE, JEV_BAD };
@@ -324,12 +324,11 @@ void jev_init(struct jev *, const struct jev_hooks *, void *,
     const struct jev_name *, size_t, int);
 void jev_reset(struct jev *);
 void jev_free(struct jev *);
-void jev_data(struct jev *, const char *, size_t);
+int jev_data(struct jev *, const char *, size_t);
 void jev_next(struct jev *);
 int jev_end(struct jev *, const char *, size_t, struct buf *);
 void jev_cap_start(struct jev *, struct buf *);
-int jev_lookup(const struct jev *, const unsigned char *, size_t);
-void jev_key(struct jev *, const unsigned char *, size_t, int);
+void jev_cap_drop(struct jev *);
 
 /* json.c */
 
