@@ -1,9 +1,9 @@
 /*
  * chat.c: reading a chat or completion stream, chunk by chunk.
  *
- * Each SSE data payload is fed to one yajl parser as its bytes arrive
- * (yajl_allow_multiple_values lets one parser take the chunks one after
- * another).  The callbacks follow the few paths that matter, hand every
+ * Each SSE data payload is walked as its bytes arrive (jevent.c: one
+ * yajl parser taking the chunks one after another, a key stack, raw
+ * captures).  The hooks here follow the few paths that matter, hand every
  * piece of content to the caller as a delta, and assemble the answer the
  * server would have given without streaming, as the official OpenAI SDK
  * accumulates the same chunks (refusal, logprobs arrays, surrogate pairs
@@ -608,7 +608,8 @@ on_end(void *ctx)
 }
 
 static const struct jev_hooks chat_hooks = {
-	on_begin, on_scalar, NULL, on_end
+	on_begin, on_scalar, NULL, on_end,
+	JEV_AT(1) | JEV_AT(2) | JEV_AT(3) | JEV_AT(4) | JEV_AT(5), JEV_AT(2)
 };
 
 struct chat *

@@ -3,7 +3,7 @@
  * chunk by chunk.
  *
  * Each data line is one GenerateContentResponse.  Its bytes go to one
- * yajl parser as they arrive, as in chat.c; the callbacks follow the few
+ * yajl parser as they arrive (jevent.c walks them); the hooks follow the
  * paths that matter (candidates[].content.parts[], finishReason,
  * usageMetadata, modelVersion, responseId, error), hand each
  * candidate's new text to the caller as a delta, and assemble the one
@@ -56,7 +56,7 @@ struct cand {
 };
 
 struct gem {
-	struct jev w;		/* the walk over the current chunk */
+	struct jev w;		/* first, for jev_feed(): the walk */
 	void (*on_delta)(void *, const struct delta *);
 	void *ctx;
 	struct buf tmp;
@@ -388,7 +388,8 @@ on_end(void *ctx)
 }
 
 static const struct jev_hooks gem_hooks = {
-	on_begin, on_scalar, NULL, on_end
+	on_begin, on_scalar, NULL, on_end, JEV_AT(1) | JEV_AT(2) | JEV_AT(3) |
+	JEV_AT(5) | JEV_AT(6) | JEV_AT(7), JEV_AT(2) | JEV_AT(5)
 };
 
 /* ---------------------------------------------------------------- */
@@ -448,20 +449,6 @@ gem_close(void *v)
 	free(g->cd);
 	jev_free(&g->w);
 	free(g);
-}
-
-/*
- * Bytes of the current event's data payload, as they arrive.  A payload
- * that does not start with '{' is not fed to the parser; gem_event()
- * then judges it whole.
- */
-static int
-gem_data(void *v, const char *p, size_t n)
-{
-	struct gem *g = v;
-
-	jev_data(&g->w, p, n);
-	return 1;
 }
 
 /* Complete when every candidate named has a finishReason (or the
@@ -789,6 +776,6 @@ gem_body(const char *body, size_t n, struct result *res, struct buf *msg)
 }
 
 const struct dialect dialect_gemini = {
-	"gemini", "a finishReason", gem_open, gem_reset, gem_close, gem_data,
+	"gemini", "a finishReason", gem_open, gem_reset, gem_close, jev_feed,
 	gem_event, gem_error, gem_state, gem_result, gem_body
 };

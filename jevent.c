@@ -7,9 +7,10 @@
  * another).  The walker keeps what every dialect needs: a stack of the
  * keys by depth (each looked up in the dialect's table), whether the
  * event is one JSON object, and a capture of a raw sub-value as compact
- * JSON into a buffer the dialect names.  The dialect's hooks see a value
- * begin, each scalar and each container's end at the current key path,
- * and hold everything about what the values mean.
+ * JSON into a buffer the dialect names.  The dialect's hooks see a
+ * container begin and end (at the depths it asks for), each scalar and
+ * each key, at the current key path, and hold everything about what the
+ * values mean.
  */
 #include <err.h>
 #include <stdlib.h>
@@ -141,6 +142,7 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 	return 1;
 }
 
+/* A key: captured, looked up down to depth w->deep, then the hook's. */
 static int
 cb_map_key(void *ctx, const unsigned char *k, size_t n)
 {
@@ -166,7 +168,7 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 static int
 open_container(struct jev *w, int kind)
 {
-	if (w->begin)
+	if (w->begin && w->depth < 32 && (w->begin_at >> w->depth & 1))
 		w->begin(w->ctx, kind);
 	if ((w->capdepth >= 0 && ++w->capdepth > CAPDEPTH) ||
 	    (w->maxdepth && w->depth >= w->maxdepth))
@@ -209,11 +211,12 @@ close_container(struct jev *w)
 	int ok = 1;
 
 	w->depth--;
-	if (w->end)
+	if (w->end && w->depth < 32 && (w->end_at >> w->depth & 1))
 		ok = w->end(w->ctx);
 	if (w->depth == 0)
 		w->values++;
-	cap_end(w, 1);
+	if (w->capdepth >= 0)
+		cap_end(w, 1);
 	return ok;
 }
 
@@ -252,6 +255,8 @@ jev_init(struct jev *w, const struct jev_hooks *hooks, void *ctx,
 	w->scalar = hooks->scalar;
 	w->key_hook = hooks->key;
 	w->end = hooks->end;
+	w->begin_at = hooks->begin_at;
+	w->end_at = hooks->end_at;
 	w->ctx = ctx;
 	w->names = names;
 	w->nnames = nnames;
@@ -315,6 +320,15 @@ jev_data(struct jev *w, const char *p, size_t n)
 		w->h = NULL;
 		w->bad = 1;
 	}
+	return 1;
+}
+
+/* A dialect's data(), for a decoder whose first member is its struct
+ * jev: the bytes are walked; always 1 (go on). */
+int
+jev_feed(void *dec, const char *p, size_t n)
+{
+	jev_data(dec, p, n);
 	return 1;
 }
 

@@ -3,7 +3,7 @@
  * event by event.
  *
  * Each SSE data payload is fed to one yajl parser as its bytes arrive,
- * as chat.c does.  The callbacks note what the event says (its type, the
+ * walked by jevent.c.  The hooks note what the event says (its type, the
  * block index, a delta's text) and keep the members of the objects the
  * answer is assembled from as compact JSON, in the order sent: the
  * message of message_start, each content_block_start's block, the delta
@@ -72,7 +72,7 @@ struct block {
 };
 
 struct msgs {
-	struct jev w;		/* the walk over the current event */
+	struct jev w;		/* first, for jev_feed(): the walk */
 	void (*on_delta)(void *, const struct delta *);
 	void *ctx;
 
@@ -312,7 +312,7 @@ on_key(void *ctx, const unsigned char *k, size_t n)
 }
 
 static const struct jev_hooks msgs_hooks = {
-	on_begin, on_scalar, on_key, NULL
+	on_begin, on_scalar, on_key, NULL, JEV_AT(1) | JEV_AT(2) | JEV_AT(3), 0
 };
 
 /* ---------------------------------------------------------------- */
@@ -579,17 +579,6 @@ msgs_free(void *dec)
 	buf_free(&c->error);
 	jev_free(&c->w);
 	free(c);
-}
-
-/* Bytes of the current event's data payload, as they arrive; one that
- * does not start with '{' is judged whole when the event ends. */
-static int
-msgs_data(void *dec, const char *p, size_t n)
-{
-	struct msgs *c = dec;
-
-	jev_data(&c->w, p, n);
-	return 1;
 }
 
 /* Apply a complete event of the given type; returns CHAT_MORE,
@@ -947,5 +936,5 @@ msgs_state(const void *c, long *which)
 
 const struct dialect dialect_messages = {
 	"messages", "message_stop", msgs_new, msgs_reset, msgs_free,
-	msgs_data, msgs_event, msgs_error, msgs_state, msgs_result, msgs_body
+	jev_feed, msgs_event, msgs_error, msgs_state, msgs_result, msgs_body
 };

@@ -3,7 +3,7 @@
  * event by event.
  *
  * Every event's data is one JSON object whose "type" names the event.
- * The data bytes go to one yajl parser as they arrive; its callbacks
+ * The data bytes go to one yajl parser as they arrive; the hooks
  * keep only the three top-level members a delta needs (type,
  * output_index, delta), so the text events cost little.  The rare
  * events that need more (an output item announced, the terminal
@@ -38,7 +38,7 @@ struct call {
 };
 
 struct rsp {
-	struct jev w;		/* the walk over the current event */
+	struct jev w;		/* first, for jev_feed(): the walk */
 	void (*on_delta)(void *, const struct delta *);
 	void *ctx;
 
@@ -114,7 +114,7 @@ on_key(void *ctx, const unsigned char *k, size_t n)
 }
 
 static const struct jev_hooks rsp_hooks = {
-	NULL, on_scalar, on_key, NULL
+	NULL, on_scalar, on_key, NULL, 0, 0
 };
 
 static void *
@@ -166,19 +166,6 @@ rsp_close(void *p)
 	buf_free(&c->error);
 	jev_free(&c->w);
 	free(c);
-}
-
-/*
- * Bytes of the current event's data, as they arrive.  A payload that
- * does not start with '{' is not parsed; rsp_event() judges it whole.
- */
-static int
-rsp_data(void *p, const char *s, size_t n)
-{
-	struct rsp *c = p;
-
-	jev_data(&c->w, s, n);
-	return 1;
 }
 
 /* Is the event type t[0..n) the string s? */
@@ -565,5 +552,5 @@ responses_body(const char *body, size_t n, struct result *res,
 
 const struct dialect dialect_responses = {
 	"responses", "response.completed", rsp_open, rsp_reset, rsp_close,
-	rsp_data, rsp_event, rsp_error, rsp_state, rsp_result, responses_body
+	jev_feed, rsp_event, rsp_error, rsp_state, rsp_result, responses_body
 };

@@ -290,7 +290,12 @@ struct jev_hooks {
 	void (*key)(void *, const unsigned char *, size_t);
 	/* A container ended, depth back at its key's; 0 refuses. */
 	int (*end)(void *);
+	/* The depths (bit d: depth d) at which begin and end are called,
+	 * as the depth is when they are. */
+	unsigned begin_at, end_at;
 };
+
+#define JEV_AT(d) (1u << (d))
 
 /* The walk over one event's data; a dialect reads depth and key[]. */
 struct jev {
@@ -299,6 +304,7 @@ struct jev {
 	void (*scalar)(void *, int, const char *, size_t);
 	void (*key_hook)(void *, const unsigned char *, size_t);
 	int (*end)(void *);
+	unsigned begin_at, end_at;
 	void *ctx;
 	const struct jev_name *names;
 	size_t nnames;
@@ -325,6 +331,7 @@ void jev_init(struct jev *, const struct jev_hooks *, void *,
 void jev_reset(struct jev *);
 void jev_free(struct jev *);
 int jev_data(struct jev *, const char *, size_t);
+int jev_feed(void *, const char *, size_t);
 void jev_next(struct jev *);
 int jev_end(struct jev *, const char *, size_t, struct buf *);
 void jev_cap_start(struct jev *, struct buf *);
