@@ -609,7 +609,7 @@ on_end(void *ctx)
 
 static const struct jev_hooks chat_hooks = {
 	on_begin, on_scalar, NULL, on_end,
-	JEV_AT(1) | JEV_AT(2) | JEV_AT(3) | JEV_AT(4) | JEV_AT(5), JEV_AT(2)
+	JEV_AT(1) | JEV_AT(2) | JEV_AT(3) | JEV_AT(4) | JEV_AT(5), JEV_AT(2), 0
 };
 
 struct chat *

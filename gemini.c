@@ -389,7 +389,7 @@ on_end(void *ctx)
 
 static const struct jev_hooks gem_hooks = {
 	on_begin, on_scalar, NULL, on_end, JEV_AT(1) | JEV_AT(2) | JEV_AT(3) |
-	JEV_AT(5) | JEV_AT(6) | JEV_AT(7), JEV_AT(2) | JEV_AT(5)
+	JEV_AT(5) | JEV_AT(6) | JEV_AT(7), JEV_AT(2) | JEV_AT(5), 0
 };
 
 /* ---------------------------------------------------------------- */

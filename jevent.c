@@ -158,7 +158,7 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 		w->key[w->depth] = lookup(w, k, n);
 	else if (w->depth <= JEV_MAXD)
 		w->key[w->depth] = 0;
-	if (w->key_hook)
+	if (w->key_hook && w->depth < 32 && (w->key_at >> w->depth & 1))
 		w->key_hook(w->ctx, k, n);
 	return 1;
 }
@@ -170,8 +170,7 @@ open_container(struct jev *w, int kind)
 {
 	if (w->begin && w->depth < 32 && (w->begin_at >> w->depth & 1))
 		w->begin(w->ctx, kind);
-	if ((w->capdepth >= 0 && ++w->capdepth > CAPDEPTH) ||
-	    (w->maxdepth && w->depth >= w->maxdepth))
+	if (w->capdepth >= 0 && ++w->capdepth > CAPDEPTH)
 		return w->bad = 1, 0;
 	w->depth++;
 	if (w->depth <= JEV_MAXD)
@@ -257,6 +256,7 @@ jev_init(struct jev *w, const struct jev_hooks *hooks, void *ctx,
 	w->end = hooks->end;
 	w->begin_at = hooks->begin_at;
 	w->end_at = hooks->end_at;
+	w->key_at = hooks->key_at;
 	w->ctx = ctx;
 	w->names = names;
 	w->nnames = nnames;

@@ -312,7 +312,8 @@ on_key(void *ctx, const unsigned char *k, size_t n)
 }
 
 static const struct jev_hooks msgs_hooks = {
-	on_begin, on_scalar, on_key, NULL, JEV_AT(1) | JEV_AT(2) | JEV_AT(3), 0
+	on_begin, on_scalar, on_key, NULL, JEV_AT(1) | JEV_AT(2) | JEV_AT(3), 0,
+	JEV_AT(2) | JEV_AT(3)
 };
 
 /* ---------------------------------------------------------------- */

@@ -3,7 +3,7 @@
  * event by event.
  *
  * Every event's data is one JSON object whose "type" names the event.
- * The data bytes go to one yajl parser as they arrive; the hooks
+ * The data bytes go to one yajl parser as they arrive; its callbacks
  * keep only the three top-level members a delta needs (type,
  * output_index, delta), so the text events cost little.  The rare
  * events that need more (an output item announced, the terminal
@@ -27,9 +27,6 @@
 
 enum { RK_OTHER, RK_TYPE, RK_INDEX, RK_DELTA };
 
-/* Deeper than any answer needs: the event is refused. */
-#define MAXDEPTH 1000
-
 /* A function call announced by response.output_item.added. */
 struct call {
 	long output;		/* its output_index */
@@ -38,9 +35,15 @@ struct call {
 };
 
 struct rsp {
-	struct jev w;		/* first, for jev_feed(): the walk */
+	yajl_handle h;
 	void (*on_delta)(void *, const struct delta *);
 	void *ctx;
+
+	int depth;
+	int key;		/* the top-level member being read */
+	int bad;		/* this event is not a JSON object */
+	int values;		/* objects completed in this event */
+	int started;		/* this event's first byte has been seen */
 
 	/* The members of the current event that deltas need. */
 	struct buf type, delta;
@@ -73,48 +76,118 @@ small_int(const char *s, size_t n)
 	return v;
 }
 
-/* The walker's hook for a scalar: the top-level members we keep. */
-static void
-on_scalar(void *ctx, int type, const char *s, size_t n)
+/* Which member of the event is k?  Only top-level keys are looked at. */
+static int
+lookup(const unsigned char *k, size_t n)
+{
+	if (n == 4 && memcmp(k, "type", 4) == 0)
+		return RK_TYPE;
+	if (n == 5 && memcmp(k, "delta", 5) == 0)
+		return RK_DELTA;
+	if (n == 12 && memcmp(k, "output_index", 12) == 0)
+		return RK_INDEX;
+	return RK_OTHER;
+}
+
+static int
+cb_null(void *ctx)
 {
 	struct rsp *c = ctx;
 
-	if (c->w.depth != 1)
-		return;
-	if (type == 'n' && c->w.key[1] == RK_INDEX)
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	return 1;
+}
+
+static int
+cb_bool(void *ctx, int v)
+{
+	struct rsp *c = ctx;
+
+	(void)v;
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	return 1;
+}
+
+static int
+cb_number(void *ctx, const char *s, size_t n)
+{
+	struct rsp *c = ctx;
+
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	if (c->depth == 1 && c->key == RK_INDEX)
 		c->index = small_int(s, n);
-	else if (type != 's')
-		return;
-	else if (c->w.key[1] == RK_TYPE) {
+	return 1;
+}
+
+static int
+cb_string(void *ctx, const unsigned char *s, size_t n)
+{
+	struct rsp *c = ctx;
+
+	if (c->depth == 0)
+		return c->bad = 1, 0;
+	if (c->depth != 1)
+		return 1;
+	if (c->key == RK_TYPE) {
 		buf_reset(&c->type);
 		buf_put(&c->type, s, n);
-	} else if (c->w.key[1] == RK_DELTA) {
+	} else if (c->key == RK_DELTA) {
 		buf_reset(&c->delta);
 		buf_put(&c->delta, s, n);
 		c->has_delta = 1;
 	}
+	return 1;
 }
 
-/* Which member of the event is k?  Only top-level keys are looked at. */
-static void
-on_key(void *ctx, const unsigned char *k, size_t n)
+static int
+cb_map_key(void *ctx, const unsigned char *k, size_t n)
 {
 	struct rsp *c = ctx;
 
-	if (c->w.depth != 1)
-		return;
-	if (n == 4 && memcmp(k, "type", 4) == 0)
-		c->w.key[1] = RK_TYPE;
-	else if (n == 5 && memcmp(k, "delta", 5) == 0)
-		c->w.key[1] = RK_DELTA;
-	else if (n == 12 && memcmp(k, "output_index", 12) == 0)
-		c->w.key[1] = RK_INDEX;
-	else
-		c->w.key[1] = RK_OTHER;
+	if (c->depth == 1)
+		c->key = lookup(k, n);
+	return 1;
 }
 
-static const struct jev_hooks rsp_hooks = {
-	NULL, on_scalar, on_key, NULL, 0, 0
+/* Deeper than any answer needs: the event is refused. */
+#define MAXDEPTH 1000
+
+static int
+cb_start_map(void *ctx)
+{
+	struct rsp *c = ctx;
+
+	if (++c->depth > MAXDEPTH)
+		return c->bad = 1, 0;
+	return 1;
+}
+
+static int
+cb_start_array(void *ctx)
+{
+	struct rsp *c = ctx;
+
+	if (c->depth == 0 || ++c->depth > MAXDEPTH)
+		return c->bad = 1, 0;
+	return 1;
+}
+
+static int
+cb_end(void *ctx)
+{
+	struct rsp *c = ctx;
+
+	if (--c->depth == 0)
+		c->values++;
+	return 1;
+}
+
+static const yajl_callbacks rsp_callbacks = {
+	cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
+	cb_start_map, cb_map_key, cb_end, cb_start_array, cb_end
 };
 
 static void *
@@ -124,8 +197,6 @@ rsp_open(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 	c->on_delta = on_delta;
 	c->ctx = ctx;
-	jev_init(&c->w, &rsp_hooks, c, NULL, 0, 0);
-	c->w.maxdepth = MAXDEPTH;
 	c->index = -1;
 	return c;
 }
@@ -136,8 +207,10 @@ rsp_reset(void *p)
 {
 	struct rsp *c = p;
 
-	jev_reset(&c->w);
-	c->has_delta = 0;
+	if (c->h)
+		yajl_free(c->h);
+	c->h = NULL;
+	c->depth = c->bad = c->values = c->started = c->has_delta = 0;
 	c->index = -1;
 	buf_reset(&c->type);
 	buf_reset(&c->delta);
@@ -164,8 +237,44 @@ rsp_close(void *p)
 	buf_free(&c->frag);
 	buf_free(&c->final);
 	buf_free(&c->error);
-	jev_free(&c->w);
 	free(c);
+}
+
+/*
+ * Bytes of the current event's data, as they arrive.  A payload that
+ * does not start with '{' is not parsed; rsp_event() judges it whole.
+ */
+static int
+rsp_data(void *p, const char *s, size_t n)
+{
+	struct rsp *c = p;
+
+	if (c->bad)
+		return 1;
+	if (!c->started) {
+		while (n && (*s == ' ' || *s == '\t' || *s == '\n'))
+			s++, n--;
+		if (!n)
+			return 1;
+		c->started = 1;
+		if (*s != '{') {
+			c->bad = 1;
+			return 1;
+		}
+	}
+	if (!c->h) {
+		c->h = yajl_alloc(&rsp_callbacks, NULL, c);
+		if (!c->h)
+			err(2, "out of memory");
+		yajl_config(c->h, yajl_allow_multiple_values, 1);
+		c->depth = 0;
+	}
+	if (yajl_parse(c->h, (const unsigned char *)s, n) != yajl_status_ok) {
+		yajl_free(c->h);
+		c->h = NULL;
+		c->bad = 1;
+	}
+	return 1;
 }
 
 /* Is the event type t[0..n) the string s? */
@@ -355,19 +464,35 @@ static int
 rsp_event(void *p, const struct sse_event *ev, struct buf *msg)
 {
 	struct rsp *c = p;
+	int bad = c->bad, values = c->values, depth = c->depth;
 	const char *t;
 	size_t tn;
 	struct delta d;
 	int rc = CHAT_MORE;
 
-	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
-		jev_next(&c->w);
+	c->bad = c->values = c->started = 0;
+	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0)
 		return CHAT_MORE;	/* not this API's, but harmless */
-	}
-	switch (jev_end(&c->w, ev->data, ev->data_len, msg)) {
-	case JEV_EMPTY:
+	if (!bad && values == 0 && depth == 0)
 		return CHAT_MORE;	/* empty data: nothing to read */
-	case JEV_BAD:
+	if (bad || values != 1 || depth != 0) {
+		struct buf why = { 0 };
+
+		if (c->h) {
+			yajl_free(c->h);
+			c->h = NULL;
+		}
+		c->depth = 0;
+		buf_reset(msg);
+		buf_puts(msg, "malformed data line in stream: ");
+		if (values > 1)
+			buf_puts(msg, "more than one JSON value");
+		else if (json_compact(ev->data, ev->data_len, NULL, NULL, 0,
+		    &why) < 0)
+			buf_put(msg, why.p, why.len);
+		else
+			buf_puts(msg, "not a JSON object");
+		buf_free(&why);
 		rc = CHAT_BAD;
 		goto out;
 	}
@@ -552,5 +677,5 @@ responses_body(const char *body, size_t n, struct result *res,
 
 const struct dialect dialect_responses = {
 	"responses", "response.completed", rsp_open, rsp_reset, rsp_close,
-	jev_feed, rsp_event, rsp_error, rsp_state, rsp_result, responses_body
+	rsp_data, rsp_event, rsp_error, rsp_state, rsp_result, responses_body
 };

@@ -290,9 +290,9 @@ struct jev_hooks {
 	void (*key)(void *, const unsigned char *, size_t);
 	/* A container ended, depth back at its key's; 0 refuses. */
 	int (*end)(void *);
-	/* The depths (bit d: depth d) at which begin and end are called,
-	 * as the depth is when they are. */
-	unsigned begin_at, end_at;
+	/* The depths (bit d: depth d) at which begin, end and key are
+	 * called, as the depth is when they are. */
+	unsigned begin_at, end_at, key_at;
 };
 
 #define JEV_AT(d) (1u << (d))
@@ -304,12 +304,11 @@ struct jev {
 	void (*scalar)(void *, int, const char *, size_t);
 	void (*key_hook)(void *, const unsigned char *, size_t);
 	int (*end)(void *);
-	unsigned begin_at, end_at;
+	unsigned begin_at, end_at, key_at;
 	void *ctx;
 	const struct jev_name *names;
 	size_t nnames;
 	int deep;		/* keys looked up down to this depth */
-	int maxdepth;		/* 0, or the deepest container accepted */
 
 	int depth;
 	int key[JEV_MAXD + 1];
