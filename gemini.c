@@ -119,20 +119,6 @@ cand_at(struct gem *g, size_t i)
 	return &g->cd[i];
 }
 
-/* An index as sent: a small non-negative integer, or -1. */
-static long
-small_int(const char *s, size_t n)
-{
-	long v = 0;
-
-	if (!n)
-		return -1;
-	for (; n && *s >= '0' && *s <= '9'; s++, n--)
-		if ((v = v * 10 + (*s - '0')) > MAXCAND)
-			return -1;
-	return n ? -1 : v;
-}
-
 /* Where a value is about to begin: start the captures it needs. */
 static void
 value_start(struct gem *g)
@@ -155,7 +141,7 @@ static void
 other_scalar(struct gem *g, const char *s, size_t n, int istrue)
 {
 	if (g->w.depth == 3 && IN_CAND && g->w.key[3] == GK_INDEX && s)
-		g->cur_index = small_int(s, n);
+		g->cur_index = jev_index(s, n, MAXCAND);
 	else if (g->w.depth == 6 && IN_PART && g->w.key[6] == GK_THOUGHT)
 		g->p_thought = istrue;
 }

@@ -43,6 +43,21 @@ jev_cap_start(struct jev *w, struct buf *to)
 	w->capdepth = 0;
 }
 
+/* An index as sent, the n bytes of a number: an integer from 0 to max,
+ * or -1. */
+long
+jev_index(const char *s, size_t n, long max)
+{
+	long v = 0;
+
+	if (!n)
+		return -1;
+	for (; n && *s >= '0' && *s <= '9'; s++, n--)
+		if ((v = v * 10 + (*s - '0')) > max)
+			return -1;
+	return n ? -1 : v;
+}
+
 /* The scalar begun is not kept after all: a capture that began at it
  * is dropped, its buffer left empty. */
 void

@@ -238,20 +238,6 @@ value_start(struct msgs *c, int open)
 		jev_cap_start(&c->w, &m->val);
 }
 
-/* An index as sent: a small non-negative integer, or -1. */
-static long
-small_int(const char *s, size_t n)
-{
-	long v = 0;
-
-	if (!n)
-		return -1;
-	for (; n && *s >= '0' && *s <= '9'; s++, n--)
-		if ((v = v * 10 + (*s - '0')) > MAXBLOCK)
-			return -1;
-	return n ? -1 : v;
-}
-
 /* The walker's hooks: a container begins (kind '{' or '['), a
  * scalar, a key. */
 static void
@@ -274,7 +260,7 @@ on_scalar(void *ctx, int type, const char *s, size_t n)
 	}
 	if (type == 'n') {
 		if (c->w.depth == 1 && c->w.key[1] == MK_INDEX)
-			c->index = small_int(s, n);
+			c->index = jev_index(s, n, MAXBLOCK);
 		return;
 	}
 	if (type != 's')

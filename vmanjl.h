@@ -335,6 +335,7 @@ void jev_next(struct jev *);
 int jev_end(struct jev *, const char *, size_t, struct buf *);
 void jev_cap_start(struct jev *, struct buf *);
 void jev_cap_drop(struct jev *);
+long jev_index(const char *, size_t, long);
 
 /* json.c */
 
