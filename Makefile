@@ -16,7 +16,7 @@ ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-Wall -Wextra $(CFLAGS)
 
 OBJS = vmanjl.o answer.o buf.o cache.o chat.o endpoints.o fail.o gemini.o \
-	input.o io.o json.o messages.o out.o pace.o pool.o request.o \
+	input.o io.o jevent.o json.o messages.o out.o pace.o pool.o request.o \
 	responses.o resume.o save.o sse.o task.o url.o
 TOOLS = t/mockvman t/sse-test
 

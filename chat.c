@@ -1,9 +1,9 @@
 /*
  * chat.c: reading a chat or completion stream, chunk by chunk.
  *
- * Each SSE data payload is fed to one yajl parser as its bytes arrive
- * (yajl_allow_multiple_values lets one parser take the chunks one after
- * another).  The callbacks follow the few paths that matter, hand every
+ * Each SSE data payload is walked as its bytes arrive (jevent.c: one
+ * yajl parser taking the chunks one after another, a key stack, raw
+ * captures).  The hooks here follow the few paths that matter, hand every
  * piece of content to the caller as a delta, and assemble the answer the
  * server would have given without streaming, as the official OpenAI SDK
  * accumulates the same chunks (refusal, logprobs arrays, surrogate pairs
@@ -19,7 +19,6 @@
 
 #include "vmanjl.h"
 
-#define MAXD 16		/* deeper than any path we follow */
 #define MAXCHOICE 4096	/* a bound on a server's choice and tool indices */
 
 enum {
@@ -30,13 +29,9 @@ enum {
 	CK_LOGPROBS, CK_TOKENS, CK_TOKEN_LP, CK_TOP_LP, CK_OFFSET
 };
 
-#define K(s, k) { s, sizeof(s) - 1, k }
+#define K(s, k) JEV_NAME(s, k)
 
-static const struct {
-	const char *name;
-	size_t len;
-	int key;
-} known_keys[] = {
+static const struct jev_name known_keys[] = {
 	K("id", CK_ID), K("object", CK_OBJECT), K("created", CK_CREATED),
 	K("model", CK_MODEL), K("system_fingerprint", CK_FP),
 	K("choices", CK_CHOICES), K("usage", CK_USAGE),
@@ -94,24 +89,12 @@ struct choice {
 };
 
 struct chat {
-	yajl_handle h;
+	struct jev w;		/* the walk over the current chunk */
 	void (*on_delta)(void *, const struct delta *);
 	void *ctx;
 
-	int depth;
-	int key[MAXD + 1];
-	int bad;		/* this event is not a JSON object */
-	int values;		/* objects completed in this event */
-	int started;		/* this event's first byte has been seen */
-
-	yajl_gen cap;		/* capture of a raw value */
-	struct buf tmp;		/* a captured string made valid UTF-8 */
-	int capdepth;		/* -1 when idle */
-	struct buf *capto;
-
-	/* The raw bytes around the string just read, for what yajl
-	 * decodes a lone high surrogate escape to ('?'). */
-	const char *in;		/* the piece being parsed */
+	/* The bytes before the piece being parsed (c->w.in), for what
+	 * yajl decodes a lone high surrogate escape to ('?'). */
 	char tail[8];		/* the last bytes before it, this event */
 	size_t ntail;
 
@@ -133,25 +116,11 @@ struct chat {
 	int done;
 };
 
-/* Which known key is k?  Called for every key of every chunk: the
- * length and the first byte rule most keys out before any compare. */
-static int
-lookup(const unsigned char *k, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
-		if (known_keys[i].len == n && known_keys[i].name[0] == k[0] &&
-		    memcmp(known_keys[i].name, k, n) == 0)
-			return known_keys[i].key;
-	return CK_OTHER;
-}
-
 /* Where are we?  Helpers over the key stack. */
-#define IN_CHOICE (c->depth >= 3 && c->key[1] == CK_CHOICES)
-#define IN_DELTA (IN_CHOICE && c->depth >= 4 && c->key[3] == CK_DELTA)
-#define IN_TOOL (IN_DELTA && c->depth >= 6 && c->key[4] == CK_TOOL_CALLS)
-#define IN_LOGPROBS (IN_CHOICE && c->depth >= 4 && c->key[3] == CK_LOGPROBS)
+#define IN_CHOICE (c->w.depth >= 3 && c->w.key[1] == CK_CHOICES)
+#define IN_DELTA (IN_CHOICE && c->w.depth >= 4 && c->w.key[3] == CK_DELTA)
+#define IN_TOOL (IN_DELTA && c->w.depth >= 6 && c->w.key[4] == CK_TOOL_CALLS)
+#define IN_LOGPROBS (IN_CHOICE && c->w.depth >= 4 && c->w.key[3] == CK_LOGPROBS)
 
 /* Which logprobs member is key k, or -1. */
 static int
@@ -209,35 +178,6 @@ grow_to(void *a, size_t *n, size_t sz, size_t i)
 	return p;
 }
 
-/* Start capturing the value that begins now into *to. */
-static void
-cap_start(struct chat *c, struct buf *to)
-{
-	if (c->capdepth >= 0)
-		return;
-	yajl_gen_clear(c->cap);
-	yajl_gen_reset(c->cap, NULL);
-	buf_reset(to);
-	c->capto = to;
-	c->capdepth = 0;
-}
-
-static void
-cap_end(struct chat *c, int close)
-{
-	const unsigned char *p;
-	size_t n;
-
-	if (c->capdepth < 0)
-		return;
-	c->capdepth -= close;
-	if (c->capdepth == 0) {
-		yajl_gen_get_buf(c->cap, &p, &n);
-		buf_put(c->capto, p, n);
-		c->capdepth = -1;
-	}
-}
-
 /* The current tool-call fragment. */
 static struct tool *
 cur_tool(struct chat *c)
@@ -276,21 +216,21 @@ small_int(const char *s)
 static unsigned
 lone_high(const struct chat *c)
 {
-	size_t k = yajl_get_bytes_consumed(c->h), need;
+	size_t k = yajl_get_bytes_consumed(c->w.h), need;
 	unsigned u = 0;
 	char w[6];
 	int i, x;
 
 	if (k-- == 0)
-		return 0;	/* k: the closing quote, in c->in */
+		return 0;	/* k: the closing quote, in c->w.in */
 	if (k >= 6)
-		memcpy(w, c->in + k - 6, 6);
+		memcpy(w, c->w.in + k - 6, 6);
 	else {
 		need = 6 - k;
 		if (c->ntail < need)
 			return 0;
 		memcpy(w, c->tail + c->ntail - need, need);
-		memcpy(w + need, c->in, k);
+		memcpy(w + need, c->w.in, k);
 	}
 	if (w[0] != '\\' || w[1] != 'u')
 		return 0;
@@ -370,8 +310,8 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 		s = num;
 	}
 
-	if (c->depth == 1) {
-		switch (c->key[1]) {
+	if (c->w.depth == 1) {
+		switch (c->w.key[1]) {
 		case CK_ID: top = &c->id; break;
 		case CK_OBJECT: top = &c->object; break;
 		case CK_CREATED: top = &c->created; break;
@@ -386,30 +326,30 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 			buf_put(top, json, jn);
 		return;
 	}
-	if (c->depth == 3 && c->key[1] == CK_CHOICES) {
-		if (c->key[3] == CK_INDEX && type == 'n') {
+	if (c->w.depth == 3 && c->w.key[1] == CK_CHOICES) {
+		if (c->w.key[3] == CK_INDEX && type == 'n') {
 			c->cur_index = small_int(s);
-		} else if (c->key[3] == CK_TEXT && type == 's') {
+		} else if (c->w.key[3] == CK_TEXT && type == 's') {
 			text_put(c, F_CONTENT, s, n);
-		} else if (c->key[3] == CK_FINISH && type != '0') {
+		} else if (c->w.key[3] == CK_FINISH && type != '0') {
 			buf_reset(&c->cur_finish);
 			buf_put(&c->cur_finish, json, jn);
 		}
 		return;
 	}
-	if (c->depth == 4 && IN_DELTA) {
+	if (c->w.depth == 4 && IN_DELTA) {
 		if (type != 's')
 			return;
-		if (c->key[4] == CK_CONTENT)
+		if (c->w.key[4] == CK_CONTENT)
 			text_put(c, F_CONTENT, s, n);
-		else if (c->key[4] == CK_REASONING)
+		else if (c->w.key[4] == CK_REASONING)
 			text_put(c, F_REASONING, s, n);
-		else if (c->key[4] == CK_REFUSAL)
+		else if (c->w.key[4] == CK_REFUSAL)
 			text_put(c, F_REFUSAL, s, n);
 		return;
 	}
-	if (c->depth == 4 && IN_LOGPROBS) {
-		int k = lp_slot(c->key[4]);
+	if (c->w.depth == 4 && IN_LOGPROBS) {
+		int k = lp_slot(c->w.key[4]);
 
 		if (k >= 0 && c->cur_lps[k] == LP_ABSENT)
 			c->cur_lps[k] = LP_OTHER;
@@ -417,92 +357,27 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 	}
 	if (!IN_TOOL || !(t = cur_tool(c)))
 		return;
-	if (c->depth == 6) {
-		if (c->key[6] == CK_INDEX && type == 'n')
+	if (c->w.depth == 6) {
+		if (c->w.key[6] == CK_INDEX && type == 'n')
 			t->index = small_int(s);
-		else if (c->key[6] == CK_ID && type == 's')
+		else if (c->w.key[6] == CK_ID && type == 's')
 			buf_put(&t->id, s, n);
-		else if (c->key[6] == CK_TYPE && type == 's')
+		else if (c->w.key[6] == CK_TYPE && type == 's')
 			buf_put(&t->type, s, n);
-	} else if (c->depth == 7 && c->key[6] == CK_FUNCTION && type == 's') {
-		if (c->key[7] == CK_NAME)
+	} else if (c->w.depth == 7 && c->w.key[6] == CK_FUNCTION &&
+	    type == 's') {
+		if (c->w.key[7] == CK_NAME)
 			buf_put(&t->name, s, n);
-		else if (c->key[7] == CK_ARGS)
+		else if (c->w.key[7] == CK_ARGS)
 			buf_put(&t->args, s, n);
 	}
-}
-
-/* Where a value is about to begin: start the captures it needs. */
-static void
-value_start(struct chat *c)
-{
-	if (c->depth == 1 && c->key[1] == CK_USAGE)
-		cap_start(c, &c->usage);
-	else if (c->depth == 1 && c->key[1] == CK_ERROR)
-		cap_start(c, &c->error);
-	else if (c->depth == 4 && IN_DELTA && c->key[4] == CK_TOOL_CALLS) {
-		cap_start(c, &c->cur_tools);
-		c->cur_has_tools = 1;
-	}
-}
-
-#define CAP(call) do {							\
-	if (c->capdepth >= 0)						\
-		call;							\
-} while (0)
-
-static int
-cb_null(void *ctx)
-{
-	struct chat *c = ctx;
-
-	if (c->depth == 0)
-		return c->bad = 1, 0;
-	value_start(c);
-	CAP(yajl_gen_null(c->cap));
-	scalar(c, '0', NULL, 0, "null", 4);
-	cap_end(c, 0);
-	/* "usage": null is no usage. */
-	if (c->depth == 1 && c->key[1] == CK_USAGE)
-		buf_reset(&c->usage);
-	if (c->depth == 1 && c->key[1] == CK_ERROR)
-		buf_reset(&c->error);
-	return 1;
-}
-
-static int
-cb_bool(void *ctx, int v)
-{
-	struct chat *c = ctx;
-
-	if (c->depth == 0)
-		return c->bad = 1, 0;
-	value_start(c);
-	CAP(yajl_gen_bool(c->cap, v));
-	scalar(c, 'b', NULL, 0, v ? "true" : "false", v ? 4 : 5);
-	cap_end(c, 0);
-	return 1;
-}
-
-static int
-cb_number(void *ctx, const char *s, size_t n)
-{
-	struct chat *c = ctx;
-
-	if (c->depth == 0)
-		return c->bad = 1, 0;
-	value_start(c);
-	CAP(yajl_gen_number(c->cap, s, n));
-	scalar(c, 'n', s, n, s, n);
-	cap_end(c, 0);
-	return 1;
 }
 
 /* Is the top-level member being read one we keep and have not yet? */
 static int
 top_wanted(const struct chat *c)
 {
-	switch (c->key[1]) {
+	switch (c->w.key[1]) {
 	case CK_ID: return !c->id.len;
 	case CK_OBJECT: return !c->object.len;
 	case CK_MODEL: return !c->model.len;
@@ -512,67 +387,66 @@ top_wanted(const struct chat *c)
 	}
 }
 
-static int
-cb_string(void *ctx, const unsigned char *s, size_t n)
+/* Where a value is about to begin: start the captures it needs. */
+static void
+value_start(struct chat *c)
+{
+	if (c->w.depth == 1 && c->w.key[1] == CK_USAGE)
+		jev_cap_start(&c->w, &c->usage);
+	else if (c->w.depth == 1 && c->w.key[1] == CK_ERROR)
+		jev_cap_start(&c->w, &c->error);
+	else if (c->w.depth == 4 && IN_DELTA && c->w.key[4] == CK_TOOL_CALLS) {
+		jev_cap_start(&c->w, &c->cur_tools);
+		c->cur_has_tools = 1;
+	}
+}
+
+/* The walker's hook for a scalar: its JSON text for the few places
+ * whose value is kept as sent. */
+static void
+on_scalar(void *ctx, int type, const char *s, size_t n)
 {
 	struct chat *c = ctx;
 	struct buf j = { 0 };
 
-	if (c->depth == 0)
-		return c->bad = 1, 0;
 	value_start(c);
-	if (c->capdepth >= 0) {
-		size_t cn = n;
-		const unsigned char *cs = json_utf8_clean(s, &cn, &c->tmp);
-
-		yajl_gen_string(c->cap, cs, cn);
+	if (type != 's') {
+		scalar(c, type, NULL, 0, s, n);
+		/* "usage": null is no usage, "error": null no error. */
+		if (type == '0' && c->w.depth == 1 &&
+		    (c->w.key[1] == CK_USAGE || c->w.key[1] == CK_ERROR))
+			jev_cap_drop(&c->w);
+		return;
 	}
-	if ((c->depth == 1 && top_wanted(c)) ||
-	    (c->depth == 3 && c->key[1] == CK_CHOICES &&
-	    c->key[3] == CK_FINISH)) {
-		json_str(&j, (const char *)s, n);
-		scalar(c, 's', (const char *)s, n, j.p, j.len);
+	if ((c->w.depth == 1 && top_wanted(c)) ||
+	    (c->w.depth == 3 && c->w.key[1] == CK_CHOICES &&
+	    c->w.key[3] == CK_FINISH)) {
+		json_str(&j, s, n);
+		scalar(c, 's', s, n, j.p, j.len);
 		buf_free(&j);
 	} else
-		scalar(c, 's', (const char *)s, n, NULL, 0);
-	cap_end(c, 0);
-	return 1;
+		scalar(c, 's', s, n, NULL, 0);
 }
 
-static int
-cb_map_key(void *ctx, const unsigned char *k, size_t n)
+/* The walker's hook where a container begins (kind '{' or '['): a
+ * choice's logprobs, a new choice, a new tool-call fragment. */
+static void
+on_begin(void *ctx, int kind)
 {
 	struct chat *c = ctx;
-
-	if (c->capdepth >= 0) {
-		size_t cn = n;
-		const unsigned char *cs = json_utf8_clean(k, &cn, &c->tmp);
-
-		yajl_gen_string(c->cap, cs, cn);
-	}
-	/* No path we follow goes deeper than 7. */
-	if (c->depth <= 7 && n)
-		c->key[c->depth] = lookup(k, n);
-	else if (c->depth <= MAXD)
-		c->key[c->depth] = CK_OTHER;
-	return 1;
-}
-
-/* Deeper than yajl_gen can write (128): the chunk is refused. */
-#define CAPDEPTH 100
-
-static int
-open_container(struct chat *c)
-{
 	struct tool *t;
 	int k;
 
-	value_start(c);
-	if (c->capdepth >= 0 && ++c->capdepth > CAPDEPTH) {
-		c->bad = 1;
-		return 0;
+	if (kind == '{' && c->w.depth == 3 && IN_CHOICE &&
+	    c->w.key[3] == CK_LOGPROBS)
+		c->cur_lp = 1;
+	else if (kind == '[' && c->w.depth == 4 && IN_LOGPROBS &&
+	    (k = lp_slot(c->w.key[4])) >= 0) {
+		jev_cap_start(&c->w, &c->cur_lpv[k]);
+		c->cur_lps[k] = LP_ARRAY;
 	}
-	if (c->depth == 2 && c->key[1] == CK_CHOICES) {
+	value_start(c);
+	if (c->w.depth == 2 && c->w.key[1] == CK_CHOICES) {
 		/* A new choice in this chunk. */
 		c->cur_index = 0;
 		c->cur_has_tools = 0;
@@ -591,7 +465,8 @@ open_container(struct chat *c)
 		buf_reset(&c->cur_finish);
 		while (c->cur_ntc)
 			tool_free(&c->cur_tc[--c->cur_ntc]);
-	} else if (c->depth == 5 && IN_DELTA && c->key[4] == CK_TOOL_CALLS) {
+	} else if (c->w.depth == 5 && IN_DELTA &&
+	    c->w.key[4] == CK_TOOL_CALLS) {
 		t = grow_to(c->cur_tc, &c->cur_atc, sizeof *t, c->cur_ntc);
 		if (!t)
 			err(2, "out of memory");
@@ -600,39 +475,6 @@ open_container(struct chat *c)
 		memset(t, 0, sizeof *t);
 		t->index = (long)c->cur_ntc - 1;
 	}
-	c->depth++;
-	if (c->depth <= MAXD)
-		c->key[c->depth] = CK_OTHER;
-	return 1;
-}
-
-static int
-cb_start_map(void *ctx)
-{
-	struct chat *c = ctx;
-
-	if (c->depth == 3 && IN_CHOICE && c->key[3] == CK_LOGPROBS)
-		c->cur_lp = 1;
-	if (!open_container(c))
-		return 0;
-	CAP(yajl_gen_map_open(c->cap));
-	return 1;
-}
-
-static int
-cb_start_array(void *ctx)
-{
-	struct chat *c = ctx;
-	int k;
-
-	if (c->depth == 4 && IN_LOGPROBS && (k = lp_slot(c->key[4])) >= 0) {
-		cap_start(c, &c->cur_lpv[k]);
-		c->cur_lps[k] = LP_ARRAY;
-	}
-	if (c->depth == 0 || !open_container(c))
-		return c->bad = 1, 0;
-	CAP(yajl_gen_array_open(c->cap));
-	return 1;
 }
 
 /* Fold one tool-call fragment into the choice's assembled calls. */
@@ -754,41 +596,20 @@ choice_end(struct chat *c)
 	return 1;
 }
 
+/* The walker's hook where a container ended: a choice's end. */
 static int
-close_container(struct chat *c)
-{
-	int ok = 1;
-
-	c->depth--;
-	if (c->depth == 2 && c->key[1] == CK_CHOICES)
-		ok = choice_end(c);
-	if (c->depth == 0)
-		c->values++;
-	cap_end(c, 1);
-	return ok;
-}
-
-static int
-cb_end_map(void *ctx)
+on_end(void *ctx)
 {
 	struct chat *c = ctx;
 
-	CAP(yajl_gen_map_close(c->cap));
-	return close_container(c);
+	if (c->w.depth == 2 && c->w.key[1] == CK_CHOICES)
+		return choice_end(c);
+	return 1;
 }
 
-static int
-cb_end_array(void *ctx)
-{
-	struct chat *c = ctx;
-
-	CAP(yajl_gen_array_close(c->cap));
-	return close_container(c);
-}
-
-static const yajl_callbacks chat_callbacks = {
-	cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
-	cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array
+static const struct jev_hooks chat_hooks = {
+	on_begin, on_scalar, NULL, on_end,
+	JEV_AT(1) | JEV_AT(2) | JEV_AT(3) | JEV_AT(4) | JEV_AT(5), JEV_AT(2), 0
 };
 
 struct chat *
@@ -798,9 +619,9 @@ chat_new(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 	c->on_delta = on_delta;
 	c->ctx = ctx;
-	if (!(c->cap = yajl_gen_alloc(NULL)))
-		err(2, "out of memory");
-	c->capdepth = -1;
+	/* No path we follow goes deeper than 7. */
+	jev_init(&c->w, &chat_hooks, c, known_keys,
+	    sizeof known_keys / sizeof known_keys[0], 7);
 	return c;
 }
 
@@ -810,11 +631,7 @@ chat_reset(struct chat *c)
 {
 	size_t i;
 
-	if (c->h)
-		yajl_free(c->h);
-	c->h = NULL;
-	c->depth = c->bad = c->values = c->started = 0;
-	c->capdepth = -1;
+	jev_reset(&c->w);
 	while (c->cur_ntc)
 		tool_free(&c->cur_tc[--c->cur_ntc]);
 	for (i = 0; i < NF; i++) {
@@ -866,8 +683,7 @@ chat_free(struct chat *c)
 	buf_free(&c->tier);
 	buf_free(&c->usage);
 	buf_free(&c->error);
-	buf_free(&c->tmp);
-	yajl_gen_free(c->cap);
+	jev_free(&c->w);
 	free(c);
 }
 
@@ -879,34 +695,15 @@ chat_free(struct chat *c)
 int
 chat_data(struct chat *c, const char *p, size_t n)
 {
-	if (c->bad)
+	int fresh = !c->w.started;
+
+	if (!jev_data(&c->w, p, n))
 		return 1;
-	if (!c->started) {
-		while (n && (*p == ' ' || *p == '\t' || *p == '\n'))
-			p++, n--;
-		if (!n)
-			return 1;
-		c->started = 1;
+	if (fresh)
 		c->ntail = 0;
-		if (*p != '{') {
-			c->bad = 1;
-			return 1;
-		}
-	}
-	if (!c->h) {
-		c->h = yajl_alloc(&chat_callbacks, NULL, c);
-		if (!c->h)
-			err(2, "out of memory");
-		yajl_config(c->h, yajl_allow_multiple_values, 1);
-		c->depth = 0;
-	}
-	c->in = p;
-	if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok) {
-		yajl_free(c->h);
-		c->h = NULL;
-		c->bad = 1;
-	}
 	/* The last bytes of the event so far, for lone_high(). */
+	n -= (size_t)(c->w.in - p);
+	p = c->w.in;
 	if (n >= sizeof c->tail) {
 		memcpy(c->tail, p + n - sizeof c->tail, sizeof c->tail);
 		c->ntail = sizeof c->tail;
@@ -964,34 +761,16 @@ flush_held(struct chat *c)
 int
 chat_event(struct chat *c, const char *data, size_t n, struct buf *msg)
 {
-	int bad = c->bad, values = c->values, depth = c->depth;
-
-	c->bad = c->values = c->started = 0;
 	if (n == 6 && memcmp(data, "[DONE]", 6) == 0) {
+		jev_next(&c->w);
 		c->done = 1;
 		flush_held(c);
 		return CHAT_DONE;
 	}
-	if (!bad && values == 0 && depth == 0)
-		return CHAT_MORE;	/* an empty data line: nothing to read */
-	if (bad || values != 1 || depth != 0) {
-		struct buf why = { 0 };
-
-		if (c->h) {
-			yajl_free(c->h);
-			c->h = NULL;
-		}
-		c->depth = 0;
-		c->capdepth = -1;
-		buf_reset(msg);
-		buf_puts(msg, "malformed data line in stream: ");
-		if (values > 1)
-			buf_puts(msg, "more than one JSON value");
-		else if (json_compact(data, n, NULL, NULL, 0, &why) < 0)
-			buf_put(msg, why.p, why.len);
-		else
-			buf_puts(msg, "not a JSON object");
-		buf_free(&why);
+	switch (jev_end(&c->w, data, n, msg)) {
+	case JEV_EMPTY:
+		return CHAT_MORE;	/* an empty data line: nothing read */
+	case JEV_BAD:
 		return CHAT_BAD;
 	}
 	if (c->error.len)

@@ -3,7 +3,7 @@
  * chunk by chunk.
  *
  * Each data line is one GenerateContentResponse.  Its bytes go to one
- * yajl parser as they arrive, as in chat.c; the callbacks follow the few
+ * yajl parser as they arrive (jevent.c walks them); the hooks follow the
  * paths that matter (candidates[].content.parts[], finishReason,
  * usageMetadata, modelVersion, responseId, error), hand each
  * candidate's new text to the caller as a delta, and assemble the one
@@ -22,9 +22,7 @@
 
 #include "vmanjl.h"
 
-#define MAXD 16		/* deeper than any path we follow */
 #define MAXCAND 4096	/* a bound on a server's candidate index */
-#define CAPDEPTH 100	/* deeper than yajl_gen can write (128) */
 
 enum {
 	GK_OTHER, GK_CANDIDATES, GK_USAGE, GK_MODEL, GK_RID, GK_ERROR,
@@ -33,13 +31,9 @@ enum {
 	GK_ID
 };
 
-#define K(s, k) { s, sizeof(s) - 1, k }
+#define K(s, k) JEV_NAME(s, k)
 
-static const struct {
-	const char *name;
-	size_t len;
-	int key;
-} known_keys[] = {
+static const struct jev_name known_keys[] = {
 	K("text", GK_TEXT), K("thought", GK_THOUGHT),
 	K("parts", GK_PARTS), K("content", GK_CONTENT),
 	K("candidates", GK_CANDIDATES), K("index", GK_INDEX),
@@ -62,20 +56,10 @@ struct cand {
 };
 
 struct gem {
-	yajl_handle h;
+	struct jev w;		/* first, for jev_feed(): the walk */
 	void (*on_delta)(void *, const struct delta *);
 	void *ctx;
-
-	int depth;
-	int key[MAXD + 1];
-	int bad;		/* this event is not a JSON object */
-	int values;		/* objects completed in this event */
-	int started;		/* this event's first byte has been seen */
-
-	yajl_gen cap;		/* capture of a raw value */
 	struct buf tmp;
-	int capdepth;		/* -1 when idle */
-	struct buf *capto;
 
 	/* The part being read. */
 	int p_text, p_thought, p_call;
@@ -97,23 +81,11 @@ struct gem {
 	long which;
 };
 
-static int
-lookup(const unsigned char *k, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
-		if (known_keys[i].len == n && known_keys[i].name[0] == k[0] &&
-		    memcmp(known_keys[i].name, k, n) == 0)
-			return known_keys[i].key;
-	return GK_OTHER;
-}
-
 /* Where are we?  Helpers over the key stack. */
-#define IN_CAND (g->depth >= 3 && g->key[1] == GK_CANDIDATES)
-#define IN_PART (IN_CAND && g->depth >= 6 && g->key[3] == GK_CONTENT && \
-	g->key[4] == GK_PARTS)
-#define IN_CALL (IN_PART && g->depth >= 7 && g->key[6] == GK_CALL)
+#define IN_CAND (g->w.depth >= 3 && g->w.key[1] == GK_CANDIDATES)
+#define IN_PART (IN_CAND && g->w.depth >= 6 && g->w.key[3] == GK_CONTENT && \
+	g->w.key[4] == GK_PARTS)
+#define IN_CALL (IN_PART && g->w.depth >= 7 && g->w.key[6] == GK_CALL)
 
 static void
 cand_free(struct cand *c)
@@ -147,198 +119,93 @@ cand_at(struct gem *g, size_t i)
 	return &g->cd[i];
 }
 
-static void
-cap_start(struct gem *g, struct buf *to)
-{
-	if (g->capdepth >= 0)
-		return;
-	yajl_gen_clear(g->cap);
-	yajl_gen_reset(g->cap, NULL);
-	buf_reset(to);
-	g->capto = to;
-	g->capdepth = 0;
-}
-
-static void
-cap_end(struct gem *g, int close)
-{
-	const unsigned char *p;
-	size_t n;
-
-	if (g->capdepth < 0)
-		return;
-	g->capdepth -= close;
-	if (g->capdepth == 0) {
-		yajl_gen_get_buf(g->cap, &p, &n);
-		buf_put(g->capto, p, n);
-		g->capdepth = -1;
-	}
-}
-
-/* An index as sent: a small non-negative integer, or -1. */
-static long
-small_int(const char *s, size_t n)
-{
-	long v = 0;
-
-	if (!n)
-		return -1;
-	for (; n && *s >= '0' && *s <= '9'; s++, n--)
-		if ((v = v * 10 + (*s - '0')) > MAXCAND)
-			return -1;
-	return n ? -1 : v;
-}
-
 /* Where a value is about to begin: start the captures it needs. */
 static void
 value_start(struct gem *g)
 {
-	if (g->depth == 1) {
-		if (g->key[1] == GK_USAGE)
-			cap_start(g, &g->usage);
-		else if (g->key[1] == GK_ERROR)
-			cap_start(g, &g->error);
-		else if (g->key[1] == GK_FEEDBACK)
-			cap_start(g, &g->feedback);
-	} else if (g->depth == 3 && IN_CAND && g->key[3] == GK_SAFETY)
-		cap_start(g, &g->cur_safety);
-	else if (g->depth == 7 && IN_CALL && g->key[7] == GK_ARGS)
-		cap_start(g, &g->p_args);
+	if (g->w.depth == 1) {
+		if (g->w.key[1] == GK_USAGE)
+			jev_cap_start(&g->w, &g->usage);
+		else if (g->w.key[1] == GK_ERROR)
+			jev_cap_start(&g->w, &g->error);
+		else if (g->w.key[1] == GK_FEEDBACK)
+			jev_cap_start(&g->w, &g->feedback);
+	} else if (g->w.depth == 3 && IN_CAND && g->w.key[3] == GK_SAFETY)
+		jev_cap_start(&g->w, &g->cur_safety);
+	else if (g->w.depth == 7 && IN_CALL && g->w.key[7] == GK_ARGS)
+		jev_cap_start(&g->w, &g->p_args);
 }
-
-#define CAP(call) do {							\
-	if (g->capdepth >= 0)						\
-		call;							\
-} while (0)
 
 /* A scalar that is not a string at the current place. */
 static void
 other_scalar(struct gem *g, const char *s, size_t n, int istrue)
 {
-	if (g->depth == 3 && IN_CAND && g->key[3] == GK_INDEX && s)
-		g->cur_index = small_int(s, n);
-	else if (g->depth == 6 && IN_PART && g->key[6] == GK_THOUGHT)
+	if (g->w.depth == 3 && IN_CAND && g->w.key[3] == GK_INDEX && s)
+		g->cur_index = jev_index(s, n, MAXCAND);
+	else if (g->w.depth == 6 && IN_PART && g->w.key[6] == GK_THOUGHT)
 		g->p_thought = istrue;
 }
 
-static int
-cb_null(void *ctx)
+/* The walker's hook for a scalar at the current place. */
+static void
+on_scalar(void *ctx, int type, const char *s, size_t n)
 {
 	struct gem *g = ctx;
-
-	if (g->depth == 0)
-		return g->bad = 1, 0;
-	value_start(g);
-	CAP(yajl_gen_null(g->cap));
-	cap_end(g, 0);
-	/* A null member is an absent one. */
-	if (g->depth == 1 && g->key[1] == GK_ERROR)
-		buf_reset(&g->error);
-	return 1;
-}
-
-static int
-cb_bool(void *ctx, int v)
-{
-	struct gem *g = ctx;
-
-	if (g->depth == 0)
-		return g->bad = 1, 0;
-	value_start(g);
-	CAP(yajl_gen_bool(g->cap, v));
-	other_scalar(g, NULL, 0, v);
-	cap_end(g, 0);
-	return 1;
-}
-
-static int
-cb_number(void *ctx, const char *s, size_t n)
-{
-	struct gem *g = ctx;
-
-	if (g->depth == 0)
-		return g->bad = 1, 0;
-	value_start(g);
-	CAP(yajl_gen_number(g->cap, s, n));
-	other_scalar(g, s, n, 0);
-	cap_end(g, 0);
-	return 1;
-}
-
-static int
-cb_string(void *ctx, const unsigned char *u, size_t n)
-{
-	struct gem *g = ctx;
-	const char *s = (const char *)u;
 	struct buf *to = NULL;
 
-	if (g->depth == 0)
-		return g->bad = 1, 0;
 	value_start(g);
-	if (g->capdepth >= 0) {
-		size_t cn = n;
-		const unsigned char *cs = json_utf8_clean(u, &cn, &g->tmp);
-
-		yajl_gen_string(g->cap, cs, cn);
-		cap_end(g, 0);
+	if (type == 'n') {
+		other_scalar(g, s, n, 0);
+		return;
 	}
-	if (g->depth == 6 && IN_PART) {
-		switch (g->key[6]) {
+	if (type == 'b') {
+		other_scalar(g, NULL, 0, s[0] == 't');
+		return;
+	}
+	if (type == '0') {
+		/* A null member is an absent one. */
+		if (g->w.depth == 1 && g->w.key[1] == GK_ERROR)
+			jev_cap_drop(&g->w);
+		return;
+	}
+	if (g->w.depth == 6 && IN_PART) {
+		switch (g->w.key[6]) {
 		case GK_TEXT:
 			g->p_text = 1;
 			to = &g->p_str;
 			break;
 		case GK_SIG: to = &g->p_sig; break;
 		}
-	} else if (g->depth == 7 && IN_CALL) {
-		if (g->key[7] == GK_NAME)
+	} else if (g->w.depth == 7 && IN_CALL) {
+		if (g->w.key[7] == GK_NAME)
 			to = &g->p_name;
-		else if (g->key[7] == GK_ID)
+		else if (g->w.key[7] == GK_ID)
 			to = &g->p_id;
-	} else if (g->depth == 3 && IN_CAND && g->key[3] == GK_FINISH)
+	} else if (g->w.depth == 3 && IN_CAND && g->w.key[3] == GK_FINISH)
 		to = &g->cur_finish;
-	else if (g->depth == 1 && g->key[1] == GK_MODEL && !g->model.len)
+	else if (g->w.depth == 1 && g->w.key[1] == GK_MODEL && !g->model.len)
 		to = &g->model;
-	else if (g->depth == 1 && g->key[1] == GK_RID && !g->rid.len)
+	else if (g->w.depth == 1 && g->w.key[1] == GK_RID && !g->rid.len)
 		to = &g->rid;
-	else if (g->depth == 2 && g->key[1] == GK_FEEDBACK &&
-	    g->key[2] == GK_BLOCK)
+	else if (g->w.depth == 2 && g->w.key[1] == GK_FEEDBACK &&
+	    g->w.key[2] == GK_BLOCK)
 		g->blocked = 1;
 	if (to) {
 		buf_reset(to);
 		buf_put(to, s, n);
 	}
-	return 1;
 }
 
-static int
-cb_map_key(void *ctx, const unsigned char *k, size_t n)
+/* The walker's hook where a container begins: a new candidate, a new
+ * part, a functionCall. */
+static void
+on_begin(void *ctx, int kind)
 {
 	struct gem *g = ctx;
 
-	if (g->capdepth >= 0) {
-		size_t cn = n;
-		const unsigned char *cs = json_utf8_clean(k, &cn, &g->tmp);
-
-		yajl_gen_string(g->cap, cs, cn);
-	}
-	/* No path we follow goes deeper than 7. */
-	if (g->depth <= 7 && n)
-		g->key[g->depth] = lookup(k, n);
-	else if (g->depth <= MAXD)
-		g->key[g->depth] = GK_OTHER;
-	return 1;
-}
-
-static int
-open_container(struct gem *g)
-{
+	(void)kind;
 	value_start(g);
-	if (g->capdepth >= 0 && ++g->capdepth > CAPDEPTH) {
-		g->bad = 1;
-		return 0;
-	}
-	if (g->depth == 2 && g->key[1] == GK_CANDIDATES) {
+	if (g->w.depth == 2 && g->w.key[1] == GK_CANDIDATES) {
 		/* A new candidate in this chunk. */
 		g->cur_index = 0;
 		g->cur_has_text = 0;
@@ -351,8 +218,8 @@ open_container(struct gem *g)
 		buf_reset(&g->cur_calls);
 		buf_reset(&g->cur_sig);
 		buf_reset(&g->cur_tsig);
-	} else if (g->depth == 5 && IN_CAND && g->key[3] == GK_CONTENT &&
-	    g->key[4] == GK_PARTS) {
+	} else if (g->w.depth == 5 && IN_CAND &&
+	    g->w.key[3] == GK_CONTENT && g->w.key[4] == GK_PARTS) {
 		/* A new part. */
 		g->p_text = g->p_thought = g->p_call = 0;
 		buf_reset(&g->p_str);
@@ -360,34 +227,8 @@ open_container(struct gem *g)
 		buf_reset(&g->p_name);
 		buf_reset(&g->p_id);
 		buf_reset(&g->p_args);
-	} else if (g->depth == 6 && IN_PART && g->key[6] == GK_CALL)
+	} else if (g->w.depth == 6 && IN_PART && g->w.key[6] == GK_CALL)
 		g->p_call = 1;
-	g->depth++;
-	if (g->depth <= MAXD)
-		g->key[g->depth] = GK_OTHER;
-	return 1;
-}
-
-static int
-cb_start_map(void *ctx)
-{
-	struct gem *g = ctx;
-
-	if (!open_container(g))
-		return 0;
-	CAP(yajl_gen_map_open(g->cap));
-	return 1;
-}
-
-static int
-cb_start_array(void *ctx)
-{
-	struct gem *g = ctx;
-
-	if (g->depth == 0 || !open_container(g))
-		return g->bad = 1, 0;
-	CAP(yajl_gen_array_open(g->cap));
-	return 1;
 }
 
 /* The end of one part: its text goes to the candidate's text or
@@ -517,44 +358,24 @@ cand_end(struct gem *g)
 	return 1;
 }
 
+/* The walker's hook where a container ended: a part's or a
+ * candidate's end. */
 static int
-close_container(struct gem *g)
+on_end(void *ctx)
 {
-	int ok = 1;
+	struct gem *g = ctx;
 
-	g->depth--;
-	if (g->depth == 5 && IN_CAND && g->key[3] == GK_CONTENT &&
-	    g->key[4] == GK_PARTS)
+	if (g->w.depth == 5 && IN_CAND && g->w.key[3] == GK_CONTENT &&
+	    g->w.key[4] == GK_PARTS)
 		part_end(g);
-	else if (g->depth == 2 && g->key[1] == GK_CANDIDATES)
-		ok = cand_end(g);
-	if (g->depth == 0)
-		g->values++;
-	cap_end(g, 1);
-	return ok;
+	else if (g->w.depth == 2 && g->w.key[1] == GK_CANDIDATES)
+		return cand_end(g);
+	return 1;
 }
 
-static int
-cb_end_map(void *ctx)
-{
-	struct gem *g = ctx;
-
-	CAP(yajl_gen_map_close(g->cap));
-	return close_container(g);
-}
-
-static int
-cb_end_array(void *ctx)
-{
-	struct gem *g = ctx;
-
-	CAP(yajl_gen_array_close(g->cap));
-	return close_container(g);
-}
-
-static const yajl_callbacks gem_callbacks = {
-	cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
-	cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array
+static const struct jev_hooks gem_hooks = {
+	on_begin, on_scalar, NULL, on_end, JEV_AT(1) | JEV_AT(2) | JEV_AT(3) |
+	JEV_AT(5) | JEV_AT(6) | JEV_AT(7), JEV_AT(2) | JEV_AT(5), 0
 };
 
 /* ---------------------------------------------------------------- */
@@ -567,9 +388,9 @@ gem_open(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 	g->on_delta = on_delta;
 	g->ctx = ctx;
-	if (!(g->cap = yajl_gen_alloc(NULL)))
-		err(2, "out of memory");
-	g->capdepth = -1;
+	/* No path we follow goes deeper than 7. */
+	jev_init(&g->w, &gem_hooks, g, known_keys,
+	    sizeof known_keys / sizeof known_keys[0], 7);
 	return g;
 }
 
@@ -580,11 +401,7 @@ gem_reset(void *v)
 	struct gem *g = v;
 	size_t i;
 
-	if (g->h)
-		yajl_free(g->h);
-	g->h = NULL;
-	g->depth = g->bad = g->values = g->started = 0;
-	g->capdepth = -1;
+	jev_reset(&g->w);
 	buf_reset(&g->model);
 	buf_reset(&g->rid);
 	buf_reset(&g->usage);
@@ -616,46 +433,8 @@ gem_close(void *v)
 	for (i = 0; i < sizeof b / sizeof b[0]; i++)
 		buf_free(b[i]);
 	free(g->cd);
-	yajl_gen_free(g->cap);
+	jev_free(&g->w);
 	free(g);
-}
-
-/*
- * Bytes of the current event's data payload, as they arrive.  A payload
- * that does not start with '{' is not fed to the parser; gem_event()
- * then judges it whole.
- */
-static int
-gem_data(void *v, const char *p, size_t n)
-{
-	struct gem *g = v;
-
-	if (g->bad)
-		return 1;
-	if (!g->started) {
-		while (n && (*p == ' ' || *p == '\t' || *p == '\n'))
-			p++, n--;
-		if (!n)
-			return 1;
-		g->started = 1;
-		if (*p != '{') {
-			g->bad = 1;
-			return 1;
-		}
-	}
-	if (!g->h) {
-		g->h = yajl_alloc(&gem_callbacks, NULL, g);
-		if (!g->h)
-			err(2, "out of memory");
-		yajl_config(g->h, yajl_allow_multiple_values, 1);
-		g->depth = 0;
-	}
-	if (yajl_parse(g->h, (const unsigned char *)p, n) != yajl_status_ok) {
-		yajl_free(g->h);
-		g->h = NULL;
-		g->bad = 1;
-	}
-	return 1;
 }
 
 /* Complete when every candidate named has a finishReason (or the
@@ -691,36 +470,21 @@ static int
 gem_event(void *v, const struct sse_event *ev, struct buf *msg)
 {
 	struct gem *g = v;
-	int bad = g->bad, values = g->values, depth = g->depth;
-	struct buf why = { 0 };
 
-	g->bad = g->values = g->started = 0;
-	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0)
-		return CHAT_MORE;
-	if (!bad && values == 0 && depth == 0)
-		return CHAT_MORE;
-	if (!bad && values == 1 && depth == 0) {
-		if (g->error.len)
-			return CHAT_ERROR;
-		settle(g);
+	if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+		jev_next(&g->w);
 		return CHAT_MORE;
 	}
-	if (g->h) {
-		yajl_free(g->h);
-		g->h = NULL;
+	switch (jev_end(&g->w, ev->data, ev->data_len, msg)) {
+	case JEV_EMPTY:
+		return CHAT_MORE;
+	case JEV_BAD:
+		return CHAT_BAD;
 	}
-	g->depth = 0;
-	g->capdepth = -1;
-	buf_reset(msg);
-	buf_puts(msg, "malformed data line in stream: ");
-	if (values > 1)
-		buf_puts(msg, "more than one JSON value");
-	else if (json_compact(ev->data, ev->data_len, NULL, NULL, 0, &why) < 0)
-		buf_put(msg, why.p, why.len);
-	else
-		buf_puts(msg, "not a JSON object");
-	buf_free(&why);
-	return CHAT_BAD;
+	if (g->error.len)
+		return CHAT_ERROR;
+	settle(g);
+	return CHAT_MORE;
 }
 
 /* The error object of the stream, as {"error":{...}}; fail.c reads
@@ -998,6 +762,6 @@ gem_body(const char *body, size_t n, struct result *res, struct buf *msg)
 }
 
 const struct dialect dialect_gemini = {
-	"gemini", "a finishReason", gem_open, gem_reset, gem_close, gem_data,
+	"gemini", "a finishReason", gem_open, gem_reset, gem_close, jev_feed,
 	gem_event, gem_error, gem_state, gem_result, gem_body
 };

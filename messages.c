@@ -3,7 +3,7 @@
  * event by event.
  *
  * Each SSE data payload is fed to one yajl parser as its bytes arrive,
- * as chat.c does.  The callbacks note what the event says (its type, the
+ * walked by jevent.c.  The hooks note what the event says (its type, the
  * block index, a delta's text) and keep the members of the objects the
  * answer is assembled from as compact JSON, in the order sent: the
  * message of message_start, each content_block_start's block, the delta
@@ -24,9 +24,7 @@
 
 #include "vmanjl.h"
 
-#define MAXD 16		/* deeper than any path we follow */
 #define MAXBLOCK 4096	/* a bound on a message's content blocks */
-#define CAPDEPTH 100	/* deeper than yajl_gen can write: refused */
 
 /* The keys we follow. */
 enum {
@@ -34,13 +32,9 @@ enum {
 	MK_USAGE, MK_ERROR, MK_TEXT, MK_THINKING, MK_PARTIAL, MK_SIGNATURE
 };
 
-#define K(s, k) { s, sizeof(s) - 1, k }
+#define K(s, k) JEV_NAME(s, k)
 
-static const struct {
-	const char *name;
-	size_t len;
-	int key;
-} known_keys[] = {
+static const struct jev_name known_keys[] = {
 	K("type", MK_TYPE), K("index", MK_INDEX), K("message", MK_MESSAGE),
 	K("content_block", MK_BLOCK), K("delta", MK_DELTA),
 	K("usage", MK_USAGE), K("error", MK_ERROR), K("text", MK_TEXT),
@@ -78,21 +72,12 @@ struct block {
 };
 
 struct msgs {
-	yajl_handle h;
+	struct jev w;		/* first, for jev_feed(): the walk */
 	void (*on_delta)(void *, const struct delta *);
 	void *ctx;
 
-	int depth;
-	int key[MAXD + 1];
 	struct buf kbuf;	/* the current key at depth 2 or 3 */
-	int bad;		/* this event is not a JSON object */
-	int values;		/* objects completed in this event */
-	int started;		/* this event's first byte has been seen */
-
-	yajl_gen cap;		/* capture of a raw value */
-	struct buf tmp;		/* a captured string made valid UTF-8 */
-	int capdepth;		/* -1 when idle */
-	struct buf *capto;
+	struct buf tmp;		/* a key made valid UTF-8 */
 
 	/* What the current event says. */
 	struct buf type;	/* its "type" */
@@ -117,18 +102,6 @@ struct msgs {
 	size_t nb, ab;
 	struct buf error;	/* an error event's object */
 };
-
-static int
-lookup(const unsigned char *k, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
-		if (known_keys[i].len == n && known_keys[i].name[0] == k[0] &&
-		    memcmp(known_keys[i].name, k, n) == 0)
-			return known_keys[i].key;
-	return MK_OTHER;
-}
 
 /* Is b the n bytes s? */
 static int
@@ -222,32 +195,6 @@ block_free(struct block *b)
 /* ---------------------------------------------------------------- */
 /* The parser's callbacks */
 
-static void
-cap_start(struct msgs *c, struct buf *to)
-{
-	yajl_gen_clear(c->cap);
-	yajl_gen_reset(c->cap, NULL);
-	buf_reset(to);
-	c->capto = to;
-	c->capdepth = 0;
-}
-
-static void
-cap_end(struct msgs *c, int close)
-{
-	const unsigned char *p;
-	size_t n;
-
-	if (c->capdepth < 0)
-		return;
-	c->capdepth -= close;
-	if (c->capdepth == 0) {
-		yajl_gen_get_buf(c->cap, &p, &n);
-		buf_put(c->capto, p, n);
-		c->capdepth = -1;
-	}
-}
-
 /* A value is about to begin at the current place (open: it is an
  * object): start the capture of a member we keep. */
 static void
@@ -255,20 +202,20 @@ value_start(struct msgs *c, int open)
 {
 	struct member *m = NULL;
 
-	if (c->capdepth >= 0)
+	if (c->w.capdepth >= 0)
 		return;
-	if (c->depth == 1 && c->key[1] == MK_ERROR) {
-		cap_start(c, &c->err);
+	if (c->w.depth == 1 && c->w.key[1] == MK_ERROR) {
+		jev_cap_start(&c->w, &c->err);
 		return;
 	}
-	if (c->depth == 3 && c->key[1] == MK_MESSAGE &&
-	    c->key[2] == MK_USAGE && c->emusage_obj)
+	if (c->w.depth == 3 && c->w.key[1] == MK_MESSAGE &&
+	    c->w.key[2] == MK_USAGE && c->emusage_obj)
 		m = ml_add(&c->emusage, c->kbuf.p, c->kbuf.len);
-	if (c->depth == 2) {
-		switch (c->key[1]) {
+	if (c->w.depth == 2) {
+		switch (c->w.key[1]) {
 		case MK_MESSAGE:
 			m = ml_add(&c->emsg, c->kbuf.p, c->kbuf.len);
-			if (c->key[2] == MK_USAGE && open) {
+			if (c->w.key[2] == MK_USAGE && open) {
 				/* Its members are kept one by one. */
 				c->emusage_obj = 1;
 				c->emusage.n = 0;
@@ -282,201 +229,77 @@ value_start(struct msgs *c, int open)
 			m = ml_add(&c->eusage, c->kbuf.p, c->kbuf.len);
 			break;
 		case MK_DELTA:
-			if (c->key[2] == MK_OTHER)
+			if (c->w.key[2] == MK_OTHER)
 				m = ml_add(&c->edelta, c->kbuf.p, c->kbuf.len);
 			break;
 		}
 	}
 	if (m)
-		cap_start(c, &m->val);
+		jev_cap_start(&c->w, &m->val);
 }
 
-#define CAP(call) do {							\
-	if (c->capdepth >= 0)						\
-		call;							\
-} while (0)
-
-/* An index as sent: a small non-negative integer, or -1. */
-static long
-small_int(const char *s, size_t n)
+/* The walker's hooks: a container begins (kind '{' or '['), a
+ * scalar, a key. */
+static void
+on_begin(void *ctx, int kind)
 {
-	long v = 0;
-
-	if (!n)
-		return -1;
-	for (; n && *s >= '0' && *s <= '9'; s++, n--)
-		if ((v = v * 10 + (*s - '0')) > MAXBLOCK)
-			return -1;
-	return n ? -1 : v;
+	value_start(ctx, kind == '{');
 }
 
-static int
-cb_null(void *ctx)
+static void
+on_scalar(void *ctx, int type, const char *s, size_t n)
 {
 	struct msgs *c = ctx;
 
-	if (c->depth == 0)
-		return c->bad = 1, 0;
 	value_start(c, 0);
-	CAP(yajl_gen_null(c->cap));
-	cap_end(c, 0);
-	/* "error": null is no error. */
-	if (c->depth == 1 && c->key[1] == MK_ERROR)
-		buf_reset(&c->err);
-	return 1;
-}
-
-static int
-cb_bool(void *ctx, int v)
-{
-	struct msgs *c = ctx;
-
-	if (c->depth == 0)
-		return c->bad = 1, 0;
-	value_start(c, 0);
-	CAP(yajl_gen_bool(c->cap, v));
-	cap_end(c, 0);
-	return 1;
-}
-
-static int
-cb_number(void *ctx, const char *s, size_t n)
-{
-	struct msgs *c = ctx;
-
-	if (c->depth == 0)
-		return c->bad = 1, 0;
-	value_start(c, 0);
-	CAP(yajl_gen_number(c->cap, s, n));
-	if (c->depth == 1 && c->key[1] == MK_INDEX)
-		c->index = small_int(s, n);
-	cap_end(c, 0);
-	return 1;
-}
-
-static int
-cb_string(void *ctx, const unsigned char *s, size_t n)
-{
-	struct msgs *c = ctx;
-
-	if (c->depth == 0)
-		return c->bad = 1, 0;
-	value_start(c, 0);
-	if (c->capdepth >= 0) {
-		size_t cn = n;
-		const unsigned char *cs = json_utf8_clean(s, &cn, &c->tmp);
-
-		yajl_gen_string(c->cap, cs, cn);
+	if (type == '0') {
+		/* "error": null is no error. */
+		if (c->w.depth == 1 && c->w.key[1] == MK_ERROR)
+			jev_cap_drop(&c->w);
+		return;
 	}
-	if (c->depth == 1 && c->key[1] == MK_TYPE) {
+	if (type == 'n') {
+		if (c->w.depth == 1 && c->w.key[1] == MK_INDEX)
+			c->index = jev_index(s, n, MAXBLOCK);
+		return;
+	}
+	if (type != 's')
+		return;
+	if (c->w.depth == 1 && c->w.key[1] == MK_TYPE) {
 		buf_reset(&c->type);
 		buf_put(&c->type, s, n);
-	} else if (c->depth == 2 && c->key[1] == MK_DELTA) {
-		if (c->key[2] == MK_TYPE) {
+	} else if (c->w.depth == 2 && c->w.key[1] == MK_DELTA) {
+		if (c->w.key[2] == MK_TYPE) {
 			buf_reset(&c->dtype);
 			buf_put(&c->dtype, s, n);
-		} else if (c->key[2] == MK_TEXT ||
-		    c->key[2] == MK_THINKING || c->key[2] == MK_PARTIAL ||
-		    c->key[2] == MK_SIGNATURE)
+		} else if (c->w.key[2] == MK_TEXT ||
+		    c->w.key[2] == MK_THINKING || c->w.key[2] == MK_PARTIAL ||
+		    c->w.key[2] == MK_SIGNATURE)
 			buf_put(&c->dstr, s, n);
-	} else if (c->depth == 2 && c->key[1] == MK_BLOCK &&
-	    (c->key[2] == MK_TEXT || c->key[2] == MK_THINKING))
+	} else if (c->w.depth == 2 && c->w.key[1] == MK_BLOCK &&
+	    (c->w.key[2] == MK_TEXT || c->w.key[2] == MK_THINKING))
 		buf_put(&c->btext, s, n);
-	cap_end(c, 0);
-	return 1;
 }
 
-static int
-cb_map_key(void *ctx, const unsigned char *k, size_t n)
+/* Keys are followed down to depth 2, and kept as sent at depth 2 and 3
+ * (not inside a capture) for the members kept one by one. */
+static void
+on_key(void *ctx, const unsigned char *k, size_t n)
 {
 	struct msgs *c = ctx;
 
-	if (c->capdepth >= 0) {
-		size_t cn = n;
-		const unsigned char *cs = json_utf8_clean(k, &cn, &c->tmp);
-
-		yajl_gen_string(c->cap, cs, cn);
-		return 1;
-	}
-	if (c->depth <= 2 && n)
-		c->key[c->depth] = lookup(k, n);
-	else if (c->depth <= MAXD)
-		c->key[c->depth] = MK_OTHER;
-	if (c->depth == 2 || c->depth == 3) {
+	if (c->w.capdepth < 0 && (c->w.depth == 2 || c->w.depth == 3)) {
 		size_t cn = n;
 		const unsigned char *cs = json_utf8_clean(k, &cn, &c->tmp);
 
 		buf_reset(&c->kbuf);
 		buf_put(&c->kbuf, cs, cn);
 	}
-	return 1;
 }
 
-static int
-open_container(struct msgs *c, int map)
-{
-	value_start(c, map);
-	if (c->capdepth >= 0 && ++c->capdepth > CAPDEPTH)
-		return c->bad = 1, 0;
-	c->depth++;
-	if (c->depth <= MAXD)
-		c->key[c->depth] = MK_OTHER;
-	return 1;
-}
-
-static int
-cb_start_map(void *ctx)
-{
-	struct msgs *c = ctx;
-
-	if (!open_container(c, 1))
-		return 0;
-	CAP(yajl_gen_map_open(c->cap));
-	return 1;
-}
-
-static int
-cb_start_array(void *ctx)
-{
-	struct msgs *c = ctx;
-
-	if (c->depth == 0 || !open_container(c, 0))
-		return c->bad = 1, 0;
-	CAP(yajl_gen_array_open(c->cap));
-	return 1;
-}
-
-static int
-close_container(struct msgs *c)
-{
-	c->depth--;
-	if (c->depth == 0)
-		c->values++;
-	cap_end(c, 1);
-	return 1;
-}
-
-static int
-cb_end_map(void *ctx)
-{
-	struct msgs *c = ctx;
-
-	CAP(yajl_gen_map_close(c->cap));
-	return close_container(c);
-}
-
-static int
-cb_end_array(void *ctx)
-{
-	struct msgs *c = ctx;
-
-	CAP(yajl_gen_array_close(c->cap));
-	return close_container(c);
-}
-
-static const yajl_callbacks msgs_callbacks = {
-	cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
-	cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array
+static const struct jev_hooks msgs_hooks = {
+	on_begin, on_scalar, on_key, NULL, JEV_AT(1) | JEV_AT(2) | JEV_AT(3), 0,
+	JEV_AT(2) | JEV_AT(3)
 };
 
 /* ---------------------------------------------------------------- */
@@ -693,9 +516,8 @@ msgs_new(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 	c->on_delta = on_delta;
 	c->ctx = ctx;
-	if (!(c->cap = yajl_gen_alloc(NULL)))
-		err(2, "out of memory");
-	c->capdepth = -1;
+	jev_init(&c->w, &msgs_hooks, c, known_keys,
+	    sizeof known_keys / sizeof known_keys[0], 2);
 	c->index = -1;
 	return c;
 }
@@ -706,11 +528,7 @@ msgs_reset(void *dec)
 {
 	struct msgs *c = dec;
 
-	if (c->h)
-		yajl_free(c->h);
-	c->h = NULL;
-	c->depth = c->bad = c->values = c->started = 0;
-	c->capdepth = -1;
+	jev_reset(&c->w);
 	event_clear(c);
 	c->have_msg = c->usage_obj = c->done = 0;
 	c->msg.n = c->usage.n = 0;
@@ -746,69 +564,8 @@ msgs_free(void *dec)
 	buf_free(&c->err);
 	buf_free(&c->frag);
 	buf_free(&c->error);
-	yajl_gen_free(c->cap);
+	jev_free(&c->w);
 	free(c);
-}
-
-/* Bytes of the current event's data payload, as they arrive; one that
- * does not start with '{' is judged whole when the event ends. */
-static int
-msgs_data(void *dec, const char *p, size_t n)
-{
-	struct msgs *c = dec;
-
-	if (c->bad)
-		return 1;
-	if (!c->started) {
-		while (n && (*p == ' ' || *p == '\t' || *p == '\n'))
-			p++, n--;
-		if (!n)
-			return 1;
-		c->started = 1;
-		if (*p != '{') {
-			c->bad = 1;
-			return 1;
-		}
-	}
-	if (!c->h) {
-		c->h = yajl_alloc(&msgs_callbacks, NULL, c);
-		if (!c->h)
-			err(2, "out of memory");
-		yajl_config(c->h, yajl_allow_multiple_values, 1);
-		c->depth = 0;
-	}
-	if (yajl_parse(c->h, (const unsigned char *)p, n) != yajl_status_ok) {
-		yajl_free(c->h);
-		c->h = NULL;
-		c->bad = 1;
-	}
-	return 1;
-}
-
-/* Why the event's data is not one JSON object, into msg. */
-static int
-malformed(struct msgs *c, const char *data, size_t n, int values,
-    struct buf *msg)
-{
-	struct buf why = { 0 };
-
-	if (c->h) {
-		yajl_free(c->h);
-		c->h = NULL;
-	}
-	c->depth = 0;
-	c->capdepth = -1;
-	buf_reset(msg);
-	buf_puts(msg, "malformed data line in stream: ");
-	if (values > 1)
-		buf_puts(msg, "more than one JSON value");
-	else if (json_compact(data, n, NULL, NULL, 0, &why) < 0)
-		buf_put(msg, why.p, why.len);
-	else
-		buf_puts(msg, "not a JSON object");
-	buf_free(&why);
-	event_clear(c);
-	return CHAT_BAD;
 }
 
 /* Apply a complete event of the given type; returns CHAT_MORE,
@@ -865,16 +622,17 @@ static int
 msgs_event(void *dec, const struct sse_event *ev, struct buf *msg)
 {
 	struct msgs *c = dec;
-	int bad = c->bad, values = c->values, depth = c->depth, rc;
 	struct buf type;
+	int rc;
 
-	c->bad = c->values = c->started = 0;
-	if (!bad && values == 0 && depth == 0) {
+	switch (jev_end(&c->w, ev->data, ev->data_len, msg)) {
+	case JEV_EMPTY:
 		event_clear(c);
 		return CHAT_MORE;	/* no data: nothing to read */
+	case JEV_BAD:
+		event_clear(c);
+		return CHAT_BAD;
 	}
-	if (bad || values != 1 || depth != 0)
-		return malformed(c, ev->data, ev->data_len, values, msg);
 	type = c->type;
 	if (!type.len) {
 		type.p = (char *)ev->type;
@@ -1165,5 +923,5 @@ msgs_state(const void *c, long *which)
 
 const struct dialect dialect_messages = {
 	"messages", "message_stop", msgs_new, msgs_reset, msgs_free,
-	msgs_data, msgs_event, msgs_error, msgs_state, msgs_result, msgs_body
+	jev_feed, msgs_event, msgs_error, msgs_state, msgs_result, msgs_body
 };

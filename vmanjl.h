@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <curl/curl.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
 /*
@@ -264,6 +265,77 @@ const char *in_url_problem(const char *);
 long long io_now_ms(void);
 int io_write_all(int, const void *, size_t);
 int io_secret_header(const char *);
+
+/* jevent.c */
+
+#define JEV_MAXD 16	/* the key stack's depth: deeper than any path */
+
+/* A key a dialect follows, and its number (non-zero; 0 is "other"). */
+struct jev_name {
+	const char *name;
+	size_t len;
+	int key;
+};
+
+#define JEV_NAME(s, k) { s, sizeof(s) - 1, k }
+
+/* What a dialect is told, each with its own ctx; any may be NULL. */
+struct jev_hooks {
+	/* A container begins at the current key path: '{' or '['. */
+	void (*begin)(void *, int);
+	/* A scalar: 's' string (as sent), 'n' number, '0' null, 'b'
+	 * boolean, with its text; called before it is captured. */
+	void (*scalar)(void *, int, const char *, size_t);
+	/* A key at the current depth, after it is looked up. */
+	void (*key)(void *, const unsigned char *, size_t);
+	/* A container ended, depth back at its key's; 0 refuses. */
+	int (*end)(void *);
+	/* The depths (bit d: depth d) at which begin, end and key are
+	 * called, as the depth is when they are. */
+	unsigned begin_at, end_at, key_at;
+};
+
+#define JEV_AT(d) (1u << (d))
+
+/* The walk over one event's data; a dialect reads depth and key[]. */
+struct jev {
+	yajl_handle h;
+	void (*begin)(void *, int);	/* the hooks, as in jev_hooks */
+	void (*scalar)(void *, int, const char *, size_t);
+	void (*key_hook)(void *, const unsigned char *, size_t);
+	int (*end)(void *);
+	unsigned begin_at, end_at, key_at;
+	void *ctx;
+	const struct jev_name *names;
+	size_t nnames;
+	int deep;		/* keys looked up down to this depth */
+
+	int depth;
+	int key[JEV_MAXD + 1];
+	int bad;		/* this event is not a JSON object */
+	int values;		/* objects completed in this event */
+	int started;		/* this event's first byte has been seen */
+
+	yajl_gen cap;		/* capture of a raw value */
+	struct buf tmp;		/* a captured string made valid UTF-8 */
+	int capdepth;		/* -1 when idle */
+	struct buf *capto;
+	const char *in;		/* the piece being parsed */
+};
+
+enum { JEV_EMPTY, JEV_ONE, JEV_BAD };
+
+void jev_init(struct jev *, const struct jev_hooks *, void *,
+    const struct jev_name *, size_t, int);
+void jev_reset(struct jev *);
+void jev_free(struct jev *);
+int jev_data(struct jev *, const char *, size_t);
+int jev_feed(void *, const char *, size_t);
+void jev_next(struct jev *);
+int jev_end(struct jev *, const char *, size_t, struct buf *);
+void jev_cap_start(struct jev *, struct buf *);
+void jev_cap_drop(struct jev *);
+long jev_index(const char *, size_t, long);
 
 /* json.c */
 
