@@ -220,7 +220,7 @@ static const struct endpoint table[] = {
 	    "responses", NULL, NULL, "relay", &dialect_responses },
 	{ "/v1beta/models/*:generateContent", "POST", EP_JSON,
 	    "gemini", NULL, NULL, "relay", &dialect_gemini },
-	{ "/v1beta/models/*:streamGenerateContent", "POST", EP_JSON,
+	{ "/v1beta/models/*:streamGenerate*", "POST", EP_JSON,
 	    "gemini", NULL, NULL, "relay", &dialect_gemini },
 	{ "/v1/messages", "POST", EP_JSON, "messages", NULL, NULL, "relay",
 	    &dialect_messages },

@@ -733,14 +733,28 @@ test_expect_success 'the man page table has every pattern --endpoints prints' '
 	done <patterns
 '
 
-test_expect_success 'each man page row agrees on method, mode, group and source' '
+test_expect_success 'each man page row agrees on method, mode and group' '
 	"$VMANJL" --endpoints >ep &&
 	sed -n "/^\.Sh BUILT-IN ENDPOINTS/,/^\.Sh RETRIES/p" \
 	    "$(dirname "$T")/man1/vmanjl.1" >table &&
 	awk "NR > 1 { m = \$1 == \"*\" ? \"any\" : \$1;
-	    print \".It \" m \" Ta Pa \" \$2 \" Ta \" \$3 \" Ta \" \$4 \" Ta \" \$5 }" ep >expect &&
+	    print \".It \" m \" Ta Pa \" \$2 \" Ta \" \$3 \" Ta \" \$4 }" ep >expect &&
 	grep "^\.It .* Ta Pa " table >actual &&
 	test_cmp expect actual
+'
+
+test_expect_success 'the man page names every row that rests on a fork or a guess' '
+	"$VMANJL" --endpoints >ep &&
+	sed -n "/^\.Sh BUILT-IN ENDPOINTS/,/^\.Sh RETRIES/p" \
+	    "$(dirname "$T")/man1/vmanjl.1" >table &&
+	for s in fork guess; do
+		awk -v s=$s "NR > 1 && \$5 == s { print \".Pa \" \$2 }" ep >expect &&
+		test -s expect &&
+		if [ $s = fork ]; then w="documentation:"; else w="guesses:"; fi &&
+		sed -n "/^The rows that .*$w\$/,/^[^.]/p" table |
+		    sed -n "s/^\(\.Pa [^ ]*\) [,.]\$/\1/p" >actual &&
+		test_cmp expect actual || return 1
+	done
 '
 
 test_done

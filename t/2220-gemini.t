@@ -34,7 +34,7 @@ essence () {
 test_expect_success 'the endpoint table names both paths' '
 	"$VMANJL" --endpoints >ep &&
 	grep "^POST *$M/\*:generateContent .* gemini .* relay" ep &&
-	grep "^POST *$M/\*:streamGenerateContent .* gemini .* relay" ep
+	grep "^POST *$M/\*:streamGenerate\* .* gemini .* relay" ep
 '
 
 test_expect_success 'one content delta per chunk, in order, joined equal to content' '
