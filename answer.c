@@ -190,6 +190,19 @@ answer_write(char *s, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* A wait in milliseconds as a count: NaN is no wait given (-1), below
+ * zero is none, and past WAIT_MAX (some 30,000 years) is WAIT_MAX, so
+ * that adding it to a time cannot overflow. */
+#define WAIT_MAX 1e15
+static long long
+wait_ms(double ms)
+{
+	if (ms != ms)
+		return -1;
+	return ms < 0 ? 0 : ms > WAIT_MAX ? (long long)WAIT_MAX :
+	    (long long)ms;
+}
+
 /* OpenAI's reset durations ("6m0s", "1.5s", "20ms") in ms; -1 if bad. */
 static long long
 go_duration(const char *s)
@@ -215,7 +228,7 @@ go_duration(const char *s)
 		else
 			return -1;
 	}
-	return (long long)(total + 0.5);
+	return wait_ms(total + 0.5);
 }
 
 /* Seconds or an HTTP date, as milliseconds from now. */
@@ -223,16 +236,16 @@ static long long
 retry_after(const char *v)
 {
 	char *end;
-	long long s;
+	double s;
 	time_t t;
 
-	s = strtoll(v, &end, 10);
-	if (end != v && (*end == '\0' || *end == ' '))
-		return s < 0 ? 0 : s * 1000;
+	s = strtod(v, &end);
+	if (end != v && strspn(v, "+-0123456789") == (size_t)(end - v) &&
+	    (*end == '\0' || *end == ' '))
+		return wait_ms(s * 1000);
 	if ((t = curl_getdate(v, NULL)) < 0)
 		return -1;
-	t -= time(NULL);
-	return t < 0 ? 0 : (long long)t * 1000;
+	return wait_ms(difftime(t, time(NULL)) * 1000);
 }
 
 /* CURLOPT_HEADERFUNCTION: one header line of the answer. */
@@ -287,9 +300,7 @@ answer_header(char *s, size_t size, size_t n, void *ctx)
 			r->reset_ms = d;
 	} else if (IS("retry-after-ms")) {
 		snprintf(val, sizeof val, "%.*s", (int)(n < 255 ? n : 255), v);
-		r->retry_after_ms = (long long)strtod(val, NULL);
-		if (r->retry_after_ms < 0)
-			r->retry_after_ms = 0;
+		r->retry_after_ms = wait_ms(strtod(val, NULL));
 	}
 #undef IS
 	return len;
