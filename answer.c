@@ -76,10 +76,12 @@ on_delta(void *ctx, const struct delta *d)
 {
 	struct req *r = ctx;
 	size_t max = r->pool->conf->max_response;
+	int k;
 
 	if (r->stopped)
 		return;
-	r->assembled += d->content_len + d->reasoning_len + d->tool_calls_len;
+	for (k = 0; k < NDK; k++)
+		r->assembled += d->len[k];
 	if (r->assembled > max) {
 		fail_set(&r->fail, r->status, "response_too_large", 0,
 		    "answer larger than --max-response-size (%zu bytes) as "

@@ -47,8 +47,9 @@ static const struct jev_name known_keys[] = {
 	K("top_logprobs", CK_TOP_LP), K("text_offset", CK_OFFSET),
 };
 
-/* The texts of a choice: what a delta carries, joined over the stream. */
-enum { F_CONTENT, F_REASONING, F_REFUSAL, NF };
+/* The texts of a choice, the delta kinds before DK_TOOL_CALLS: what a
+ * delta carries, joined over the stream. */
+#define NF DK_TOOL_CALLS
 
 /*
  * The array members of a choice's logprobs, each concatenated over the
@@ -330,7 +331,7 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 		if (c->w.key[3] == CK_INDEX && type == 'n') {
 			c->cur_index = small_int(s);
 		} else if (c->w.key[3] == CK_TEXT && type == 's') {
-			text_put(c, F_CONTENT, s, n);
+			text_put(c, DK_CONTENT, s, n);
 		} else if (c->w.key[3] == CK_FINISH && type != '0') {
 			buf_reset(&c->cur_finish);
 			buf_put(&c->cur_finish, json, jn);
@@ -341,11 +342,11 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 		if (type != 's')
 			return;
 		if (c->w.key[4] == CK_CONTENT)
-			text_put(c, F_CONTENT, s, n);
+			text_put(c, DK_CONTENT, s, n);
 		else if (c->w.key[4] == CK_REASONING)
-			text_put(c, F_REASONING, s, n);
+			text_put(c, DK_REASONING, s, n);
 		else if (c->w.key[4] == CK_REFUSAL)
-			text_put(c, F_REFUSAL, s, n);
+			text_put(c, DK_REFUSAL, s, n);
 		return;
 	}
 	if (c->w.depth == 4 && IN_LOGPROBS) {
@@ -537,7 +538,7 @@ choice_end(struct chat *c)
 	struct delta d;
 	struct buf *b;
 	size_t i;
-	int f;
+	int f, any = 0;
 
 	if (c->cur_index < 0 || c->cur_index >= MAXCHOICE)
 		return 0;
@@ -571,28 +572,15 @@ choice_end(struct chat *c)
 	for (i = 0; i < c->cur_ntc; i++)
 		if (tool_apply(ch, &c->cur_tc[i]) < 0)
 			return 0;
-	if (c->cur_text[F_CONTENT].len || c->cur_text[F_REASONING].len ||
-	    c->cur_text[F_REFUSAL].len || (c->cur_has_tools && c->cur_ntc)) {
-		memset(&d, 0, sizeof d);
-		d.index = c->cur_index;
-		if ((b = &c->cur_text[F_CONTENT])->len) {
-			d.content = b->p;
-			d.content_len = b->len;
-		}
-		if ((b = &c->cur_text[F_REASONING])->len) {
-			d.reasoning = b->p;
-			d.reasoning_len = b->len;
-		}
-		if ((b = &c->cur_text[F_REFUSAL])->len) {
-			d.refusal = b->p;
-			d.refusal_len = b->len;
-		}
-		if (c->cur_has_tools && c->cur_ntc) {
-			d.tool_calls = c->cur_tools.p;
-			d.tool_calls_len = c->cur_tools.len;
-		}
+	memset(&d, 0, sizeof d);
+	d.index = c->cur_index;
+	for (f = 0; f < NF; f++)
+		if (c->cur_text[f].len)
+			delta_set(&d, f, &c->cur_text[f]), any = 1;
+	if (c->cur_has_tools && c->cur_ntc)
+		delta_set(&d, DK_TOOL_CALLS, &c->cur_tools), any = 1;
+	if (any)
 		c->on_delta(c->ctx, &d);
-	}
 	return 1;
 }
 
@@ -612,8 +600,8 @@ static const struct jev_hooks chat_hooks = {
 	JEV_AT(1) | JEV_AT(2) | JEV_AT(3) | JEV_AT(4) | JEV_AT(5), JEV_AT(2), 0
 };
 
-struct chat *
-chat_new(void (*on_delta)(void *, const struct delta *), void *ctx)
+static void *
+chat_open(void (*on_delta)(void *, const struct delta *), void *ctx)
 {
 	struct chat *c = xcalloc(1, sizeof *c);
 
@@ -626,9 +614,10 @@ chat_new(void (*on_delta)(void *, const struct delta *), void *ctx)
 }
 
 /* Forget everything: a new attempt starts a new stream. */
-void
-chat_reset(struct chat *c)
+static void
+chat_reset(void *p)
 {
+	struct chat *c = p;
 	size_t i;
 
 	jev_reset(&c->w);
@@ -659,9 +648,10 @@ chat_reset(struct chat *c)
 	c->done = 0;
 }
 
-void
-chat_free(struct chat *c)
+static void
+chat_close(void *p)
 {
+	struct chat *c = p;
 	size_t i;
 
 	if (!c)
@@ -692,9 +682,10 @@ chat_free(struct chat *c)
  * that does not start with '{' is not fed to the parser; chat_event()
  * then judges it whole ([DONE] or malformed).
  */
-int
-chat_data(struct chat *c, const char *p, size_t n)
+static int
+chat_data(void *cp, const char *p, size_t n)
 {
+	struct chat *c = cp;
 	int fresh = !c->w.started;
 
 	if (!jev_data(&c->w, p, n))
@@ -727,40 +718,38 @@ flush_held(struct chat *c)
 	struct choice *ch;
 	struct delta d;
 	size_t i;
+	int f;
 
 	for (i = 0; i < c->nch; i++) {
 		ch = &c->ch[i];
-		if (!(ch->hi[F_CONTENT] | ch->hi[F_REASONING] |
-		    ch->hi[F_REFUSAL]))
+		if (!(ch->hi[DK_CONTENT] | ch->hi[DK_REASONING] |
+		    ch->hi[DK_REFUSAL]))
 			continue;
 		memset(&d, 0, sizeof d);
 		d.index = (long)i;
-		if (ch->hi[F_CONTENT])
-			d.content = FFFD, d.content_len = 3;
-		if (ch->hi[F_REASONING])
-			d.reasoning = FFFD, d.reasoning_len = 3;
-		if (ch->hi[F_REFUSAL])
-			d.refusal = FFFD, d.refusal_len = 3;
-		memset(ch->hi, 0, sizeof ch->hi);
-		if (d.content)
-			buf_put(&ch->text[F_CONTENT], FFFD, 3);
-		if (d.reasoning)
-			buf_put(&ch->text[F_REASONING], FFFD, 3);
-		if (d.refusal)
-			buf_put(&ch->text[F_REFUSAL], FFFD, 3);
+		for (f = 0; f < NF; f++) {
+			if (!ch->hi[f])
+				continue;
+			ch->hi[f] = 0;
+			d.p[f] = FFFD, d.len[f] = 3;
+			buf_put(&ch->text[f], FFFD, 3);
+		}
 		c->on_delta(c->ctx, &d);
 	}
 }
 
 /*
- * The event whose data is data[0..n) is complete.  Returns CHAT_MORE to
- * go on, CHAT_DONE at [DONE], CHAT_ERROR for an error object (its JSON in
- * chat_error()), or CHAT_BAD for a payload that is not one JSON object
- * (described in msg).
+ * The event ev is complete.  Returns CHAT_MORE to go on, CHAT_DONE at
+ * [DONE], CHAT_ERROR for an error object (its JSON in chat_error()), or
+ * CHAT_BAD for a payload that is not one JSON object (described in msg).
  */
-int
-chat_event(struct chat *c, const char *data, size_t n, struct buf *msg)
+static int
+chat_event(void *p, const struct sse_event *ev, struct buf *msg)
 {
+	struct chat *c = p;
+	const char *data = ev->data;
+	size_t n = ev->data_len;
+
 	if (n == 6 && memcmp(data, "[DONE]", 6) == 0) {
 		jev_next(&c->w);
 		c->done = 1;
@@ -779,17 +768,12 @@ chat_event(struct chat *c, const char *data, size_t n, struct buf *msg)
 }
 
 /* The JSON of a mid-stream error object. */
-const struct buf *
-chat_error(const struct chat *c)
+static const struct buf *
+chat_error(const void *p)
 {
-	return &c->error;
-}
+	const struct chat *c = p;
 
-/* Has the stream reached [DONE]? */
-int
-chat_done(const struct chat *c)
-{
-	return c->done;
+	return &c->error;
 }
 
 /* Has the choice any text of kind f, held-back half included? */
@@ -812,22 +796,29 @@ put_text(struct buf *b, const struct choice *ch, int f)
 }
 
 /*
- * Was the stream cut short before [DONE]?  A relay appends [DONE] even
- * after an upstream cut-off: a choice that received content and has no
- * finish_reason was truncated.  Returns its index, or -1.
+ * Open until [DONE].  A relay appends [DONE] even after an upstream
+ * cut-off: a choice that received content and has no finish_reason was
+ * truncated (its index in *which); else the stream is complete.
  */
-long
-chat_truncated(const struct chat *c)
+static int
+chat_state(const void *p, long *which)
 {
+	const struct chat *c = p;
+	const struct choice *ch;
 	size_t i;
 
-	for (i = 0; i < c->nch; i++)
-		if (c->ch[i].seen && !c->ch[i].finish.len &&
-		    (has_text(&c->ch[i], F_CONTENT) ||
-		    has_text(&c->ch[i], F_REASONING) ||
-		    has_text(&c->ch[i], F_REFUSAL) || c->ch[i].ntools))
-			return (long)i;
-	return -1;
+	if (!c->done)
+		return DEC_OPEN;
+	for (i = 0; i < c->nch; i++) {
+		ch = &c->ch[i];
+		if (ch->seen && !ch->finish.len &&
+		    (has_text(ch, DK_CONTENT) || has_text(ch, DK_REASONING) ||
+		    has_text(ch, DK_REFUSAL) || ch->ntools)) {
+			*which = (long)i;
+			return DEC_TRUNCATED;
+		}
+	}
+	return DEC_COMPLETE;
 }
 
 static void
@@ -910,23 +901,23 @@ put_choice(struct buf *b, const struct choice *ch, size_t i, int completion)
 	buf_puts(b, num);
 	if (completion) {
 		buf_puts(b, ",\"text\":");
-		put_text(b, ch, F_CONTENT);
+		put_text(b, ch, DK_CONTENT);
 	} else {
 		buf_puts(b, ",\"message\":{\"role\":\"assistant\","
 		    "\"content\":");
 		/* null beside tool calls or a refusal, as the SDK has it */
-		if (has_text(ch, F_CONTENT) ||
-		    !(ch->ntools || has_text(ch, F_REFUSAL)))
-			put_text(b, ch, F_CONTENT);
+		if (has_text(ch, DK_CONTENT) ||
+		    !(ch->ntools || has_text(ch, DK_REFUSAL)))
+			put_text(b, ch, DK_CONTENT);
 		else
 			buf_puts(b, "null");
-		if (has_text(ch, F_REFUSAL)) {
+		if (has_text(ch, DK_REFUSAL)) {
 			buf_puts(b, ",\"refusal\":");
-			put_text(b, ch, F_REFUSAL);
+			put_text(b, ch, DK_REFUSAL);
 		}
-		if (has_text(ch, F_REASONING)) {
+		if (has_text(ch, DK_REASONING)) {
 			buf_puts(b, ",\"reasoning_content\":");
-			put_text(b, ch, F_REASONING);
+			put_text(b, ch, DK_REASONING);
 		}
 		if (ch->ntools)
 			put_tools(b, ch);
@@ -944,9 +935,10 @@ put_choice(struct buf *b, const struct choice *ch, size_t i, int completion)
  * a chat.completion (or text_completion) body, choice 0's content and
  * finish_reason, and the usage if the stream carried it.
  */
-void
-chat_result(const struct chat *c, struct result *r)
+static void
+chat_result(const void *p, struct result *r)
 {
+	const struct chat *c = p;
 	int completion = c->object.len &&
 	    strstr(c->object.p, "text_completion") != NULL;
 	const struct choice *ch;
@@ -992,8 +984,8 @@ chat_result(const struct chat *c, struct result *r)
 	buf_reset(&r->usage);
 	if (c->nch && c->ch[0].seen) {
 		ch = &c->ch[0];
-		if (has_text(ch, F_CONTENT) || !ch->ntools)
-			put_text(&r->content, ch, F_CONTENT);
+		if (has_text(ch, DK_CONTENT) || !ch->ntools)
+			put_text(&r->content, ch, DK_CONTENT);
 		else
 			buf_puts(&r->content, "null");
 		put_or(&r->finish, &ch->finish, "null");
@@ -1007,7 +999,7 @@ chat_result(const struct chat *c, struct result *r)
  * in res->body, choice 0's text, finish_reason and the usage.  0, or -1
  * when body is not JSON (why in msg).
  */
-int
+static int
 chat_body(const char *body, size_t n, struct result *res, struct buf *msg)
 {
 	struct jpick pk[4] = {
@@ -1029,64 +1021,7 @@ chat_body(const char *body, size_t n, struct result *res, struct buf *msg)
 	return rc;
 }
 
-/* ---------------------------------------------------------------- */
-/* The chat dialect, as answer.c sees every dialect */
-
-static void *
-d_open(void (*on_delta)(void *, const struct delta *), void *ctx)
-{
-	return chat_new(on_delta, ctx);
-}
-
-static void
-d_reset(void *c)
-{
-	chat_reset(c);
-}
-
-static void
-d_close(void *c)
-{
-	chat_free(c);
-}
-
-static int
-d_data(void *c, const char *p, size_t n)
-{
-	return chat_data(c, p, n);
-}
-
-static int
-d_event(void *c, const struct sse_event *ev, struct buf *msg)
-{
-	return chat_event(c, ev->data, ev->data_len, msg);
-}
-
-static const struct buf *
-d_error(const void *c)
-{
-	return chat_error(c);
-}
-
-/* Complete at [DONE] with every choice finished; truncated at [DONE]
- * with a choice that got content and no finish_reason (its index in
- * *which); else still open. */
-static int
-d_state(const void *c, long *which)
-{
-	if (!chat_done(c))
-		return DEC_OPEN;
-	return (*which = chat_truncated(c)) >= 0 ? DEC_TRUNCATED :
-	    DEC_COMPLETE;
-}
-
-static void
-d_result(const void *c, struct result *res)
-{
-	chat_result(c, res);
-}
-
 const struct dialect dialect_chat = {
-	"chat", "[DONE]", d_open, d_reset, d_close, d_data, d_event, d_error,
-	d_state, d_result, chat_body
+	"chat", "[DONE]", chat_open, chat_reset, chat_close, chat_data,
+	chat_event, chat_error, chat_state, chat_result, chat_body
 };

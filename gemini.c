@@ -341,18 +341,13 @@ cand_end(struct gem *g)
 		return 1;
 	memset(&d, 0, sizeof d);
 	d.index = g->cur_index;
-	if (g->cur_text.len) {
-		d.content = g->cur_text.p;
-		d.content_len = g->cur_text.len;
-	}
-	if (g->cur_thought.len) {
-		d.reasoning = g->cur_thought.p;
-		d.reasoning_len = g->cur_thought.len;
-	}
+	if (g->cur_text.len)
+		delta_set(&d, DK_CONTENT, &g->cur_text);
+	if (g->cur_thought.len)
+		delta_set(&d, DK_REASONING, &g->cur_thought);
 	if (g->cur_ncalls) {
 		buf_putc(&g->cur_tools, ']');
-		d.tool_calls = g->cur_tools.p;
-		d.tool_calls_len = g->cur_tools.len;
+		delta_set(&d, DK_TOOL_CALLS, &g->cur_tools);
 	}
 	g->on_delta(g->ctx, &d);
 	return 1;

@@ -409,8 +409,7 @@ tool_delta(struct msgs *c, struct delta *d, const struct block *b,
 	buf_puts(&c->frag, "\"arguments\":");
 	json_str(&c->frag, c->dstr.p, c->dstr.len);
 	buf_puts(&c->frag, "}}]");
-	d->tool_calls = c->frag.p;
-	d->tool_calls_len = c->frag.len;
+	delta_set(d, DK_TOOL_CALLS, &c->frag);
 }
 
 /* A content_block_delta: fold it into its block, report the delta.  As
@@ -430,13 +429,11 @@ block_delta(struct msgs *c)
 	d.index = c->index;
 	if (is(&c->dtype, "text_delta") && b->kind == BK_TEXT) {
 		buf_put(&b->text, c->dstr.p, c->dstr.len);
-		d.content = c->dstr.p;
-		d.content_len = c->dstr.len;
+		delta_set(&d, DK_CONTENT, &c->dstr);
 	} else if (is(&c->dtype, "thinking_delta") &&
 	    b->kind == BK_THINKING) {
 		buf_put(&b->text, c->dstr.p, c->dstr.len);
-		d.reasoning = c->dstr.p;
-		d.reasoning_len = c->dstr.len;
+		delta_set(&d, DK_REASONING, &c->dstr);
 	} else if (is(&c->dtype, "signature_delta") &&
 	    b->kind == BK_THINKING) {
 		buf_reset(&b->sig);

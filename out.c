@@ -182,30 +182,30 @@ put_timing(struct out *o, struct outreq *r, long long now)
 		put_num(&o->rec, "ttft_ms", r->t_first - r->t_start);
 }
 
+/* The members of a delta record, by DK_ kind. */
+static const char *const delta_members[NDK] = {
+	",\"content\":", ",\"reasoning\":", ",\"refusal\":",
+	",\"tool_calls\":"
+};
+
 void
 out_delta(struct out *o, struct outreq *r, const struct delta *d)
 {
 	struct buf *b;
+	int k;
 
 	if (o->format == FMT_BATCH && !r->capture)
 		return;
 	b = begin(o, r, "delta");
 	put_num(b, "index", d->index);
-	if (d->content) {
-		buf_puts(b, ",\"content\":");
-		json_str(b, d->content, d->content_len);
-	}
-	if (d->reasoning) {
-		buf_puts(b, ",\"reasoning\":");
-		json_str(b, d->reasoning, d->reasoning_len);
-	}
-	if (d->refusal) {
-		buf_puts(b, ",\"refusal\":");
-		json_str(b, d->refusal, d->refusal_len);
-	}
-	if (d->tool_calls) {
-		buf_puts(b, ",\"tool_calls\":");
-		buf_put(b, d->tool_calls, d->tool_calls_len);
+	for (k = 0; k < NDK; k++) {
+		if (!d->p[k])
+			continue;
+		buf_puts(b, delta_members[k]);
+		if (k == DK_TOOL_CALLS)
+			buf_put(b, d->p[k], d->len[k]);
+		else
+			json_str(b, d->p[k], d->len[k]);
 	}
 	buf_putc(b, '}');
 	emit(o, r);

@@ -364,8 +364,7 @@ put_fragment(struct rsp *c, struct delta *d)
 	buf_puts(b, "\"arguments\":");
 	json_str(b, c->delta.p, c->delta.len);
 	buf_puts(b, "}}]");
-	d->tool_calls = b->p;
-	d->tool_calls_len = b->len;
+	delta_set(d, DK_TOOL_CALLS, b);
 }
 
 /* Put the error object fail_from_body() reads into c->error, from the
@@ -504,12 +503,10 @@ rsp_event(void *p, const struct sse_event *ev, struct buf *msg)
 	memset(&d, 0, sizeof d);
 	d.index = c->index < 0 ? 0 : c->index;
 	if (is(t, tn, "response.output_text.delta")) {
-		d.content = c->delta.p;
-		d.content_len = c->delta.len;
+		delta_set(&d, DK_CONTENT, &c->delta);
 	} else if (is(t, tn, "response.reasoning_summary_text.delta") ||
 	    is(t, tn, "response.reasoning_text.delta")) {
-		d.reasoning = c->delta.p;
-		d.reasoning_len = c->delta.len;
+		delta_set(&d, DK_REASONING, &c->delta);
 	} else if (is(t, tn, "response.function_call_arguments.delta")) {
 		struct call *k = find_call(c, c->index);
 
@@ -527,8 +524,8 @@ rsp_event(void *p, const struct sse_event *ev, struct buf *msg)
 		error_event(c, ev, msg);
 		rc = CHAT_ERROR;
 	}
-	if (c->has_delta && ((d.content && d.content_len) ||
-	    (d.reasoning && d.reasoning_len) || d.tool_calls))
+	if (c->has_delta && (d.len[DK_CONTENT] || d.len[DK_REASONING] ||
+	    d.p[DK_TOOL_CALLS]))
 		c->on_delta(c->ctx, &d);
 out:
 	buf_reset(&c->type);

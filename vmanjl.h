@@ -65,20 +65,27 @@ int cache_match(const char *, size_t, const struct buf *, struct buf *);
 int cache_get(const struct cache *, const struct buf *, struct buf *);
 void cache_put(const struct cache *, const struct buf *, const struct buf *);
 
-/* chat.c */
+/* The stream dialects: chat.c, responses.c, messages.c, gemini.c */
 
-/* What one chunk adds to one choice; absent parts are NULL. */
+/*
+ * What one chunk adds to one choice: each kind's text (for tool calls
+ * the fragments' JSON, as sent), NULL where the chunk had none.  The
+ * kinds are the delta record's members, in their order there.
+ */
+enum { DK_CONTENT, DK_REASONING, DK_REFUSAL, DK_TOOL_CALLS, NDK };
 struct delta {
 	long index;
-	const char *content;
-	size_t content_len;
-	const char *reasoning;
-	size_t reasoning_len;
-	const char *refusal;
-	size_t refusal_len;
-	const char *tool_calls;	/* the fragments' JSON, as sent */
-	size_t tool_calls_len;
+	const char *p[NDK];
+	size_t len[NDK];
 };
+
+/* Give d the text of b as its kind k. */
+static inline void
+delta_set(struct delta *d, int k, const struct buf *b)
+{
+	d->p[k] = b->p;
+	d->len[k] = b->len;
+}
 
 /* A successful answer, each part compact JSON (empty when absent). */
 struct result {
@@ -93,19 +100,6 @@ struct result {
 };
 
 enum { CHAT_MORE, CHAT_DONE, CHAT_ERROR, CHAT_BAD };
-
-struct chat;
-
-struct chat *chat_new(void (*)(void *, const struct delta *), void *);
-void chat_reset(struct chat *);
-void chat_free(struct chat *);
-int chat_data(struct chat *, const char *, size_t);
-int chat_event(struct chat *, const char *, size_t, struct buf *);
-const struct buf *chat_error(const struct chat *);
-int chat_done(const struct chat *);
-long chat_truncated(const struct chat *);
-void chat_result(const struct chat *, struct result *);
-int chat_body(const char *, size_t, struct result *, struct buf *);
 
 /*
  * A stream dialect: how one API's event stream becomes delta records and,
