@@ -50,17 +50,12 @@ static char out_dir[512];
 static void
 cleanup(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, FUZZ_NAME ": cannot remove %s\n", out_dir);
+	fuzz_rmdir(out_dir);
 }
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
 	int c, f, devnull;
 
 	(void)argc;
@@ -69,10 +64,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	 * here.  Binary answers go to a directory of their own. */
 	if ((devnull = open("/dev/null", O_WRONLY)) < 0)
 		abort();
-	snprintf(out_dir, sizeof out_dir, "%s/vmanjl-fuzz-answer.XXXXXX",
-	    tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(out_dir))
-		abort();
+	fuzz_tmpdir(out_dir, sizeof out_dir);
 	atexit(cleanup);
 	for (c = 0; c < NCONF; c++) {
 		conf[c].jobs = 1;

@@ -32,22 +32,11 @@
 
 static struct buf material[N];
 
-static void
-cleanup(char *dir)
-{
-	char cmd[600];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, FUZZ_NAME ": cannot remove %s\n", dir);
-}
-
 /* The requests; and one entry put and got on disk. */
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct buf recs = { 0 }, got = { 0 }, big = { 0 };
-	const char *tmp = getenv("TMPDIR");
 	struct cache c;
 	char dir[512];
 	int i;
@@ -65,10 +54,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cache_material(&material[2], NULL, "http://127.0.0.1:9/v1/embeddings",
 	    NULL, big.p, big.len);
 	buf_puts(&recs, "response\t,\"status\":200,\"body\":{}}\n");
-	snprintf(dir, sizeof dir, "%s/vmanjl-fuzz-cache.XXXXXX",
-	    tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		abort();
+	fuzz_tmpdir(dir, sizeof dir);
 	c.dir = dir;
 	c.mode = CACHE_RW;
 	for (i = 0; i < N; i++) {
@@ -77,7 +63,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			fuzz_fail("an entry put is not got back", NULL, 0);
 		fuzz_same(&got, &recs, "an entry got is not the one put");
 	}
-	cleanup(dir);
+	fuzz_rmdir(dir);
 	buf_free(&recs);
 	buf_free(&got);
 	buf_free(&big);

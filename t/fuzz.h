@@ -144,6 +144,31 @@ fuzz_file(char *path, size_t size)
 	return fd;
 }
 
+/* A new directory of the target's own under $TMPDIR, its path in dir. */
+FUZZ_NOCOV void
+fuzz_tmpdir(char *dir, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, size, "%s/vmanjl-" FUZZ_NAME ".XXXXXX",
+	    tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		perror(FUZZ_NAME ": mkdtemp");
+		abort();
+	}
+}
+
+/* Remove the directory dir and all in it. */
+FUZZ_NOCOV void
+fuzz_rmdir(const char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, FUZZ_NAME ": cannot remove %s\n", dir);
+}
+
 /* The memory file fd now holds a[0..an) then b[0..bn). */
 FUZZ_NOCOV void
 fuzz_file_set(int fd, const void *a, size_t an, const void *b, size_t bn)
