@@ -595,9 +595,12 @@ on_end(void *ctx)
 	return 1;
 }
 
+/* No path we follow goes deeper than 7. */
 static const struct jev_hooks chat_hooks = {
-	on_begin, on_scalar, NULL, on_end,
-	JEV_AT(1) | JEV_AT(2) | JEV_AT(3) | JEV_AT(4) | JEV_AT(5), JEV_AT(2), 0
+	.begin = on_begin, .scalar = on_scalar, .end = on_end,
+	.begin_at = JEV_AT(1) | JEV_AT(2) | JEV_AT(3) | JEV_AT(4) | JEV_AT(5),
+	.end_at = JEV_AT(2),
+	.names = known_keys, .nnames = NKEYS(known_keys), .deep = 7
 };
 
 static void *
@@ -607,9 +610,7 @@ chat_open(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 	c->on_delta = on_delta;
 	c->ctx = ctx;
-	/* No path we follow goes deeper than 7. */
-	jev_init(&c->w, &chat_hooks, c, known_keys,
-	    sizeof known_keys / sizeof known_keys[0], 7);
+	jev_init(&c->w, &chat_hooks, c);
 	return c;
 }
 

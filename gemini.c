@@ -368,9 +368,13 @@ on_end(void *ctx)
 	return 1;
 }
 
+/* No path we follow goes deeper than 7. */
 static const struct jev_hooks gem_hooks = {
-	on_begin, on_scalar, NULL, on_end, JEV_AT(1) | JEV_AT(2) | JEV_AT(3) |
-	JEV_AT(5) | JEV_AT(6) | JEV_AT(7), JEV_AT(2) | JEV_AT(5), 0
+	.begin = on_begin, .scalar = on_scalar, .end = on_end,
+	.begin_at = JEV_AT(1) | JEV_AT(2) | JEV_AT(3) | JEV_AT(5) | JEV_AT(6) |
+	    JEV_AT(7),
+	.end_at = JEV_AT(2) | JEV_AT(5),
+	.names = known_keys, .nnames = NKEYS(known_keys), .deep = 7
 };
 
 /* ---------------------------------------------------------------- */
@@ -383,9 +387,7 @@ gem_open(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 	g->on_delta = on_delta;
 	g->ctx = ctx;
-	/* No path we follow goes deeper than 7. */
-	jev_init(&g->w, &gem_hooks, g, known_keys,
-	    sizeof known_keys / sizeof known_keys[0], 7);
+	jev_init(&g->w, &gem_hooks, g);
 	return g;
 }
 

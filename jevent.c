@@ -89,13 +89,21 @@ cap_end(struct jev *w, int close)
 static inline int
 lookup(const struct jev *w, const unsigned char *k, size_t n)
 {
+	const struct jev_name *t = w->hk->names;
 	size_t i;
 
-	for (i = 0; i < w->nnames; i++)
-		if (w->names[i].len == n && w->names[i].name[0] == k[0] &&
-		    memcmp(w->names[i].name, k, n) == 0)
-			return w->names[i].key;
+	for (i = 0; i < w->hk->nnames; i++)
+		if (t[i].len == n && t[i].name[0] == k[0] &&
+		    memcmp(t[i].name, k, n) == 0)
+			return t[i].key;
 	return 0;
+}
+
+/* Is a hook called at the current depth (a JEV_AT mask)? */
+static inline int
+at(const struct jev *w, unsigned mask)
+{
+	return w->depth < 32 && (mask >> w->depth & 1);
 }
 
 /* A scalar: of type 's' string, 'n' number, '0' null or 'b' boolean,
@@ -106,8 +114,8 @@ scalar(struct jev *w, int type, const char *s, size_t n)
 {
 	if (w->depth == 0)
 		return w->bad = 1, 0;
-	if (w->scalar)
-		w->scalar(w->ctx, type, s, n);
+	if (w->hk->scalar)
+		w->hk->scalar(w->ctx, type, s, n);
 	if (w->capdepth >= 0) {
 		switch (type) {
 		case '0': yajl_gen_null(w->cap); break;
@@ -145,8 +153,8 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 
 	if (w->depth == 0)
 		return w->bad = 1, 0;
-	if (w->scalar)
-		w->scalar(w->ctx, 's', (const char *)s, n);
+	if (w->hk->scalar)
+		w->hk->scalar(w->ctx, 's', (const char *)s, n);
 	if (w->capdepth >= 0) {
 		size_t cn = n;
 		const unsigned char *cs = json_utf8_clean(s, &cn, &w->tmp);
@@ -157,7 +165,7 @@ cb_string(void *ctx, const unsigned char *s, size_t n)
 	return 1;
 }
 
-/* A key: captured, looked up down to depth w->deep, then the hook's. */
+/* A key: captured, looked up down to the hooks' depth, then the hook's. */
 static int
 cb_map_key(void *ctx, const unsigned char *k, size_t n)
 {
@@ -169,12 +177,12 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 
 		yajl_gen_string(w->cap, cs, cn);
 	}
-	if (w->depth <= w->deep && n)
+	if (w->depth <= w->hk->deep && n)
 		w->key[w->depth] = lookup(w, k, n);
 	else if (w->depth <= JEV_MAXD)
 		w->key[w->depth] = 0;
-	if (w->key_hook && w->depth < 32 && (w->key_at >> w->depth & 1))
-		w->key_hook(w->ctx, k, n);
+	if (w->hk->key && at(w, w->hk->key_at))
+		w->hk->key(w->ctx, k, n);
 	return 1;
 }
 
@@ -183,8 +191,8 @@ cb_map_key(void *ctx, const unsigned char *k, size_t n)
 static int
 open_container(struct jev *w, int kind)
 {
-	if (w->begin && w->depth < 32 && (w->begin_at >> w->depth & 1))
-		w->begin(w->ctx, kind);
+	if (w->hk->begin && at(w, w->hk->begin_at))
+		w->hk->begin(w->ctx, kind);
 	if (w->capdepth >= 0 && ++w->capdepth > CAPDEPTH)
 		return w->bad = 1, 0;
 	w->depth++;
@@ -225,8 +233,8 @@ close_container(struct jev *w)
 	int ok = 1;
 
 	w->depth--;
-	if (w->end && w->depth < 32 && (w->end_at >> w->depth & 1))
-		ok = w->end(w->ctx);
+	if (w->hk->end && at(w, w->hk->end_at))
+		ok = w->hk->end(w->ctx);
 	if (w->depth == 0)
 		w->values++;
 	if (w->capdepth >= 0)
@@ -261,21 +269,11 @@ static const yajl_callbacks jev_callbacks = {
  * keys it follows, each with a non-zero number) looked up down to depth
  * deep. */
 void
-jev_init(struct jev *w, const struct jev_hooks *hooks, void *ctx,
-    const struct jev_name *names, size_t nnames, int deep)
+jev_init(struct jev *w, const struct jev_hooks *hooks, void *ctx)
 {
 	memset(w, 0, sizeof *w);
-	w->begin = hooks->begin;
-	w->scalar = hooks->scalar;
-	w->key_hook = hooks->key;
-	w->end = hooks->end;
-	w->begin_at = hooks->begin_at;
-	w->end_at = hooks->end_at;
-	w->key_at = hooks->key_at;
+	w->hk = hooks;
 	w->ctx = ctx;
-	w->names = names;
-	w->nnames = nnames;
-	w->deep = deep;
 	if (!(w->cap = yajl_gen_alloc(NULL)))
 		err(2, "out of memory");
 	w->capdepth = -1;

@@ -298,8 +298,10 @@ on_key(void *ctx, const unsigned char *k, size_t n)
 }
 
 static const struct jev_hooks msgs_hooks = {
-	on_begin, on_scalar, on_key, NULL, JEV_AT(1) | JEV_AT(2) | JEV_AT(3), 0,
-	JEV_AT(2) | JEV_AT(3)
+	.begin = on_begin, .scalar = on_scalar, .key = on_key,
+	.begin_at = JEV_AT(1) | JEV_AT(2) | JEV_AT(3),
+	.key_at = JEV_AT(2) | JEV_AT(3),
+	.names = known_keys, .nnames = NKEYS(known_keys), .deep = 2
 };
 
 /* ---------------------------------------------------------------- */
@@ -513,8 +515,7 @@ msgs_new(void (*on_delta)(void *, const struct delta *), void *ctx)
 
 	c->on_delta = on_delta;
 	c->ctx = ctx;
-	jev_init(&c->w, &msgs_hooks, c, known_keys,
-	    sizeof known_keys / sizeof known_keys[0], 2);
+	jev_init(&c->w, &msgs_hooks, c);
 	c->index = -1;
 	return c;
 }

@@ -272,8 +272,10 @@ struct jev_name {
 };
 
 #define JEV_NAME(s, k) { s, sizeof(s) - 1, k }
+#define NKEYS(t) (sizeof (t) / sizeof (t)[0])
 
-/* What a dialect is told, each with its own ctx; any may be NULL. */
+/* What a dialect follows and is told, each hook with its own ctx; any
+ * hook may be NULL. */
 struct jev_hooks {
 	/* A container begins at the current key path: '{' or '['. */
 	void (*begin)(void *, int);
@@ -287,6 +289,10 @@ struct jev_hooks {
 	/* The depths (bit d: depth d) at which begin, end and key are
 	 * called, as the depth is when they are. */
 	unsigned begin_at, end_at, key_at;
+	/* The keys it follows, looked up down to depth deep. */
+	const struct jev_name *names;
+	size_t nnames;
+	int deep;
 };
 
 #define JEV_AT(d) (1u << (d))
@@ -294,15 +300,8 @@ struct jev_hooks {
 /* The walk over one event's data; a dialect reads depth and key[]. */
 struct jev {
 	yajl_handle h;
-	void (*begin)(void *, int);	/* the hooks, as in jev_hooks */
-	void (*scalar)(void *, int, const char *, size_t);
-	void (*key_hook)(void *, const unsigned char *, size_t);
-	int (*end)(void *);
-	unsigned begin_at, end_at, key_at;
+	const struct jev_hooks *hk;
 	void *ctx;
-	const struct jev_name *names;
-	size_t nnames;
-	int deep;		/* keys looked up down to this depth */
 
 	int depth;
 	int key[JEV_MAXD + 1];
@@ -319,8 +318,7 @@ struct jev {
 
 enum { JEV_EMPTY, JEV_ONE, JEV_BAD };
 
-void jev_init(struct jev *, const struct jev_hooks *, void *,
-    const struct jev_name *, size_t, int);
+void jev_init(struct jev *, const struct jev_hooks *, void *);
 void jev_reset(struct jev *);
 void jev_free(struct jev *);
 int jev_data(struct jev *, const char *, size_t);
