@@ -165,7 +165,7 @@ gem_whole(struct conn *c, const struct mock *m, int status)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	yajl_gen y = r->y ? r->y : (r->y = json_gen());
+	yajl_gen y = sse_gen(r);
 	size_t len;
 
 	yajl_gen_map_open(y);

@@ -341,7 +341,7 @@ msg_body(struct conn *c, const struct mock *m, int status)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	yajl_gen y = r->y ? r->y : (r->y = json_gen());
+	yajl_gen y = sse_gen(r);
 	size_t split;
 
 	put_head(y, r);
@@ -381,24 +381,19 @@ gen_answer(struct req *q, yajl_val root, int stream)
 	struct rstate *s = &r->s;
 	unsigned long long none = 0;
 	yajl_val msgs, v, th;
-	const char *model = sse_model(root), *role, *tt;
-	size_t i, last = SIZE_MAX, total;
+	const char *model = sse_model(root), *tt;
+	size_t i, total;
 
 	sse_names(r, "msg_mock_", q->seq, model);
 	words(json_get(root, "system"), &s->ptok, &s->cwtok, NULL);
 	msgs = json_get(root, "messages");
-	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++) {
-		v = msgs->u.array.values[i];
-		words(json_get(v, "content"), &s->ptok, &s->crtok, NULL);
-		if ((role = json_str(json_get(v, "role"))) != NULL &&
-		    strcmp(role, "user") == 0)
-			last = i;
-	}
+	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++)
+		words(json_get(msgs->u.array.values[i], "content"), &s->ptok,
+		    &s->crtok, NULL);
 	if (q->m.content)
 		buf_adds(&r->text[0], q->m.content);
-	else if (last != SIZE_MAX)
-		words(json_get(msgs->u.array.values[last], "content"), &none,
-		    &none, &r->text[0]);
+	else if ((v = sse_last_user(msgs)) != NULL)
+		words(json_get(v, "content"), &none, &none, &r->text[0]);
 	th = json_get(root, "thinking");
 	tt = json_str(json_get(th, "type"));
 	s->reason = strstr(model, "reason") != NULL ||

@@ -481,53 +481,71 @@ stream_usage(yajl_val root)
 	    YAJL_IS_TRUE(json_get(so, "include_usage"));
 }
 
-/* The answer of a chat that does not stream. */
+/* Choice i's message in the answer of a chat that does not stream;
+ * *split: where choice 0's text ends. */
 static void
-chat_body(struct conn *c, const struct mock *m, int status)
+put_message(yajl_gen y, const struct resp *r, int i, size_t *split)
+{
+	const struct rstate *s = &r->s;
+
+	json_ki(y, "index", i);
+	json_put(y, "message");
+	yajl_gen_map_open(y);
+	json_ks(y, "role", "assistant");
+	if (s->reason) {
+		json_put(y, "reasoning_content");
+		json_putn(y, r->rtext.p, r->rtext.len);
+	}
+	if (s->tools && i == 0) {
+		json_ks(y, "content", NULL);
+		json_put(y, "tool_calls");
+		yajl_gen_array_open(y);
+		yajl_gen_map_open(y);
+		json_ks(y, "id", "call_mock_1");
+		json_ks(y, "type", "function");
+		json_put(y, "function");
+		yajl_gen_map_open(y);
+		json_put(y, "name");
+		json_putn(y, r->tname.p, r->tname.len);
+		json_put(y, "arguments");
+		json_putn(y, r->targs.p, r->targs.len);
+		yajl_gen_map_close(y);
+		yajl_gen_map_close(y);
+		yajl_gen_array_close(y);
+	} else {
+		json_put(y, "content");
+		json_putn(y, r->text[i].p, tok_prefix(r, i, s->cnt[i]));
+		if (i == 0)
+			*split = json_len(y) - 1;
+	}
+	yajl_gen_map_close(y);
+}
+
+/* The answer of a chat or completion that does not stream; mock.size
+ * pads choice 0's text. */
+static void
+whole(struct conn *c, const struct mock *m, int status)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	yajl_gen y = r->y ? r->y : (r->y = json_gen());
-	size_t split = 0, len;
+	yajl_gen y = sse_gen(r);
+	size_t split = 0;
 	int i;
 
-	put_head(y, r, "chat.completion");
+	put_head(y, r, s->kind == K_CHAT ? "chat.completion" :
+	    "text_completion");
 	json_put(y, "choices");
 	yajl_gen_array_open(y);
 	for (i = 0; i < s->n; i++) {
 		yajl_gen_map_open(y);
-		json_ki(y, "index", i);
-		json_put(y, "message");
-		yajl_gen_map_open(y);
-		json_ks(y, "role", "assistant");
-		if (s->reason) {
-			json_put(y, "reasoning_content");
-			json_putn(y, r->rtext.p, r->rtext.len);
+		if (s->kind == K_CHAT)
+			put_message(y, r, i, &split);
+		else {
+			json_put(y, "text");
+			json_putn(y, r->text[0].p, tok_prefix(r, 0, s->cnt[0]));
+			split = json_len(y) - 1;
+			json_ki(y, "index", 0);
 		}
-		if (s->tools && i == 0) {
-			json_ks(y, "content", NULL);
-			json_put(y, "tool_calls");
-			yajl_gen_array_open(y);
-			yajl_gen_map_open(y);
-			json_ks(y, "id", "call_mock_1");
-			json_ks(y, "type", "function");
-			json_put(y, "function");
-			yajl_gen_map_open(y);
-			json_put(y, "name");
-			json_putn(y, r->tname.p, r->tname.len);
-			json_put(y, "arguments");
-			json_putn(y, r->targs.p, r->targs.len);
-			yajl_gen_map_close(y);
-			yajl_gen_map_close(y);
-			yajl_gen_array_close(y);
-		} else {
-			json_put(y, "content");
-			len = tok_prefix(r, i, s->cnt[i]);
-			json_putn(y, r->text[i].p, len);
-			if (i == 0)
-				split = json_len(y) - 1;
-		}
-		yajl_gen_map_close(y);
 		json_ks(y, "logprobs", NULL);
 		json_ks(y, "finish_reason", s->fin[i]);
 		yajl_gen_map_close(y);
@@ -540,39 +558,10 @@ chat_body(struct conn *c, const struct mock *m, int status)
 	http_fixed(c, status, "application/json", m);
 }
 
-/* The answer of a completion that does not stream. */
-static void
-cmpl_body(struct conn *c, const struct mock *m, int status)
-{
-	struct resp *r = &c->r;
-	struct rstate *s = &r->s;
-	yajl_gen y = r->y ? r->y : (r->y = json_gen());
-	size_t split;
-
-	put_head(y, r, "text_completion");
-	json_put(y, "choices");
-	yajl_gen_array_open(y);
-	yajl_gen_map_open(y);
-	json_put(y, "text");
-	json_putn(y, r->text[0].p, tok_prefix(r, 0, s->cnt[0]));
-	split = json_len(y) - 1;
-	json_ki(y, "index", 0);
-	json_ks(y, "logprobs", NULL);
-	json_ks(y, "finish_reason", s->fin[0]);
-	yajl_gen_map_close(y);
-	yajl_gen_array_close(y);
-	put_usage(y, s);
-	yajl_gen_map_close(y);
-	json_take(y, &r->head);
-	sse_pad(r, m, split);
-	http_fixed(c, status, "application/json", m);
-}
-
 /* What a chat and a completion do once the echo is in r->text[0]: the
- * choices and names, then the stream, or body() the whole answer. */
+ * choices and names, then the stream or the whole answer. */
 static void
-answer(struct req *q, const char *id, long long maxtok,
-    void (*body)(struct conn *, const struct mock *, int))
+answer(struct req *q, const char *id, long long maxtok)
 {
 	struct conn *c = q->c;
 	int stream = YAJL_IS_TRUE(json_get(q->root, "stream"));
@@ -583,7 +572,7 @@ answer(struct req *q, const char *id, long long maxtok,
 	if (stream)
 		http_sse(c, &q->m);
 	else
-		body(c, &q->m, q->status);
+		whole(c, &q->m, q->status);
 }
 
 /* POST /v1/chat/completions: echo the last user message (see
@@ -594,24 +583,18 @@ oai_chat(struct req *q, int arg)
 	yajl_val root = q->root, msgs, v;
 	struct resp *r = &q->c->r;
 	struct rstate *s = &r->s;
-	const char *role;
 	long long maxtok;
-	size_t i, last = SIZE_MAX;
+	size_t i;
 
 	(void)arg;
 	msgs = json_get(root, "messages");
-	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++) {
-		v = msgs->u.array.values[i];
-		s->ptok += content_words(json_get(v, "content"));
-		if ((role = json_str(json_get(v, "role"))) != NULL &&
-		    strcmp(role, "user") == 0)
-			last = i;
-	}
+	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++)
+		s->ptok += content_words(json_get(msgs->u.array.values[i],
+		    "content"));
 	if (q->m.content)
 		buf_adds(&r->text[0], q->m.content);
-	else if (last != SIZE_MAX)
-		sse_text(json_get(msgs->u.array.values[last], "content"),
-		    &r->text[0]);
+	else if ((v = sse_last_user(msgs)) != NULL)
+		sse_text(json_get(v, "content"), &r->text[0]);
 	s->kind = K_CHAT;
 	s->n = util_clamp(json_int(json_get(root, "n"), 1), 1, MAX_CHOICES);
 	s->reason = strstr(sse_model(root), "reason") != NULL;
@@ -619,7 +602,7 @@ oai_chat(struct req *q, int arg)
 	maxtok = json_int(json_get(root, "max_tokens"), -1);
 	if (maxtok < 0)
 		maxtok = json_int(json_get(root, "max_completion_tokens"), -1);
-	answer(q, "chatcmpl-mock-", maxtok, chat_body);
+	answer(q, "chatcmpl-mock-", maxtok);
 }
 
 /* POST /v1/completions: echo the prompt as one choice. */
@@ -640,8 +623,7 @@ oai_completion(struct req *q, int arg)
 	buf_adds(&q->c->r.text[0], q->m.content ? q->m.content : prompt);
 	s->kind = K_CMPL;
 	s->n = 1;
-	answer(q, "cmpl-mock-", json_int(json_get(q->root, "max_tokens"), -1),
-	    cmpl_body);
+	answer(q, "cmpl-mock-", json_int(json_get(q->root, "max_tokens"), -1));
 }
 
 /* One embedding: 8 floats in [-1,1] hashed from the bytes of s. */

@@ -50,6 +50,28 @@ item_text(const struct resp *r, int kind)
 /* ------------------------------------------------------------------ */
 /* The response object */
 
+/* A summary part (of the reasoning item) or a content part (of the
+ * message) holding the first n bytes of its text. */
+static void
+put_text(yajl_gen y, const struct resp *r, int kind, size_t n)
+{
+	yajl_gen_map_open(y);
+	if (kind == IT_REASON)
+		json_ks(y, "type", "summary_text");
+	else {
+		json_ks(y, "type", "output_text");
+		json_put(y, "annotations");
+		yajl_gen_array_open(y);
+		yajl_gen_array_close(y);
+		json_put(y, "logprobs");
+		yajl_gen_array_open(y);
+		yajl_gen_array_close(y);
+	}
+	json_put(y, "text");
+	json_putn(y, item_text(r, kind)->p, n);
+	yajl_gen_map_close(y);
+}
+
 /* Output item i: in progress (empty) or done (whole). */
 static void
 put_item(yajl_gen y, const struct resp *r, int i, int done)
@@ -64,13 +86,8 @@ put_item(yajl_gen y, const struct resp *r, int i, int done)
 		json_ks(y, "type", "reasoning");
 		json_put(y, "summary");
 		yajl_gen_array_open(y);
-		if (done) {
-			yajl_gen_map_open(y);
-			json_ks(y, "type", "summary_text");
-			json_put(y, "text");
-			json_putn(y, t->p, t->len);
-			yajl_gen_map_close(y);
-		}
+		if (done)
+			put_text(y, r, kind, t->len);
 		yajl_gen_array_close(y);
 	} else if (kind == IT_CALL) {
 		json_ks(y, "type", "function_call");
@@ -87,19 +104,8 @@ put_item(yajl_gen y, const struct resp *r, int i, int done)
 		    "completed");
 		json_put(y, "content");
 		yajl_gen_array_open(y);
-		if (done) {
-			yajl_gen_map_open(y);
-			json_ks(y, "type", "output_text");
-			json_put(y, "annotations");
-			yajl_gen_array_open(y);
-			yajl_gen_array_close(y);
-			json_put(y, "logprobs");
-			yajl_gen_array_open(y);
-			yajl_gen_array_close(y);
-			json_put(y, "text");
-			json_putn(y, t->p, t->len);
-			yajl_gen_map_close(y);
-		}
+		if (done)
+			put_text(y, r, kind, t->len);
 		yajl_gen_array_close(y);
 		json_ks(y, "role", "assistant");
 	}
@@ -204,21 +210,7 @@ put_part(yajl_gen y, const struct resp *r, int kind, int whole)
 	json_put(y, kind == IT_REASON ? "summary_index" : "content_index");
 	yajl_gen_integer(y, 0);
 	json_put(y, "part");
-	yajl_gen_map_open(y);
-	if (kind == IT_REASON)
-		json_ks(y, "type", "summary_text");
-	else {
-		json_ks(y, "type", "output_text");
-		json_put(y, "annotations");
-		yajl_gen_array_open(y);
-		yajl_gen_array_close(y);
-		json_put(y, "logprobs");
-		yajl_gen_array_open(y);
-		yajl_gen_array_close(y);
-	}
-	json_put(y, "text");
-	json_putn(y, t->p, whole ? t->len : 0);
-	yajl_gen_map_close(y);
+	put_text(y, r, kind, whole ? t->len : 0);
 }
 
 /* The event of the current step into r->y, the stream moved on; its
@@ -475,9 +467,7 @@ resp_create(struct req *q, int arg)
 		s->next = resp_sse_next;
 		return;
 	}
-	if (r->y == NULL)
-		r->y = json_gen();
-	put_response(r->y, r, 1);
+	put_response(sse_gen(r), r, 1);
 	json_take(r->y, &r->head);
 	http_fixed(c, q->status, "application/json", m);
 }

@@ -84,6 +84,33 @@ sse_text(yajl_val v, struct buf *b)
 	}
 }
 
+/* The last message of msgs that a user sent; NULL when there is
+ * none. */
+yajl_val
+sse_last_user(yajl_val msgs)
+{
+	yajl_val last = NULL, v;
+	const char *role;
+	size_t i;
+
+	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++) {
+		v = msgs->u.array.values[i];
+		if ((role = json_str(json_get(v, "role"))) != NULL &&
+		    strcmp(role, "user") == 0)
+			last = v;
+	}
+	return last;
+}
+
+/* The answer's JSON writer, made on first use and kept for the next. */
+yajl_gen
+sse_gen(struct resp *r)
+{
+	if (r->y == NULL)
+		r->y = json_gen();
+	return r->y;
+}
+
 /* The model the request names, "mock" when it names none. */
 const char *
 sse_model(yajl_val root)
@@ -136,7 +163,7 @@ sse_tool(struct resp *r, yajl_val root, int where)
 size_t
 sse_args(struct resp *r, const char *t, size_t n)
 {
-	yajl_gen y = r->y ? r->y : (r->y = json_gen());
+	yajl_gen y = sse_gen(r);
 	size_t p, k;
 
 	yajl_gen_map_open(y);
@@ -248,8 +275,7 @@ sse_unit(struct conn *c, int how, sse_event_fn *event)
 		return U_STALL;
 	if (s->nev == s->bad_chunked && s->framing == FR_CHUNKED)
 		return U_BADCHUNK;
-	if (r->y == NULL)
-		r->y = json_gen();
+	sse_gen(r);
 	if ((how & SU_BOM) && s->bom && !s->bom_done) {
 		buf_add(b, "\xef\xbb\xbf", 3);
 		s->bom_done = bom = 1;

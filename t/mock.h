@@ -305,6 +305,8 @@ size_t sse_tok_count(const char *t, size_t n);
 size_t sse_tok_prefix(const char *t, size_t n, size_t k);
 size_t sse_piece_end(const char *t, size_t n, size_t p);
 void sse_text(yajl_val v, struct buf *b);
+yajl_val sse_last_user(yajl_val msgs);
+yajl_gen sse_gen(struct resp *r);
 const char *sse_model(yajl_val root);
 void sse_names(struct resp *r, const char *id, unsigned long long seq,
     const char *model);
