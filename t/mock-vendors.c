@@ -831,24 +831,33 @@ suno_answer(struct req *q, const struct task *t)
 	yajl_gen_map_close(y);
 }
 
+/* The times (in seconds) and progress ("NN%") of new-api's TaskDto. */
+static void
+put_dto_times(yajl_gen y, const struct task *t)
+{
+	char pct[8];
+
+	json_ki(y, "submit_time", t->submit_ms / 1000);
+	json_ki(y, "start_time", t->start_ms / 1000);
+	json_ki(y, "finish_time", t->finish_ms / 1000);
+	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
+	json_ks(y, "progress", pct);
+}
+
 /* new-api's TaskDto: times in seconds, progress "NN%", data the clips
  * (music) or the lyrics. */
 static void
 sunona_task(yajl_gen y, const struct task *t)
 {
 	int ph = task_phase(t, NULL), i;
-	char pct[8], lyr[512];
+	char lyr[512];
 
 	yajl_gen_map_open(y);
 	json_ks(y, "task_id", t->id);
 	json_ks(y, "action", t->kind == SK_LYRICS ? "LYRICS" : "MUSIC");
 	json_ks(y, "status", task_status(t));
 	json_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : "");
-	json_ki(y, "submit_time", t->submit_ms / 1000);
-	json_ki(y, "start_time", t->start_ms / 1000);
-	json_ki(y, "finish_time", t->finish_ms / 1000);
-	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
-	json_ks(y, "progress", pct);
+	put_dto_times(y, t);
 	json_put(y, "data");
 	if (t->kind == SK_LYRICS) {
 		if (ph != TP_DONE)
@@ -1147,7 +1156,6 @@ env_answer(struct req *q, const struct task *t, const char *platform,
 {
 	yajl_gen y = q->y;
 	int ph = task_phase(t, NULL);
-	char pct[8];
 
 	yajl_gen_map_open(y);
 	json_ks(y, "code", "success");
@@ -1162,11 +1170,7 @@ env_answer(struct req *q, const struct task *t, const char *platform,
 	    FAIL_REASON : ph == TP_DONE && t->legacy_url ? url : "");
 	if (ph == TP_DONE && !t->legacy_url)
 		json_ks(y, "result_url", url);
-	json_ki(y, "submit_time", t->submit_ms / 1000);
-	json_ki(y, "start_time", t->start_ms / 1000);
-	json_ki(y, "finish_time", t->finish_ms / 1000);
-	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
-	json_ks(y, "progress", pct);
+	put_dto_times(y, t);
 	json_put(y, "data");
 	inner(q, t);
 	yajl_gen_map_close(y);
