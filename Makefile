@@ -32,8 +32,8 @@ $(OBJS): vmanjl.h | deps
 
 MOCK_SRCS = t/mock-buf.c t/mock-files.c t/mock-form.c t/mock-gemini.c \
 	t/mock-http.c t/mock-json.c t/mock-messages.c t/mock-openai.c \
-	t/mock-responses.c t/mock-route.c t/mock-task.c t/mock-util.c \
-	t/mock-vendors.c
+	t/mock-responses.c t/mock-route.c t/mock-sse.c t/mock-task.c \
+	t/mock-util.c t/mock-vendors.c
 t/mockvman: $(MOCK_SRCS) t/mock.h | deps
 	$(CC) $(ALL_CFLAGS) $(YAJL_CFLAGS) $(CPPFLAGS) $(LDFLAGS) -o $@ \
 		$(MOCK_SRCS) $(YAJL_LIBS)

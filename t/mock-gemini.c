@@ -12,26 +12,6 @@
 /* The phases of a Gemini stream. */
 enum { GP_THOUGHT, GP_TEXT, GP_END };
 
-/* End of the token that starts at p in t (n bytes): tokens after the
- * first begin with a space. */
-static size_t
-tok_end(const char *t, size_t n, size_t p)
-{
-	for (p++; p < n && t[p] != ' '; p++)
-		;
-	return p;
-}
-
-static size_t
-tok_count(const char *t, size_t n)
-{
-	size_t c = n > 0, i;
-
-	for (i = 1; i < n; i++)
-		c += t[i] == ' ';
-	return c;
-}
-
 /* The usageMetadata of the answer: Gemini leaves out zero counts. */
 static void
 put_usage(yajl_gen y, const struct rstate *s)
@@ -104,7 +84,7 @@ gen_chunk(struct resp *r, struct buf *b)
 	struct rstate *s = &r->s;
 	yajl_gen y = r->y;
 	struct buf *t;
-	size_t e;
+	size_t e, *pos;
 	int last = 0;
 
 	if (s->ph == GP_THOUGHT && s->k >= s->rcnt[0]) {
@@ -123,19 +103,12 @@ gen_chunk(struct resp *r, struct buf *b)
 		json_put(y, "parts");
 		yajl_gen_array_open(y);
 		t = s->ph == GP_THOUGHT ? &r->rtext : &r->text[0];
-		if (s->ph == GP_THOUGHT) {
-			if (s->rpos[0] >= t->len)
-				s->rpos[0] = 0;
-			e = tok_end(t->p, t->len, s->rpos[0]);
-			put_part(y, t->p + s->rpos[0], e - s->rpos[0], 1);
-			s->rpos[0] = e;
-		} else {
-			if (s->pos[0] >= t->len)
-				s->pos[0] = 0;
-			e = tok_end(t->p, t->len, s->pos[0]);
-			put_part(y, t->p + s->pos[0], e - s->pos[0], 0);
-			s->pos[0] = e;
-		}
+		pos = s->ph == GP_THOUGHT ? &s->rpos[0] : &s->pos[0];
+		if (*pos >= t->len)
+			*pos = 0;
+		e = sse_tok_end(t->p, t->len, *pos);
+		put_part(y, t->p + *pos, e - *pos, s->ph == GP_THOUGHT);
+		*pos = e;
 		yajl_gen_array_close(y);
 		json_ks(y, "role", "model");
 		yajl_gen_map_close(y);
@@ -153,79 +126,37 @@ gen_chunk(struct resp *r, struct buf *b)
 	return 1;
 }
 
-/* Next unit of a Gemini event stream into r->stage: one chunk with its
- * comment and line ends, or a fault (the mock members of chat's
- * streams, an error chunk in Gemini's shape). */
-int
-gem_sse_next(struct conn *c)
+/* One chunk of a Gemini event stream into b, or the fault f (the mock
+ * members of chat's streams, an error chunk in Gemini's shape); 0 at
+ * the end. */
+static int
+gen_event(struct resp *r, struct buf *b, int f)
 {
-	struct resp *r = &c->r;
-	struct rstate *s = &r->s;
-	struct buf *b = &r->stage;
-	size_t mark = b->len;
+	yajl_gen y = r->y;
 
-	if (s->nev > 0 && s->ev_ms > 0 && g.now < s->ev_at) {
-		http_wake(c, s->ev_at);
-		return U_BLOCK;
-	}
-	if (s->nev == s->close_after)
-		return U_CLOSE;
-	if (s->nev == s->stall_after)
-		return U_STALL;
-	if (s->nev == s->bad_chunked && s->framing == FR_CHUNKED)
-		return U_BADCHUNK;
-	if (r->y == NULL)
-		r->y = json_gen();
-	if (s->comments) {
-		buf_adds(b, ": keep-alive");
-		buf_add(b, s->eol, s->eol_len);
-		buf_add(b, s->eol, s->eol_len);
-	}
 	buf_adds(b, "data: ");
-	if (s->nev == s->bad_data && !s->bad_done) {
-		s->bad_done = 1;
+	if (f == SF_BAD)
 		buf_adds(b, "{\"broken json");
-	} else if (s->nev == s->error_event && !s->err_done) {
-		s->err_done = 1;
-		s->ph = GP_END;
-		yajl_gen_map_open(r->y);
-		json_put(r->y, "error");
-		yajl_gen_map_open(r->y);
-		json_ki(r->y, "code", 500);
-		json_ks(r->y, "message", "mock stream error");
-		json_ks(r->y, "status", "INTERNAL");
-		yajl_gen_map_close(r->y);
-		yajl_gen_map_close(r->y);
-		json_take(r->y, b);
-	} else if (!gen_chunk(r, b)) {
-		b->len = mark;
-		return U_END;
-	}
-	s->nev++;
-	buf_add(b, s->eol, s->eol_len);
-	buf_add(b, s->eol, s->eol_len);
-	s->ev_at = g.now + s->ev_ms;
-	return U_DATA;
+	else if (f == SF_ERR) {
+		r->s.ph = GP_END;
+		yajl_gen_map_open(y);
+		json_put(y, "error");
+		yajl_gen_map_open(y);
+		json_ki(y, "code", 500);
+		json_ks(y, "message", "mock stream error");
+		json_ks(y, "status", "INTERNAL");
+		yajl_gen_map_close(y);
+		yajl_gen_map_close(y);
+		json_take(y, b);
+	} else
+		return gen_chunk(r, b);
+	return 1;
 }
 
-/* The text parts of a content, joined by a space, into b. */
-static void
-parts_text(yajl_val content, struct buf *b)
+static int
+gem_sse_next(struct conn *c)
 {
-	yajl_val parts = json_get(content, "parts");
-	const char *t;
-	size_t i;
-	int first = 1;
-
-	for (i = 0; YAJL_IS_ARRAY(parts) && i < parts->u.array.len; i++) {
-		if ((t = json_str(json_get(parts->u.array.values[i],
-		    "text"))) == NULL)
-			continue;
-		if (!first)
-			buf_add(b, " ", 1);
-		first = 0;
-		buf_adds(b, t);
-	}
+	return sse_unit(c, 0, gen_event);
 }
 
 /* The answer of a generateContent that does not stream. */
@@ -234,8 +165,8 @@ gem_whole(struct conn *c, const struct mock *m, int status)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	yajl_gen y = r->y ? r->y : (r->y = json_gen());
-	size_t len, k;
+	yajl_gen y = sse_gen(r);
+	size_t len;
 
 	yajl_gen_map_open(y);
 	json_put(y, "candidates");
@@ -248,8 +179,7 @@ gem_whole(struct conn *c, const struct mock *m, int status)
 		yajl_gen_array_open(y);
 		if (s->rcnt[0])
 			put_part(y, r->rtext.p, r->rtext.len, 1);
-		for (len = 0, k = 0; k < s->cnt[0]; k++)
-			len = tok_end(r->text[0].p, r->text[0].len, len);
+		len = sse_tok_prefix(r->text[0].p, r->text[0].len, s->cnt[0]);
 		if (s->cnt[0])
 			put_part(y, r->text[0].p, len, 0);
 		yajl_gen_array_close(y);
@@ -273,12 +203,12 @@ gem_generate(struct req *q, int arg)
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
 	const struct mock *m = &q->m;
-	yajl_val root = q->root, cs, v, gc;
+	yajl_val root = q->root, cs, v, gc, parts;
 	struct buf echo = { 0 };
 	const char *role, *colon, *method;
 	char model[256];
-	long long maxtok, rep;
-	size_t i, ntok;
+	long long maxtok;
+	size_t i;
 	int stream, thoughts;
 
 	(void)arg;
@@ -306,7 +236,9 @@ gem_generate(struct req *q, int arg)
 		v = cs->u.array.values[i];
 		role = json_str(json_get(v, "role"));
 		echo.len = 0;
-		parts_text(v, &echo);
+		/* the text parts, joined by a space */
+		if (YAJL_IS_ARRAY(parts = json_get(v, "parts")))
+			sse_text(parts, &echo);
 		s->ptok += echo.len ? util_words(echo.p) : 0;
 		if (role == NULL || strcmp(role, "user") == 0) {
 			r->text[0].len = 0;
@@ -322,34 +254,26 @@ gem_generate(struct req *q, int arg)
 	thoughts = strstr(model, "thinking") != NULL || json_bool(json_get(
 	    json_get(gc, "thinkingConfig"), "includeThoughts"));
 	maxtok = json_int(json_get(gc, "maxOutputTokens"), -1);
-	rep = stream ? util_clamp(m->repeat, 1, 1000000000) : 1;
 	s->n = 1;
 	s->fin[0] = "STOP";
 	if (r->text[0].len && util_has_word(r->text[0].p, "unsafe")) {
 		s->fin[0] = "SAFETY";
 		thoughts = 0;
 	} else {
-		ntok = tok_count(r->text[0].p, r->text[0].len);
-		s->cnt[0] = rep * ntok;
-		if (maxtok >= 0 && (unsigned long long)maxtok < s->cnt[0]) {
-			s->cnt[0] = maxtok;
+		s->cnt[0] = sse_repeat(m, stream) *
+		    sse_tok_count(r->text[0].p, r->text[0].len);
+		if (sse_clip(&s->cnt[0], maxtok))
 			s->fin[0] = "MAX_TOKENS";
-		}
 		s->ctok = s->cnt[0];
 	}
-	if (thoughts) {
-		buf_adds(&r->rtext, "think: ");
-		buf_add(&r->rtext, r->text[0].p, r->text[0].len);
-		s->rcnt[0] = tok_count(r->rtext.p, r->rtext.len);
-	}
-	buf_adds(&r->model, model);
-	buf_adds(&r->id, "gemini-mock-");
-	buf_addu(&r->id, q->seq);
+	if (thoughts)
+		s->rcnt[0] = sse_think(r, r->text[0].p, r->text[0].len);
+	sse_names(r, "gemini-mock-", q->seq, model);
 	s->ph = GP_THOUGHT;
 	if (!stream) {
 		gem_whole(c, m, q->status);
 		return;
 	}
 	http_sse(c, m);
-	s->src = SRC_GEMINI;
+	s->next = gem_sse_next;
 }

@@ -211,7 +211,8 @@ http_fixed(struct conn *c, int status, const char *ctype,
 	    m);
 }
 
-/* Answer with an event stream generated lazily by oai_sse_next(). */
+/* Answer with an event stream generated lazily by oai_sse_next(), or
+ * the s->next the caller sets after. */
 void
 http_sse(struct conn *c, const struct mock *m)
 {
@@ -220,6 +221,7 @@ http_sse(struct conn *c, const struct mock *m)
 
 	resp_mock(c, m);
 	s->src = SRC_SSE;
+	s->next = oai_sse_next;
 	s->ev_ms = m->event_delay_ms > 0 ? m->event_delay_ms : 0;
 	s->close_after = m->close_after;
 	s->stall_after = m->stall_after;
@@ -368,10 +370,7 @@ resp_fill(struct conn *c)
 	if (s->spos == r->stage.len) {
 		r->stage.len = 0;
 		s->spos = 0;
-		switch (s->src == SRC_SSE ? (s->next ? s->next(c) :
-		    oai_sse_next(c)) :
-		    s->src == SRC_RESP ? resp_sse_next(c) :
-		    s->src == SRC_GEMINI ? gem_sse_next(c) : fixed_next(c)) {
+		switch (s->src == SRC_SSE ? s->next(c) : fixed_next(c)) {
 		case U_DATA:
 			break;
 		case U_BLOCK:

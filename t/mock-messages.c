@@ -21,49 +21,6 @@ enum {
 };
 
 /* ------------------------------------------------------------------ */
-/* Tokens: the text cut before every space, as the chat route does */
-
-static size_t
-tok_end(const char *t, size_t n, size_t p)
-{
-	for (p++; p < n && t[p] != ' '; p++)
-		;
-	return p;
-}
-
-static size_t
-tok_count(const char *t, size_t n)
-{
-	size_t c = n > 0, i;
-
-	for (i = 1; i < n; i++)
-		c += t[i] == ' ';
-	return c;
-}
-
-static size_t
-tok_prefix(const char *t, size_t n, size_t k)
-{
-	size_t p = 0;
-
-	while (k-- > 0 && p < n)
-		p = tok_end(t, n, p);
-	return p;
-}
-
-/* End of the input piece at p: at most 8 UTF-8 characters. */
-static size_t
-piece_end(const char *t, size_t n, size_t p)
-{
-	int i;
-
-	for (i = 0; i < 8 && p < n; i++)
-		for (p++; p < n && ((unsigned char)t[p] & 0xc0) == 0x80; p++)
-			;
-	return p;
-}
-
-/* ------------------------------------------------------------------ */
 /* The parts of a Message */
 
 static void
@@ -200,7 +157,7 @@ gen_event(struct resp *r, yajl_gen y)
 			t = s->ph == MS_THINK ? &r->rtext : &r->text[0];
 			if (s->pos[0] >= t->len)
 				s->pos[0] = 0;
-			e = tok_end(t->p, t->len, s->pos[0]);
+			e = sse_tok_end(t->p, t->len, s->pos[0]);
 			ev_delta(y, s->blk, s->ph == MS_THINK ?
 			    "thinking_delta" : "text_delta", s->ph == MS_THINK ?
 			    "thinking" : "text", t->p + s->pos[0],
@@ -243,7 +200,7 @@ gen_event(struct resp *r, yajl_gen y)
 			if (!s->tools || s->k > s->npieces)
 				continue;
 			t = &r->targs;
-			e = s->k ? piece_end(t->p, t->len, s->tpos) : 0;
+			e = s->k ? sse_piece_end(t->p, t->len, s->tpos) : 0;
 			ev_delta(y, s->blk, "input_json_delta", "partial_json",
 			    t->p + s->tpos, e - s->tpos);
 			s->tpos = e > s->tpos ? e : s->tpos;
@@ -282,83 +239,37 @@ gen_event(struct resp *r, yajl_gen y)
 	}
 }
 
-/* The head of one event, "event: name" and "data: ", into b; its
- * data and ev_end() follow. */
-static void
-ev_head(const struct rstate *s, struct buf *b, const char *name)
-{
-	buf_adds(b, "event: ");
-	buf_adds(b, name);
-	buf_add(b, s->eol, s->eol_len);
-	buf_adds(b, "data: ");
-}
-
-static void
-ev_end(const struct rstate *s, struct buf *b)
-{
-	buf_add(b, s->eol, s->eol_len);
-	buf_add(b, s->eol, s->eol_len);
-}
-
-/* Next unit of a Messages stream into r->stage: one event with its
- * comment, or a fault (see mockvman.md). */
-int
-anth_sse_next(struct conn *c)
+/* One event of a Messages stream into b, or the fault f; 0 at the
+ * end (see mockvman.md). */
+static int
+gen_fault(struct resp *r, struct buf *b, int f)
 {
 	static const char overloaded[] = "{\"type\":\"error\",\"error\":"
 	    "{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}";
-	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	struct buf *b = &r->stage;
 	const char *name;
-	size_t mark = b->len;
-	int bom = 0;
 
-	if (s->nev > 0 && s->ev_ms > 0 && g.now < s->ev_at) {
-		http_wake(c, s->ev_at);
-		return U_BLOCK;
-	}
-	if (s->nev == s->close_after)
-		return U_CLOSE;
-	if (s->nev == s->stall_after)
-		return U_STALL;
-	if (s->nev == s->bad_chunked && s->framing == FR_CHUNKED)
-		return U_BADCHUNK;
 	if (s->ph >= MS_END)
-		return U_END;
-	if (s->bom && !s->bom_done) {
-		buf_add(b, "\xef\xbb\xbf", 3);
-		s->bom_done = bom = 1;
-	}
-	if (s->comments) {
-		buf_adds(b, ": keep-alive");
-		buf_add(b, s->eol, s->eol_len);
-		buf_add(b, s->eol, s->eol_len);
-	}
-	if (r->y == NULL)
-		r->y = json_gen();
-	if (s->nev == s->bad_data && !s->bad_done) {
-		s->bad_done = 1;
-		ev_head(s, b, "content_block_delta");
+		return 0;
+	if (f == SF_BAD) {
+		sse_event(s, b, "content_block_delta");
 		buf_adds(b, "{\"broken json");
-	} else if (s->nev == s->error_event && !s->err_done) {
-		s->err_done = 1;
+	} else if (f == SF_ERR) {
 		s->ph = MS_END;
-		ev_head(s, b, "error");
+		sse_event(s, b, "error");
 		buf_adds(b, overloaded);
 	} else if ((name = gen_event(r, r->y)) != NULL) {
-		ev_head(s, b, name);
+		sse_event(s, b, name);
 		json_take(r->y, b);
-	} else {
-		b->len = mark;
-		if (bom)
-			s->bom_done = 0;
-		return U_END;
-	}
-	ev_end(s, b);
-	s->nev++;
-	s->ev_at = g.now + s->ev_ms;
-	return U_DATA;
+	} else
+		return 0;
+	return 1;
+}
+
+static int
+anth_sse_next(struct conn *c)
+{
+	return sse_unit(c, SU_BOM, gen_fault);
 }
 
 /* ------------------------------------------------------------------ */
@@ -430,8 +341,8 @@ msg_body(struct conn *c, const struct mock *m, int status)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	yajl_gen y = r->y ? r->y : (r->y = json_gen());
-	size_t split, have;
+	yajl_gen y = sse_gen(r);
+	size_t split;
 
 	put_head(y, r);
 	yajl_gen_array_open(y);
@@ -446,8 +357,8 @@ msg_body(struct conn *c, const struct mock *m, int status)
 	yajl_gen_map_open(y);
 	json_ks(y, "type", "text");
 	json_put(y, "text");
-	json_putn(y, r->text[0].p, tok_prefix(r->text[0].p, r->text[0].len,
-	    s->cnt[0]));
+	json_putn(y, r->text[0].p, sse_tok_prefix(r->text[0].p,
+	    r->text[0].len, s->cnt[0]));
 	split = json_len(y) - 1;
 	yajl_gen_map_close(y);
 	if (s->tools) {
@@ -458,13 +369,7 @@ msg_body(struct conn *c, const struct mock *m, int status)
 	yajl_gen_array_close(y);
 	put_tail(y, r, 1);
 	json_take(y, &r->head);
-	if (m->size > 0) {
-		buf_add(&r->tail, r->head.p + split, r->head.len - split);
-		r->head.len = split;
-		have = r->head.len + r->tail.len;
-		if ((unsigned long long)m->size > have)
-			s->pad = m->size - have;
-	}
+	sse_pad(r, m, split);
 	http_fixed(c, status, "application/json", m);
 }
 
@@ -474,72 +379,43 @@ gen_answer(struct req *q, yajl_val root, int stream)
 {
 	struct resp *r = &q->c->r;
 	struct rstate *s = &r->s;
-	unsigned long long none = 0, rep;
-	yajl_val msgs, v, tools, th;
-	const char *model, *role, *name, *tt;
-	long long maxtok;
-	size_t i, last = SIZE_MAX, total, p;
+	unsigned long long none = 0;
+	yajl_val msgs, v, th;
+	const char *model = sse_model(root), *tt;
+	size_t i, total;
 
-	if ((model = json_str(json_get(root, "model"))) == NULL)
-		model = "mock";
-	buf_adds(&r->id, "msg_mock_");
-	buf_addu(&r->id, q->seq);
-	buf_adds(&r->model, model);
+	sse_names(r, "msg_mock_", q->seq, model);
 	words(json_get(root, "system"), &s->ptok, &s->cwtok, NULL);
 	msgs = json_get(root, "messages");
-	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++) {
-		v = msgs->u.array.values[i];
-		words(json_get(v, "content"), &s->ptok, &s->crtok, NULL);
-		if ((role = json_str(json_get(v, "role"))) != NULL &&
-		    strcmp(role, "user") == 0)
-			last = i;
-	}
+	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++)
+		words(json_get(msgs->u.array.values[i], "content"), &s->ptok,
+		    &s->crtok, NULL);
 	if (q->m.content)
 		buf_adds(&r->text[0], q->m.content);
-	else if (last != SIZE_MAX)
-		words(json_get(msgs->u.array.values[last], "content"), &none,
-		    &none, &r->text[0]);
+	else if ((v = sse_last_user(msgs)) != NULL)
+		words(json_get(v, "content"), &none, &none, &r->text[0]);
 	th = json_get(root, "thinking");
 	tt = json_str(json_get(th, "type"));
 	s->reason = strstr(model, "reason") != NULL ||
 	    (YAJL_IS_OBJECT(th) && !(tt && strcmp(tt, "disabled") == 0));
-	tools = json_get(root, "tools");
-	if (YAJL_IS_ARRAY(tools) && tools->u.array.len > 0) {
-		s->tools = 1;
-		name = json_str(json_get(tools->u.array.values[0], "name"));
-		buf_adds(&r->tname, name ? name : "");
-	}
+	s->tools = sse_tool(r, root, TN_TOP);
 	s->fin[0] = s->tools ? "tool_use" : "end_turn";
 	r->stopseq.len = 0;
 	if (stop_at(r, json_get(root, "stop_sequences"))) {
 		s->fin[0] = "stop_sequence";
 		s->tools = 0;
 	}
-	rep = stream ? util_clamp(q->m.repeat, 1, 1000000000) : 1;
-	total = rep * tok_count(r->text[0].p, r->text[0].len);
-	maxtok = json_int(json_get(root, "max_tokens"), -1);
-	if (maxtok >= 0 && (unsigned long long)maxtok < total) {
-		total = maxtok;
+	total = sse_repeat(&q->m, stream) * sse_tok_count(r->text[0].p,
+	    r->text[0].len);
+	if (sse_clip(&total, json_int(json_get(root, "max_tokens"), -1))) {
 		s->fin[0] = "max_tokens";
 		s->tools = 0;
 	}
 	s->cnt[0] = total;
-	if (s->reason) {
-		buf_adds(&r->rtext, "think: ");
-		buf_add(&r->rtext, r->text[0].p, r->text[0].len);
-		s->rcnt[0] = tok_count(r->rtext.p, r->rtext.len);
-	}
-	if (s->tools) {
-		yajl_gen y = r->y ? r->y : (r->y = json_gen());
-
-		yajl_gen_map_open(y);
-		json_put(y, "text");
-		json_putn(y, r->text[0].p, r->text[0].len);
-		yajl_gen_map_close(y);
-		json_take(y, &r->targs);
-		for (p = 0; p < r->targs.len; s->npieces++)
-			p = piece_end(r->targs.p, r->targs.len, p);
-	}
+	if (s->reason)
+		s->rcnt[0] = sse_think(r, r->text[0].p, r->text[0].len);
+	if (s->tools)
+		s->npieces = sse_args(r, r->text[0].p, r->text[0].len);
 	s->ctok = s->rcnt[0] + s->cnt[0] + s->npieces;
 }
 

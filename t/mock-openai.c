@@ -13,49 +13,36 @@
 /* ------------------------------------------------------------------ */
 /* Generated streams */
 
-/* End of the token that starts at p in t (n bytes): tokens after the
- * first begin with a space, and the first base bytes (the "[i] " prefix)
- * are a token of their own. */
+/* Tokens of choice i's text: the first base bytes (its "[i] " prefix)
+ * are a token of their own, the rest is cut as every dialect's. */
 static size_t
-tok_end(const char *t, size_t n, size_t base, size_t p)
+tok_end(const struct resp *r, int i, size_t p)
 {
+	const struct buf *t = &r->text[i];
+	size_t base = r->s.base[i];
+
 	if (p < base)
 		return base;
-	for (p++; p < n && t[p] != ' '; p++)
-		;
-	return p;
+	return sse_tok_end(t->p, t->len, p);
 }
 
 static size_t
-tok_count(const char *t, size_t n, size_t base)
+tok_count(const struct resp *r, int i)
 {
-	size_t c = (base > 0) + (n > base), i;
+	const struct buf *t = &r->text[i];
+	size_t base = r->s.base[i];
 
-	for (i = base + 1; i < n; i++)
-		c += t[i] == ' ';
-	return c;
+	return (base > 0) + sse_tok_count(t->p + base, t->len - base);
 }
 
 /* Bytes taken by the first k tokens. */
 static size_t
-tok_prefix(const char *t, size_t n, size_t base, size_t k)
+tok_prefix(const struct resp *r, int i, size_t k)
 {
 	size_t p = 0;
 
-	while (k-- > 0 && p < n)
-		p = tok_end(t, n, base, p);
-	return p;
-}
-
-/* End of the tool-argument piece at p: at most 8 UTF-8 characters. */
-static size_t
-piece_end(const char *t, size_t n, size_t p)
-{
-	int i;
-
-	for (i = 0; i < 8 && p < n; i++)
-		for (p++; p < n && ((unsigned char)t[p] & 0xc0) == 0x80; p++)
-			;
+	while (k-- > 0 && p < r->text[i].len)
+		p = tok_end(r, i, p);
 	return p;
 }
 
@@ -231,7 +218,7 @@ ev_reason(struct resp *r, struct buf *b)
 	}
 	if (s->rpos[i] >= t->len)
 		s->rpos[i] = 0;
-	e = tok_end(t->p, t->len, 0, s->rpos[i]);
+	e = sse_tok_end(t->p, t->len, s->rpos[i]);
 	ev_choice(r, i);
 	put_token(r->y, "reasoning_content", t->p + s->rpos[i],
 	    e - s->rpos[i]);
@@ -260,14 +247,14 @@ ev_content(struct resp *r, struct buf *b)
 		put_tool_call(r->y, &r->tname, "", 0);
 	else if (s->tools && i == 0) {
 		t = &r->targs;
-		e = piece_end(t->p, t->len, s->tpos);
+		e = sse_piece_end(t->p, t->len, s->tpos);
 		put_tool_call(r->y, NULL, t->p + s->tpos, e - s->tpos);
 		s->tpos = e;
 	} else {
 		t = &r->text[i];
 		if (s->pos[i] >= t->len)
 			s->pos[i] = 0;
-		e = tok_end(t->p, t->len, s->base[i], s->pos[i]);
+		e = tok_end(r, i, s->pos[i]);
 		put_token(r->y, s->kind == K_CHAT ? "content" : NULL,
 		    t->p + s->pos[i], e - s->pos[i]);
 		s->pos[i] = e;
@@ -331,20 +318,30 @@ ev_done(struct resp *r, struct buf *b)
 	return 1;
 }
 
-/* Append the JSON of the stream's next event to b; 0 at the end. */
+/* Append "data: " and the JSON of the stream's next event, or of the
+ * fault f, to b; 0 at the end. */
 static int
-gen_event(struct conn *c, struct buf *b)
+gen_event(struct resp *r, struct buf *b, int f)
 {
 	static int (*const make[])(struct resp *, struct buf *) = {
 		[PH_ROLE] = ev_role, [PH_REASON] = ev_reason,
 		[PH_CONTENT] = ev_content, [PH_FINISH] = ev_finish,
 		[PH_USAGE] = ev_usage, [PH_DONE] = ev_done,
 	};
-	struct resp *r = &c->r;
 	int k;
 
-	if (r->y == NULL)
-		r->y = json_gen();
+	buf_adds(b, "data: ");
+	if (f == SF_BAD) {
+		buf_adds(b, "{\"broken json");
+		return 1;
+	}
+	if (f == SF_ERR) {
+		r->s.ph = PH_END;
+		json_error(r->y, "mock stream error", "server_error",
+		    "mock_stream_error");
+		json_take(r->y, b);
+		return 1;
+	}
 	do {
 		if (r->s.ph < PH_ROLE || r->s.ph >= PH_END)
 			return 0;
@@ -376,8 +373,7 @@ sse_prelude(struct conn *c, struct buf *b)
 		}
 		if (s->npings < s->pings) {
 			buf_adds(b, ": PING");
-			buf_add(b, s->eol, s->eol_len);
-			buf_add(b, s->eol, s->eol_len);
+			sse_blank(s, b);
 			s->npings++;
 			s->ping_at = g.now + s->ping_ms;
 		} else {
@@ -389,91 +385,20 @@ sse_prelude(struct conn *c, struct buf *b)
 	return s->bare ? U_END : -1;
 }
 
-/* Next unit of an event stream into r->stage: a ping, one event with
- * its comment and line ends, or a fault. */
+/* Next unit of a chat or completion stream into r->stage: a ping, one
+ * event with its comment and line ends, or a fault. */
 int
 oai_sse_next(struct conn *c)
 {
-	struct resp *r = &c->r;
-	struct rstate *s = &r->s;
-	struct buf *b = &r->stage;
-	size_t mark = b->len;
-	int bom = 0, k;
+	int k;
 
-	if ((k = sse_prelude(c, b)) >= 0)
+	if ((k = sse_prelude(c, &c->r.stage)) >= 0)
 		return k;
-	if (s->nev > 0 && s->ev_ms > 0 && g.now < s->ev_at) {
-		http_wake(c, s->ev_at);
-		return U_BLOCK;
-	}
-	if (s->nev == s->close_after)
-		return U_CLOSE;
-	if (s->nev == s->stall_after)
-		return U_STALL;
-	if (s->nev == s->bad_chunked && s->framing == FR_CHUNKED)
-		return U_BADCHUNK;
-	if (s->bom && !s->bom_done) {
-		buf_add(b, "\xef\xbb\xbf", 3);
-		s->bom_done = bom = 1;
-	}
-	if (s->comments) {
-		buf_adds(b, ": keep-alive");
-		buf_add(b, s->eol, s->eol_len);
-		buf_add(b, s->eol, s->eol_len);
-	}
-	buf_adds(b, "data: ");
-	if (s->nev == s->bad_data && !s->bad_done) {
-		s->bad_done = 1;
-		buf_adds(b, "{\"broken json");
-	} else if (s->nev == s->error_event && !s->err_done) {
-		s->err_done = 1;
-		s->ph = PH_END;
-		if (r->y == NULL)
-			r->y = json_gen();
-		json_error(r->y, "mock stream error", "server_error",
-		    "mock_stream_error");
-		json_take(r->y, b);
-		s->nev++;
-	} else if (gen_event(c, b))
-		s->nev++;
-	else {
-		b->len = mark;
-		if (bom)
-			s->bom_done = 0;
-		return U_END;
-	}
-	buf_add(b, s->eol, s->eol_len);
-	buf_add(b, s->eol, s->eol_len);
-	s->ev_at = g.now + s->ev_ms;
-	return U_DATA;
+	return sse_unit(c, SU_BOM | SU_FREEBAD, gen_event);
 }
 
 /* ------------------------------------------------------------------ */
 /* Endpoints */
-
-/* Text of a message content: a string, or the "text" parts joined by a
- * space. */
-static void
-content_text(yajl_val v, struct buf *b)
-{
-	const char *t;
-	size_t i;
-	int first = 1;
-
-	if ((t = json_str(v)) != NULL) {
-		buf_adds(b, t);
-		return;
-	}
-	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++) {
-		if ((t = json_str(json_get(v->u.array.values[i],
-		    "text"))) == NULL)
-			continue;
-		if (!first)
-			buf_add(b, " ", 1);
-		first = 0;
-		buf_adds(b, t);
-	}
-}
 
 static unsigned long long
 content_words(yajl_val v)
@@ -511,27 +436,14 @@ gen_choices(struct conn *c, const struct mock *m, long long maxtok,
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	unsigned long long total, rep;
-	size_t p;
+	unsigned long long rep = sse_repeat(m, stream);
+	size_t total, rtok = 0;
 	int i;
 
-	rep = stream ? (unsigned long long)util_clamp(m->repeat, 1, 1000000000)
-	    : 1;
-	if (s->reason) {
-		buf_adds(&r->rtext, "think: ");
-		buf_add(&r->rtext, r->text[0].p, r->text[0].len);
-	}
-	if (s->tools) {
-		if (r->y == NULL)
-			r->y = json_gen();
-		yajl_gen_map_open(r->y);
-		json_put(r->y, "text");
-		json_putn(r->y, r->text[0].p, r->text[0].len);
-		yajl_gen_map_close(r->y);
-		json_take(r->y, &r->targs);
-		for (p = 0; p < r->targs.len; s->npieces++)
-			p = piece_end(r->targs.p, r->targs.len, p);
-	}
+	if (s->reason)
+		rtok = sse_think(r, r->text[0].p, r->text[0].len);
+	if (s->tools)
+		s->npieces = sse_args(r, r->text[0].p, r->text[0].len);
 	for (i = 1; i < s->n; i++) {
 		buf_add(&r->text[i], "[", 1);
 		buf_addu(&r->text[i], i);
@@ -542,42 +454,19 @@ gen_choices(struct conn *c, const struct mock *m, long long maxtok,
 	if (m->invalid_utf8)
 		put_bad_bytes(&r->text[0]);
 	for (i = 0; i < s->n; i++) {
-		if (s->reason) {
-			s->rcnt[i] = tok_count(r->rtext.p, r->rtext.len, 0);
-			s->ctok += s->rcnt[i];
-		}
+		s->rcnt[i] = rtok;
+		s->ctok += rtok;
 		if (s->tools && i == 0) {
 			s->cnt[0] = 1 + s->npieces;
 			s->fin[0] = "tool_calls";
 			s->ctok += s->npieces;
 			continue;
 		}
-		total = rep * tok_count(r->text[i].p, r->text[i].len,
-		    s->base[i]);
-		s->fin[i] = "stop";
-		if (maxtok >= 0 && (unsigned long long)maxtok < total) {
-			total = maxtok;
-			s->fin[i] = "length";
-		}
+		total = rep * tok_count(r, i);
+		s->fin[i] = sse_clip(&total, maxtok) ? "length" : "stop";
 		s->cnt[i] = total;
 		s->ctok += total;
 	}
-}
-
-
-/* Split the fixed body at split, to be padded there up to m->size. */
-static void
-pad_body(struct resp *r, const struct mock *m, size_t split)
-{
-	size_t have;
-
-	if (m->size <= 0 || split == 0)
-		return;
-	buf_add(&r->tail, r->head.p + split, r->head.len - split);
-	r->head.len = split;
-	have = r->head.len + r->tail.len;
-	if ((unsigned long long)m->size > have)
-		r->s.pad = m->size - have;
 }
 
 /* Does the stream end with a usage chunk?  new-api asks upstream for
@@ -592,64 +481,71 @@ stream_usage(yajl_val root)
 	    YAJL_IS_TRUE(json_get(so, "include_usage"));
 }
 
-/* The id and model every chunk or answer of this request names. */
+/* Choice i's message in the answer of a chat that does not stream;
+ * *split: where choice 0's text ends. */
 static void
-set_head(struct resp *r, const char *id, unsigned long long seq,
-    const char *model)
+put_message(yajl_gen y, const struct resp *r, int i, size_t *split)
 {
-	buf_adds(&r->id, id);
-	buf_addu(&r->id, seq);
-	buf_adds(&r->model, model);
+	const struct rstate *s = &r->s;
+
+	json_ki(y, "index", i);
+	json_put(y, "message");
+	yajl_gen_map_open(y);
+	json_ks(y, "role", "assistant");
+	if (s->reason) {
+		json_put(y, "reasoning_content");
+		json_putn(y, r->rtext.p, r->rtext.len);
+	}
+	if (s->tools && i == 0) {
+		json_ks(y, "content", NULL);
+		json_put(y, "tool_calls");
+		yajl_gen_array_open(y);
+		yajl_gen_map_open(y);
+		json_ks(y, "id", "call_mock_1");
+		json_ks(y, "type", "function");
+		json_put(y, "function");
+		yajl_gen_map_open(y);
+		json_put(y, "name");
+		json_putn(y, r->tname.p, r->tname.len);
+		json_put(y, "arguments");
+		json_putn(y, r->targs.p, r->targs.len);
+		yajl_gen_map_close(y);
+		yajl_gen_map_close(y);
+		yajl_gen_array_close(y);
+	} else {
+		json_put(y, "content");
+		json_putn(y, r->text[i].p, tok_prefix(r, i, s->cnt[i]));
+		if (i == 0)
+			*split = json_len(y) - 1;
+	}
+	yajl_gen_map_close(y);
 }
 
-/* The answer of a chat that does not stream. */
+/* The answer of a chat or completion that does not stream; mock.size
+ * pads choice 0's text. */
 static void
-chat_body(struct conn *c, const struct mock *m, int status)
+whole(struct conn *c, const struct mock *m, int status)
 {
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
-	yajl_gen y = r->y ? r->y : (r->y = json_gen());
-	size_t split = 0, len;
+	yajl_gen y = sse_gen(r);
+	size_t split = 0;
 	int i;
 
-	put_head(y, r, "chat.completion");
+	put_head(y, r, s->kind == K_CHAT ? "chat.completion" :
+	    "text_completion");
 	json_put(y, "choices");
 	yajl_gen_array_open(y);
 	for (i = 0; i < s->n; i++) {
 		yajl_gen_map_open(y);
-		json_ki(y, "index", i);
-		json_put(y, "message");
-		yajl_gen_map_open(y);
-		json_ks(y, "role", "assistant");
-		if (s->reason) {
-			json_put(y, "reasoning_content");
-			json_putn(y, r->rtext.p, r->rtext.len);
+		if (s->kind == K_CHAT)
+			put_message(y, r, i, &split);
+		else {
+			json_put(y, "text");
+			json_putn(y, r->text[0].p, tok_prefix(r, 0, s->cnt[0]));
+			split = json_len(y) - 1;
+			json_ki(y, "index", 0);
 		}
-		if (s->tools && i == 0) {
-			json_ks(y, "content", NULL);
-			json_put(y, "tool_calls");
-			yajl_gen_array_open(y);
-			yajl_gen_map_open(y);
-			json_ks(y, "id", "call_mock_1");
-			json_ks(y, "type", "function");
-			json_put(y, "function");
-			yajl_gen_map_open(y);
-			json_put(y, "name");
-			json_putn(y, r->tname.p, r->tname.len);
-			json_put(y, "arguments");
-			json_putn(y, r->targs.p, r->targs.len);
-			yajl_gen_map_close(y);
-			yajl_gen_map_close(y);
-			yajl_gen_array_close(y);
-		} else {
-			json_put(y, "content");
-			len = tok_prefix(r->text[i].p, r->text[i].len,
-			    s->base[i], s->cnt[i]);
-			json_putn(y, r->text[i].p, len);
-			if (i == 0)
-				split = json_len(y) - 1;
-		}
-		yajl_gen_map_close(y);
 		json_ks(y, "logprobs", NULL);
 		json_ks(y, "finish_reason", s->fin[i]);
 		yajl_gen_map_close(y);
@@ -658,8 +554,25 @@ chat_body(struct conn *c, const struct mock *m, int status)
 	put_usage(y, s);
 	yajl_gen_map_close(y);
 	json_take(y, &r->head);
-	pad_body(r, m, split);
+	sse_pad(r, m, split);
 	http_fixed(c, status, "application/json", m);
+}
+
+/* What a chat and a completion do once the echo is in r->text[0]: the
+ * choices and names, then the stream or the whole answer. */
+static void
+answer(struct req *q, const char *id, long long maxtok)
+{
+	struct conn *c = q->c;
+	int stream = YAJL_IS_TRUE(json_get(q->root, "stream"));
+
+	c->r.s.usage = stream_usage(q->root);
+	gen_choices(c, &q->m, maxtok, stream);
+	sse_names(&c->r, id, q->seq, sse_model(q->root));
+	if (stream)
+		http_sse(c, &q->m);
+	else
+		whole(c, &q->m, q->status);
 }
 
 /* POST /v1/chat/completions: echo the last user message (see
@@ -667,118 +580,50 @@ chat_body(struct conn *c, const struct mock *m, int status)
 void
 oai_chat(struct req *q, int arg)
 {
-	struct conn *c = q->c;
-	yajl_val root = q->root;
-	const struct mock *m = &q->m;
-	int status = q->status;
-	unsigned long long seq = q->seq;
-	struct resp *r = &c->r;
+	yajl_val root = q->root, msgs, v;
+	struct resp *r = &q->c->r;
 	struct rstate *s = &r->s;
-	yajl_val msgs, v, tools;
-	const char *model, *name, *role;
 	long long maxtok;
-	size_t i, last;
-	int stream;
+	size_t i;
 
 	(void)arg;
-	if ((model = json_str(json_get(root, "model"))) == NULL)
-		model = "mock";
 	msgs = json_get(root, "messages");
-	last = SIZE_MAX;
-	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++) {
-		v = msgs->u.array.values[i];
-		s->ptok += content_words(json_get(v, "content"));
-		if ((role = json_str(json_get(v, "role"))) != NULL &&
-		    strcmp(role, "user") == 0)
-			last = i;
-	}
-	if (m->content)
-		buf_adds(&r->text[0], m->content);
-	else if (last != SIZE_MAX)
-		content_text(json_get(msgs->u.array.values[last], "content"),
-		    &r->text[0]);
+	for (i = 0; YAJL_IS_ARRAY(msgs) && i < msgs->u.array.len; i++)
+		s->ptok += content_words(json_get(msgs->u.array.values[i],
+		    "content"));
+	if (q->m.content)
+		buf_adds(&r->text[0], q->m.content);
+	else if ((v = sse_last_user(msgs)) != NULL)
+		sse_text(json_get(v, "content"), &r->text[0]);
 	s->kind = K_CHAT;
 	s->n = util_clamp(json_int(json_get(root, "n"), 1), 1, MAX_CHOICES);
-	s->reason = strstr(model, "reason") != NULL;
-	tools = json_get(root, "tools");
-	if (YAJL_IS_ARRAY(tools) && tools->u.array.len > 0) {
-		s->tools = 1;
-		name = json_str(json_get(json_get(tools->u.array.values[0],
-		    "function"), "name"));
-		buf_adds(&r->tname, name ? name : "");
-	}
-	stream = YAJL_IS_TRUE(json_get(root, "stream"));
-	s->usage = stream_usage(root);
+	s->reason = strstr(sse_model(root), "reason") != NULL;
+	s->tools = sse_tool(r, root, TN_FUNC);
 	maxtok = json_int(json_get(root, "max_tokens"), -1);
 	if (maxtok < 0)
 		maxtok = json_int(json_get(root, "max_completion_tokens"), -1);
-	gen_choices(c, m, maxtok, stream);
-	set_head(r, "chatcmpl-mock-", seq, model);
-	if (stream)
-		http_sse(c, m);
-	else
-		chat_body(c, m, status);
+	answer(q, "chatcmpl-mock-", maxtok);
 }
 
 /* POST /v1/completions: echo the prompt as one choice. */
 void
 oai_completion(struct req *q, int arg)
 {
-	struct conn *c = q->c;
-	yajl_val root = q->root;
-	const struct mock *m = &q->m;
-	int status = q->status;
-	unsigned long long seq = q->seq;
-	struct resp *r = &c->r;
-	struct rstate *s = &r->s;
-	yajl_val pr;
-	yajl_gen y;
-	const char *model, *prompt;
-	long long maxtok;
-	size_t i, len, split;
-	int stream;
+	struct rstate *s = &q->c->r.s;
+	yajl_val pr = json_get(q->root, "prompt");
+	const char *prompt = json_str(pr);
+	size_t i;
 
 	(void)arg;
-	if ((model = json_str(json_get(root, "model"))) == NULL)
-		model = "mock";
-	pr = json_get(root, "prompt");
-	prompt = json_str(pr);
 	for (i = 0; !prompt && YAJL_IS_ARRAY(pr) && i < pr->u.array.len; i++)
 		prompt = json_str(pr->u.array.values[i]);
 	if (prompt == NULL)
 		prompt = "";
 	s->ptok = util_words(prompt);
-	buf_adds(&r->text[0], m->content ? m->content : prompt);
+	buf_adds(&q->c->r.text[0], q->m.content ? q->m.content : prompt);
 	s->kind = K_CMPL;
 	s->n = 1;
-	stream = YAJL_IS_TRUE(json_get(root, "stream"));
-	s->usage = stream_usage(root);
-	maxtok = json_int(json_get(root, "max_tokens"), -1);
-	gen_choices(c, m, maxtok, stream);
-	set_head(r, "cmpl-mock-", seq, model);
-	if (stream) {
-		http_sse(c, m);
-		return;
-	}
-	y = r->y ? r->y : (r->y = json_gen());
-	put_head(y, r, "text_completion");
-	json_put(y, "choices");
-	yajl_gen_array_open(y);
-	yajl_gen_map_open(y);
-	json_put(y, "text");
-	len = tok_prefix(r->text[0].p, r->text[0].len, 0, s->cnt[0]);
-	json_putn(y, r->text[0].p, len);
-	split = json_len(y) - 1;
-	json_ki(y, "index", 0);
-	json_ks(y, "logprobs", NULL);
-	json_ks(y, "finish_reason", s->fin[0]);
-	yajl_gen_map_close(y);
-	yajl_gen_array_close(y);
-	put_usage(y, s);
-	yajl_gen_map_close(y);
-	json_take(y, &r->head);
-	pad_body(r, m, split);
-	http_fixed(c, status, "application/json", m);
+	answer(q, "cmpl-mock-", json_int(json_get(q->root, "max_tokens"), -1));
 }
 
 /* One embedding: 8 floats in [-1,1] hashed from the bytes of s. */
@@ -817,8 +662,7 @@ oai_embeddings(struct req *q, int arg)
 	size_t i;
 
 	(void)arg;
-	if ((model = json_str(json_get(root, "model"))) == NULL)
-		model = "mock";
+	model = sse_model(root);
 	in = json_get(root, "input");
 	yajl_gen_map_open(y);
 	json_ks(y, "object", "list");

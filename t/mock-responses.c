@@ -47,41 +47,30 @@ item_text(const struct resp *r, int kind)
 	    &r->text[0];
 }
 
-/* End of the token at p: tokens after the first begin with a space. */
-static size_t
-tok_end(const char *t, size_t n, size_t p)
-{
-	for (p++; p < n && t[p] != ' '; p++)
-		;
-	return p;
-}
-
-static size_t
-tok_count(const struct buf *b)
-{
-	size_t p = 0, k = 0;
-
-	while (p < b->len) {
-		p = tok_end(b->p, b->len, p);
-		k++;
-	}
-	return k;
-}
-
-/* End of the argument piece at p: at most 8 UTF-8 characters. */
-static size_t
-piece_end(const char *t, size_t n, size_t p)
-{
-	int i;
-
-	for (i = 0; i < 8 && p < n; i++)
-		for (p++; p < n && ((unsigned char)t[p] & 0xc0) == 0x80; p++)
-			;
-	return p;
-}
-
 /* ------------------------------------------------------------------ */
 /* The response object */
+
+/* A summary part (of the reasoning item) or a content part (of the
+ * message) holding the first n bytes of its text. */
+static void
+put_text(yajl_gen y, const struct resp *r, int kind, size_t n)
+{
+	yajl_gen_map_open(y);
+	if (kind == IT_REASON)
+		json_ks(y, "type", "summary_text");
+	else {
+		json_ks(y, "type", "output_text");
+		json_put(y, "annotations");
+		yajl_gen_array_open(y);
+		yajl_gen_array_close(y);
+		json_put(y, "logprobs");
+		yajl_gen_array_open(y);
+		yajl_gen_array_close(y);
+	}
+	json_put(y, "text");
+	json_putn(y, item_text(r, kind)->p, n);
+	yajl_gen_map_close(y);
+}
 
 /* Output item i: in progress (empty) or done (whole). */
 static void
@@ -97,13 +86,8 @@ put_item(yajl_gen y, const struct resp *r, int i, int done)
 		json_ks(y, "type", "reasoning");
 		json_put(y, "summary");
 		yajl_gen_array_open(y);
-		if (done) {
-			yajl_gen_map_open(y);
-			json_ks(y, "type", "summary_text");
-			json_put(y, "text");
-			json_putn(y, t->p, t->len);
-			yajl_gen_map_close(y);
-		}
+		if (done)
+			put_text(y, r, kind, t->len);
 		yajl_gen_array_close(y);
 	} else if (kind == IT_CALL) {
 		json_ks(y, "type", "function_call");
@@ -120,19 +104,8 @@ put_item(yajl_gen y, const struct resp *r, int i, int done)
 		    "completed");
 		json_put(y, "content");
 		yajl_gen_array_open(y);
-		if (done) {
-			yajl_gen_map_open(y);
-			json_ks(y, "type", "output_text");
-			json_put(y, "annotations");
-			yajl_gen_array_open(y);
-			yajl_gen_array_close(y);
-			json_put(y, "logprobs");
-			yajl_gen_array_open(y);
-			yajl_gen_array_close(y);
-			json_put(y, "text");
-			json_putn(y, t->p, t->len);
-			yajl_gen_map_close(y);
-		}
+		if (done)
+			put_text(y, r, kind, t->len);
 		yajl_gen_array_close(y);
 		json_ks(y, "role", "assistant");
 	}
@@ -237,21 +210,7 @@ put_part(yajl_gen y, const struct resp *r, int kind, int whole)
 	json_put(y, kind == IT_REASON ? "summary_index" : "content_index");
 	yajl_gen_integer(y, 0);
 	json_put(y, "part");
-	yajl_gen_map_open(y);
-	if (kind == IT_REASON)
-		json_ks(y, "type", "summary_text");
-	else {
-		json_ks(y, "type", "output_text");
-		json_put(y, "annotations");
-		yajl_gen_array_open(y);
-		yajl_gen_array_close(y);
-		json_put(y, "logprobs");
-		yajl_gen_array_open(y);
-		yajl_gen_array_close(y);
-	}
-	json_put(y, "text");
-	json_putn(y, t->p, whole ? t->len : 0);
-	yajl_gen_map_close(y);
+	put_text(y, r, kind, whole ? t->len : 0);
 }
 
 /* The event of the current step into r->y, the stream moved on; its
@@ -311,8 +270,8 @@ gen_event(struct resp *r)
 			s->ph = RP_TEXTDONE;
 			return gen_event(r);
 		}
-		e = kind == IT_CALL ? piece_end(t->p, t->len, s->pos[0]) :
-		    tok_end(t->p, t->len, s->pos[0]);
+		e = kind == IT_CALL ? sse_piece_end(t->p, t->len, s->pos[0]) :
+		    sse_tok_end(t->p, t->len, s->pos[0]);
 		type = ev_open(r, delta[kind], s->ci);
 		if (kind != IT_CALL)
 			json_ki(y, kind == IT_REASON ? "summary_index" :
@@ -363,91 +322,41 @@ gen_event(struct resp *r)
 	return type;
 }
 
-/* The next unit of a Responses stream into r->stage: one event with its
- * event and data lines, or a fault (as oai_sse_next for chat). */
-int
-resp_sse_next(struct conn *c)
+/* One event of a Responses stream into b, its event and data lines,
+ * or the fault f; 0 at the end. */
+static int
+gen_fault(struct resp *r, struct buf *b, int f)
 {
-	struct resp *r = &c->r;
-	struct rstate *s = &r->s;
-	struct buf *b = &r->stage;
 	const char *type;
 
-	if (s->nev > 0 && s->ev_ms > 0 && g.now < s->ev_at) {
-		http_wake(c, s->ev_at);
-		return U_BLOCK;
-	}
-	if (s->nev == s->close_after)
-		return U_CLOSE;
-	if (s->nev == s->stall_after)
-		return U_STALL;
-	if (s->nev == s->bad_chunked && s->framing == FR_CHUNKED)
-		return U_BADCHUNK;
-	if (r->y == NULL)
-		r->y = json_gen();
-	if (s->comments) {
-		buf_adds(b, ": keep-alive");
-		buf_add(b, s->eol, s->eol_len);
-		buf_add(b, s->eol, s->eol_len);
-	}
-	if (s->nev == s->error_event && !s->err_done) {
-		s->err_done = 1;
-		s->ph = RP_END;
+	if (f == SF_ERR) {
+		r->s.ph = RP_END;
 		type = ev_open(r, "error", -1);
 		json_ks(r->y, "code", "mock_stream_error");
 		json_ks(r->y, "message", "mock stream error");
 		json_ks(r->y, "param", NULL);
 		yajl_gen_map_close(r->y);
-	} else if (s->nev == s->bad_data && !s->bad_done) {
-		s->bad_done = 1;
-		type = "response.output_text.delta";
+	} else if (f == SF_BAD) {
 		yajl_gen_clear(r->y);
-		buf_adds(b, "event: ");
-		buf_adds(b, type);
-		buf_add(b, s->eol, s->eol_len);
-		buf_adds(b, "data: {\"broken json");
-		goto end;
+		sse_event(&r->s, b, "response.output_text.delta");
+		buf_adds(b, "{\"broken json");
+		return 1;
 	} else if ((type = gen_event(r)) == NULL)
-		return U_END;
-	buf_adds(b, "event: ");
-	buf_adds(b, type);
-	buf_add(b, s->eol, s->eol_len);
-	buf_adds(b, "data: ");
+		return 0;
+	sse_event(&r->s, b, type);
 	json_take(r->y, b);
-end:
-	buf_add(b, s->eol, s->eol_len);
-	buf_add(b, s->eol, s->eol_len);
-	s->nev++;
-	s->ev_at = g.now + s->ev_ms;
-	return U_DATA;
+	return 1;
+}
+
+/* As oai_sse_next for chat, but an error event wins over bad_data. */
+static int
+resp_sse_next(struct conn *c)
+{
+	return sse_unit(c, SU_ERRFIRST, gen_fault);
 }
 
 /* ------------------------------------------------------------------ */
 /* The route */
-
-/* Text of a message's content: a string, or its "text" parts joined by
- * a space. */
-static void
-content_text(yajl_val v, struct buf *b)
-{
-	const char *t;
-	size_t i;
-	int first = 1;
-
-	if ((t = json_str(v)) != NULL) {
-		buf_adds(b, t);
-		return;
-	}
-	for (i = 0; YAJL_IS_ARRAY(v) && i < v->u.array.len; i++) {
-		if ((t = json_str(json_get(v->u.array.values[i],
-		    "text"))) == NULL)
-			continue;
-		if (!first)
-			buf_add(b, " ", 1);
-		first = 0;
-		buf_adds(b, t);
-	}
-}
 
 /* The echo of the input: a string, or the last user message of an
  * array of items; prompt tokens: words of every input text. */
@@ -467,7 +376,7 @@ read_input(yajl_val in, struct buf *echo, unsigned long long *ptok)
 	for (i = 0; YAJL_IS_ARRAY(in) && i < in->u.array.len; i++) {
 		v = in->u.array.values[i];
 		t.len = 0;
-		content_text(json_get(v, "content"), &t);
+		sse_text(json_get(v, "content"), &t);
 		if (t.len)
 			*ptok += util_words(t.p);
 		if ((role = json_str(json_get(v, "role"))) != NULL &&
@@ -486,7 +395,7 @@ make_text(struct resp *r, const struct buf *echo, long long rep,
     long long maxtok)
 {
 	struct buf *t = &r->text[0];
-	size_t p = 0;
+	size_t p;
 	long long k;
 
 	if (echo->len && rep > (long long)(TEXT_CAP / (echo->len + 1)))
@@ -496,9 +405,8 @@ make_text(struct resp *r, const struct buf *echo, long long rep,
 			buf_add(t, " ", 1);
 		buf_add(t, echo->p, echo->len);
 	}
-	for (k = 0; maxtok >= 0 && k < maxtok && p < t->len; k++)
-		p = tok_end(t->p, t->len, p);
-	if (maxtok >= 0 && p < t->len) {
+	if (maxtok >= 0 && (p = sse_tok_prefix(t->p, t->len, maxtok)) <
+	    t->len) {
 		t->len = p;
 		r->s.fin[0] = "incomplete";
 		r->s.fin[1] = "max_output_tokens";
@@ -510,18 +418,15 @@ void
 resp_create(struct req *q, int arg)
 {
 	struct conn *c = q->c;
-	yajl_val root = q->root, tools, t0, mo;
+	yajl_val root = q->root, mo;
 	const struct mock *m = &q->m;
 	struct resp *r = &c->r;
 	struct rstate *s = &r->s;
 	struct buf echo = { 0 };
-	const char *model, *name, *why;
-	size_t p;
+	const char *model = sse_model(root), *why;
 	int stream, faults;
 
 	(void)arg;
-	if ((model = json_str(json_get(root, "model"))) == NULL)
-		model = "mock";
 	read_input(json_get(root, "input"), &echo, &s->ptok);
 	if (m->content) {
 		echo.len = 0;
@@ -530,31 +435,15 @@ resp_create(struct req *q, int arg)
 	stream = YAJL_IS_TRUE(json_get(root, "stream"));
 	s->fin[0] = "completed";
 	s->reason = strstr(model, "reason") != NULL;
-	tools = json_get(root, "tools");
-	if (YAJL_IS_ARRAY(tools) && tools->u.array.len > 0) {
-		s->tools = 1;
-		t0 = tools->u.array.values[0];
-		if ((name = json_str(json_get(t0, "name"))) == NULL)
-			name = json_str(json_get(json_get(t0, "function"),
-			    "name"));
-		buf_adds(&r->tname, name ? name : "");
-		yajl_gen_map_open(q->y);
-		json_put(q->y, "text");
-		json_putn(q->y, echo.p, echo.len);
-		yajl_gen_map_close(q->y);
-		json_take(q->y, &r->targs);
-		for (p = 0; p < r->targs.len; s->ctok++)
-			p = piece_end(r->targs.p, r->targs.len, p);
-	} else {
-		make_text(r, &echo, stream ? util_clamp(m->repeat, 1,
-		    1000000000) : 1, json_int(json_get(root,
-		    "max_output_tokens"), -1));
-		s->ctok += tok_count(&r->text[0]);
+	if ((s->tools = sse_tool(r, root, TN_TOP | TN_FUNC)))
+		s->ctok += sse_args(r, echo.p, echo.len);
+	else {
+		make_text(r, &echo, sse_repeat(m, stream), json_int(json_get(
+		    root, "max_output_tokens"), -1));
+		s->ctok += sse_tok_count(r->text[0].p, r->text[0].len);
 	}
 	if (s->reason) {
-		buf_adds(&r->rtext, "think: ");
-		buf_add(&r->rtext, echo.p, echo.len);
-		s->rcnt[0] = tok_count(&r->rtext);
+		s->rcnt[0] = sse_think(r, echo.p, echo.len);
 		s->ctok += s->rcnt[0];
 	}
 	s->n = 1 + s->reason;
@@ -571,18 +460,14 @@ resp_create(struct req *q, int arg)
 	}
 	if (faults && json_bool(json_get(mo, "failed")))
 		s->fin[0] = "failed";
-	buf_adds(&r->id, "resp_mock_");
-	buf_addu(&r->id, q->seq);
-	buf_adds(&r->model, model);
+	sse_names(r, "resp_mock_", q->seq, model);
 	buf_free(&echo);
 	if (stream) {
 		http_sse(c, m);
-		s->src = SRC_RESP;
+		s->next = resp_sse_next;
 		return;
 	}
-	if (r->y == NULL)
-		r->y = json_gen();
-	put_response(r->y, r, 1);
+	put_response(sse_gen(r), r, 1);
 	json_take(r->y, &r->head);
 	http_fixed(c, q->status, "application/json", m);
 }

@@ -831,24 +831,33 @@ suno_answer(struct req *q, const struct task *t)
 	yajl_gen_map_close(y);
 }
 
+/* The times (in seconds) and progress ("NN%") of new-api's TaskDto. */
+static void
+put_dto_times(yajl_gen y, const struct task *t)
+{
+	char pct[8];
+
+	json_ki(y, "submit_time", t->submit_ms / 1000);
+	json_ki(y, "start_time", t->start_ms / 1000);
+	json_ki(y, "finish_time", t->finish_ms / 1000);
+	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
+	json_ks(y, "progress", pct);
+}
+
 /* new-api's TaskDto: times in seconds, progress "NN%", data the clips
  * (music) or the lyrics. */
 static void
 sunona_task(yajl_gen y, const struct task *t)
 {
 	int ph = task_phase(t, NULL), i;
-	char pct[8], lyr[512];
+	char lyr[512];
 
 	yajl_gen_map_open(y);
 	json_ks(y, "task_id", t->id);
 	json_ks(y, "action", t->kind == SK_LYRICS ? "LYRICS" : "MUSIC");
 	json_ks(y, "status", task_status(t));
 	json_ks(y, "fail_reason", ph == TP_FAIL ? FAIL_REASON : "");
-	json_ki(y, "submit_time", t->submit_ms / 1000);
-	json_ki(y, "start_time", t->start_ms / 1000);
-	json_ki(y, "finish_time", t->finish_ms / 1000);
-	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
-	json_ks(y, "progress", pct);
+	put_dto_times(y, t);
 	json_put(y, "data");
 	if (t->kind == SK_LYRICS) {
 		if (ph != TP_DONE)
@@ -1147,7 +1156,6 @@ env_answer(struct req *q, const struct task *t, const char *platform,
 {
 	yajl_gen y = q->y;
 	int ph = task_phase(t, NULL);
-	char pct[8];
 
 	yajl_gen_map_open(y);
 	json_ks(y, "code", "success");
@@ -1162,11 +1170,7 @@ env_answer(struct req *q, const struct task *t, const char *platform,
 	    FAIL_REASON : ph == TP_DONE && t->legacy_url ? url : "");
 	if (ph == TP_DONE && !t->legacy_url)
 		json_ks(y, "result_url", url);
-	json_ki(y, "submit_time", t->submit_ms / 1000);
-	json_ki(y, "start_time", t->start_ms / 1000);
-	json_ki(y, "finish_time", t->finish_ms / 1000);
-	snprintf(pct, sizeof pct, "%d%%", task_pct(t));
-	json_ks(y, "progress", pct);
+	put_dto_times(y, t);
 	json_put(y, "data");
 	inner(q, t);
 	yajl_gen_map_close(y);
@@ -2074,17 +2078,56 @@ sd_seed(const struct req *q, const char *s)
 	return v > 0 ? v : (long long)(util_mix64(q->seq) % 4294967294ULL) + 1;
 }
 
+/* A Stability image as answered: its bytes and type, its finish reason
+ * and seed. */
+struct sdimg {
+	const void *p;
+	size_t n;
+	const char *ct, *fin;
+	long long seed;
+};
+
+/* The image of prompt in the format its file name (name, n bytes) ends
+ * with. */
+static void
+sd_image(struct sdimg *im, const char *prompt, const char *name, size_t n,
+    long long seed)
+{
+	im->p = files_bytes(name, n, &im->n, &im->ct);
+	im->fin = util_has_word(prompt, "nsfw") ? "CONTENT_FILTERED" :
+	    "SUCCESS";
+	im->seed = seed;
+}
+
+/* When the Accept header starts with want: the image itself, its finish
+ * reason and seed in headers (v1 capitalises their names), and 1; else
+ * 0, for a JSON answer. */
+static int
+sd_raw(struct req *q, const char *want, int v1, const struct sdimg *im)
+{
+	static const char *const hn[2][2] = {
+		{ "finish-reason", "seed" }, { "Finish-Reason", "Seed" } };
+	char acc[256], s[24];
+
+	route_header(q, "accept", acc, sizeof acc);
+	if (strncasecmp(acc, want, strlen(want)) != 0)
+		return 0;
+	snprintf(s, sizeof s, "%lld", im->seed);
+	route_add_header(q, hn[v1][0], im->fin);
+	route_add_header(q, hn[v1][1], s);
+	route_bytes(q, q->status, im->ct, im->p, im->n);
+	return 1;
+}
+
 /* POST /sd/v2beta/stable-image/generate/{ultra,core,sd3}: multipart;
  * Accept: image/... gives the bytes, anything else JSON. */
 void
 vend_sd_v2(struct req *q, int arg)
 {
 	const char *prompt = form_text(&q->f, "prompt");
-	const char *fmt = form_text(&q->f, "output_format"), *ct, *fin;
-	const void *img;
-	char acc[256], s[24], name[16];
-	long long seed;
-	size_t n;
+	const char *fmt = form_text(&q->f, "output_format");
+	struct sdimg im;
+	char name[16];
 
 	(void)arg;
 	if (!q->multipart) {
@@ -2103,21 +2146,14 @@ vend_sd_v2(struct req *q, int arg)
 		return;
 	}
 	snprintf(name, sizeof name, "image.%s", fmt);
-	img = files_bytes(name, strlen(name), &n, &ct);
-	seed = sd_seed(q, form_text(&q->f, "seed"));
-	fin = util_has_word(prompt, "nsfw") ? "CONTENT_FILTERED" : "SUCCESS";
-	route_header(q, "accept", acc, sizeof acc);
-	if (strncasecmp(acc, "image/", 6) == 0) {
-		snprintf(s, sizeof s, "%lld", seed);
-		route_add_header(q, "finish-reason", fin);
-		route_add_header(q, "seed", s);
-		route_bytes(q, q->status, ct, img, n);
+	sd_image(&im, prompt, name, strlen(name), sd_seed(q,
+	    form_text(&q->f, "seed")));
+	if (sd_raw(q, "image/", 0, &im))
 		return;
-	}
 	yajl_gen_map_open(q->y);
-	json_kb64(q->y, "image", img, n);
-	json_ks(q->y, "finish_reason", fin);
-	json_ki(q->y, "seed", seed);
+	json_kb64(q->y, "image", im.p, im.n);
+	json_ks(q->y, "finish_reason", im.fin);
+	json_ki(q->y, "seed", im.seed);
 	yajl_gen_map_close(q->y);
 	route_json(q, q->status);
 }
@@ -2131,13 +2167,11 @@ vend_sd_v1(struct req *q, int arg)
 	long long n = util_clamp(json_int(json_get(q->root, "samples"), 1), 1,
 	    10), k;
 	long long seed = json_int(json_get(q->root, "seed"), 0);
-	const char *text = NULL, *fin, *ct;
-	char acc[256], s[24], id[40];
-	const void *png;
-	size_t pn;
+	const char *text = NULL;
+	struct sdimg im;
+	char id[40];
 
 	(void)arg;
-	png = files_bytes(".png", 4, &pn, &ct);
 	if (YAJL_IS_ARRAY(tp) && tp->u.array.len > 0)
 		text = json_str(json_get(tp->u.array.values[0], "text"));
 	if (!util_nonempty(text)) {
@@ -2153,23 +2187,17 @@ vend_sd_v1(struct req *q, int arg)
 	}
 	if (seed <= 0)
 		seed = sd_seed(q, NULL);
-	fin = util_has_word(text, "nsfw") ? "CONTENT_FILTERED" : "SUCCESS";
-	route_header(q, "accept", acc, sizeof acc);
-	if (strncasecmp(acc, "image/png", 9) == 0) {
-		snprintf(s, sizeof s, "%lld", seed);
-		route_add_header(q, "Finish-Reason", fin);
-		route_add_header(q, "Seed", s);
-		route_bytes(q, q->status, ct, png, pn);
+	sd_image(&im, text, ".png", 4, seed);
+	if (sd_raw(q, "image/png", 1, &im))
 		return;
-	}
 	yajl_gen_map_open(q->y);
 	json_put(q->y, "artifacts");
 	yajl_gen_array_open(q->y);
 	for (k = 0; k < n; k++) {
 		yajl_gen_map_open(q->y);
-		json_kb64(q->y, "base64", png, pn);
+		json_kb64(q->y, "base64", im.p, im.n);
 		json_ki(q->y, "seed", seed + k);
-		json_ks(q->y, "finishReason", fin);
+		json_ks(q->y, "finishReason", im.fin);
 		yajl_gen_map_close(q->y);
 	}
 	yajl_gen_array_close(q->y);

@@ -34,7 +34,7 @@ enum { CS_OPEN, CS_LINGER, CS_STALL };
 enum { CL_NONE, CL_GRACEFUL, CL_ABRUPT, CL_RST, CL_STALL };
 enum { RQ_HEAD, RQ_BODY, RQ_CSIZE, RQ_CDATA, RQ_CCRLF, RQ_TRAILER, RQ_NONE };
 enum { FR_LENGTH, FR_CHUNKED, FR_CLOSE };
-enum { SRC_FIXED, SRC_SSE, SRC_RESP, SRC_GEMINI };
+enum { SRC_FIXED, SRC_SSE };
 enum { U_DATA, U_BLOCK, U_END, U_CLOSE, U_STALL, U_BADCHUNK };
 enum { F_MORE, F_FLUSH, F_BLOCK, F_DONE };
 enum { P_FULL, P_FLUSH, P_IDLE };
@@ -83,8 +83,7 @@ struct rstate {
 	long long bad_chunked;
 	unsigned long long cwtok, crtok;	/* Messages: cache tokens */
 	int blk;			/* Messages: the block streamed */
-	int (*next)(struct conn *);	/* the stream's maker; NULL:
-					 * oai_sse_next */
+	int (*next)(struct conn *);	/* the stream's maker */
 };
 
 /* An answer in progress; the buffers are kept for reuse. */
@@ -291,6 +290,36 @@ void route_bytes(struct req *q, int status, const char *ctype, const void *p,
 void route_add_header(struct req *q, const char *name, const char *value);
 void route_dispatch(struct conn *c, char *p);
 
+/* mock-sse.c: where a tool's name is (sse_tool), how a stream is made
+ * (sse_unit) and the fault its next event is. */
+enum { TN_TOP = 1, TN_FUNC = 2 };
+enum { SU_BOM = 1, SU_ERRFIRST = 2, SU_FREEBAD = 4 };
+enum { SF_NONE, SF_BAD, SF_ERR };
+
+/* A dialect's event maker: one event (or the fault f) into b, 0 at the
+ * end of the stream. */
+typedef int sse_event_fn(struct resp *, struct buf *, int f);
+
+size_t sse_tok_end(const char *t, size_t n, size_t p);
+size_t sse_tok_count(const char *t, size_t n);
+size_t sse_tok_prefix(const char *t, size_t n, size_t k);
+size_t sse_piece_end(const char *t, size_t n, size_t p);
+void sse_text(yajl_val v, struct buf *b);
+yajl_val sse_last_user(yajl_val msgs);
+yajl_gen sse_gen(struct resp *r);
+const char *sse_model(yajl_val root);
+void sse_names(struct resp *r, const char *id, unsigned long long seq,
+    const char *model);
+long long sse_repeat(const struct mock *m, int stream);
+int sse_tool(struct resp *r, yajl_val root, int where);
+size_t sse_args(struct resp *r, const char *t, size_t n);
+size_t sse_think(struct resp *r, const char *t, size_t n);
+int sse_clip(size_t *cnt, long long maxtok);
+void sse_pad(struct resp *r, const struct mock *m, size_t split);
+void sse_blank(const struct rstate *s, struct buf *b);
+void sse_event(const struct rstate *s, struct buf *b, const char *name);
+int sse_unit(struct conn *c, int how, sse_event_fn *event);
+
 /* mock-openai.c */
 int oai_sse_next(struct conn *c);
 void oai_chat(struct req *q, int arg);
@@ -305,15 +334,12 @@ void oai_video_answer(struct req *q, const struct task *t);
 void oai_video_absent(struct req *q, const char *id);
 
 /* mock-responses.c */
-int resp_sse_next(struct conn *c);
 void resp_create(struct req *q, int arg);
 
 /* mock-gemini.c */
-int gem_sse_next(struct conn *c);
 void gem_generate(struct req *q, int arg);
 
 /* mock-messages.c */
-int anth_sse_next(struct conn *c);
 void anth_messages(struct req *q, int arg);
 
 /* mock-form.c */
