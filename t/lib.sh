@@ -203,6 +203,14 @@ joins_to_content () {
 	cmp "$TMP/content" "$TMP/joined"
 }
 
+# A request line for path $1 that the server answers with the event
+# stream of file $2 as it stands; $3 (jq object members, each followed
+# by a comma) go into the body before stream, $4 (the same) into the mock.
+raw_stream () {
+	jq -n -c --rawfile s "$2" "{url:\"$1\",body:{${3:-}stream:true,
+	    mock:{${4:-}content_type:\"text/event-stream\",raw:\$s}}}"
+}
+
 # --events on the request file in, records in out: the data of the event
 # records are, in order, the data lines the server sends when curl posts
 # the file $1 to path $2 (the server reset before each, so that both
@@ -216,6 +224,18 @@ events_as_sent () {
 	"$VMANJL" -q --events in >out &&
 	jq -r 'select(.type=="event") | .data' out >actual &&
 	test_cmp expect actual
+}
+
+# Run vmanjl -k --cache $1 on the request file in twice, records in out1
+# and out2, the summaries in err1 and err2: the second run finds all 2
+# lines in the cache, sends nothing and writes the same records.
+cache_replays () {
+	"$VMANJL" -k --cache "$1" in >out1 2>err1 &&
+	cache_replays_n=$(requests) &&
+	"$VMANJL" -k --cache "$1" in >out2 2>err2 &&
+	grep "2 cache hits, 0 misses" err2 &&
+	test $(requests) -eq $cache_replays_n &&
+	test_cmp out1 out2
 }
 
 # --max-response-size bounds each event of a stream and the answer
