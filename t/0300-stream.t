@@ -170,19 +170,18 @@ test_expect_success 'no [DONE]: retried, then an error, attempts = retries+1' '
 	test $(seen nd) -eq 2
 '
 
-test_expect_success 'no [DONE] on the first attempt only: the retry succeeds' '
-	chat "a b" "\"id\":\"nd1\",\"fail_first\":1,\"no_done\":true" >in &&
-	run_in ok "delta delta retry delta delta response " --retries 1 --backoff 1 &&
-	has ".type==\"response\" and .attempts==2 and .content==\"a b\"" out &&
-	test $(seen nd1) -eq 2
-'
-
-test_expect_success 'a connection closed mid-stream is retried' '
-	chat "a b c d" "\"id\":\"ca\",\"fail_first\":1,\"close_after\":3" >in &&
-	run_in ok "delta delta retry delta delta delta delta response " --retries 2 --backoff 1 &&
-	has ".type==\"retry\" and .attempt==1 and .status==200" out &&
-	has ".type==\"response\" and .attempts==2 and .content==\"a b c d\"" out &&
-	test $(seen ca) -eq 2
+test_expect_success 'no [DONE] the first time, or a connection closed mid-stream: retried, the retry answers' '
+	while IFS="|" read -r id text mock retries types retry; do
+		chat "$text" "\"id\":\"$id\",\"fail_first\":1,$mock" >in &&
+		run_in ok "$types" --retries $retries --backoff 1 &&
+		has "$retry" out &&
+		has ".type==\"response\" and .attempts==2 and
+		    .content==\"$text\"" out &&
+		test $(seen $id) -eq 2 || return 1
+	done <<-\EOF
+	nd1|a b|"no_done":true|1|delta delta retry delta delta response |.type=="retry"
+	ca|a b c d|"close_after":3|2|delta delta retry delta delta delta delta response |.type=="retry" and .attempt==1 and .status==200
+	EOF
 '
 
 test_expect_success 'a stream broken off: the message does not say 0 bytes came' '
