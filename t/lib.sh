@@ -182,9 +182,9 @@ run_in () {
 word_deltas () {
 	word_deltas_file=$1 word_deltas_id=$2 word_deltas_sep=
 	shift 2
-	for w; do
+	for word_deltas_w; do
 		printf '{"type":"delta","line":1,"custom_id":"%s","index":0,"content":"%s%s"}\n' \
-		    "$word_deltas_id" "$word_deltas_sep" "$w"
+		    "$word_deltas_id" "$word_deltas_sep" "$word_deltas_w"
 		word_deltas_sep=" "
 	done >"$TMP/deltas.expect" &&
 	jq -c 'select(.type=="delta")' "$word_deltas_file" >"$TMP/deltas" &&
