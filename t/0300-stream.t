@@ -12,11 +12,6 @@ joined () {
 	    .content // empty" "$1"
 }
 
-# The record types of file $1, one line.
-types () {
-	jq -r .type "$1" | tr "\n" " "
-}
-
 # What must agree between a streamed and a non-streamed answer.
 essence () {
 	jq -S -c "select(.type==\"response\") | {content, finish_reason,
@@ -24,40 +19,49 @@ essence () {
 	    choices: [.body.choices[] | del(.logprobs)]}" "$1"
 }
 
+# The chat body members $1 (JSON without braces) sent as they are, the
+# records in out.plain, and streamed, the records in out.
+plain_and_streamed () {
+	echo "{$1}" >plain &&
+	echo "{\"stream\":true,$1}" >streamed &&
+	"$VMANJL" -q plain >out.plain &&
+	"$VMANJL" -q streamed >out
+}
+
+# The essence of out.plain and of out agree.
+same_essence () {
+	essence out.plain >expect &&
+	essence out >actual &&
+	test_cmp expect actual
+}
+
+# A streamed chat request line for model m: the user text $1, the mock
+# members $2 (JSON without braces; no mock when empty).
+chat () {
+	printf '{"model":"m","stream":true,"messages":[{"role":"user","content":"%s"}]%s}\n' \
+	    "$1" "${2:+,\"mock\":{$2\}}"
+}
+
 test_expect_success 'one delta per token, in order, joined equal to content' '
 	cat >in <<-\EOF &&
 	{"custom_id":"s1","body":{"model":"m","stream":true,"messages":[{"role":"user","content":"one two three four"}]}}
 	EOF
-	"$VMANJL" -q in >out &&
-	jq -c "select(.type==\"delta\")" out >deltas &&
-	cat >expect <<-\EOF &&
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":"one"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" two"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" three"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" four"}
-	EOF
-	test_cmp expect deltas &&
-	test "$(types out)" = "delta delta delta delta response " &&
+	run_in ok "delta delta delta delta response " &&
+	word_deltas out s1 one two three four &&
 	has ".type==\"response\" and .line==1 and .custom_id==\"s1\" and
 	    .status==200 and .attempts==1 and
 	    .content==\"one two three four\" and .finish_reason==\"stop\" and
 	    .body.object==\"chat.completion\" and
 	    (.body.id | startswith(\"chatcmpl-mock-\"))" out &&
-	test "$(joined out)" = "$(jq -j "select(.type==\"response\") | .content" out)"
+	joins_to_content out
 '
 
 test_expect_success 'the streamed body equals the non-streamed answer' '
-	b="\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"the same words\"}]" &&
-	echo "{$b}" >plain &&
-	echo "{\"stream\":true,$b}" >streamed &&
-	"$VMANJL" -q plain >out.plain &&
-	"$VMANJL" -q streamed >out.stream &&
+	plain_and_streamed "\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"the same words\"}]" &&
 	has ".type==\"response\" and .body.object==\"chat.completion\" and
 	    .body.created==1700000000 and
-	    (.body.id | startswith(\"chatcmpl-mock-\"))" out.stream &&
-	essence out.plain >expect &&
-	essence out.stream >actual &&
-	test_cmp expect actual
+	    (.body.id | startswith(\"chatcmpl-mock-\"))" out &&
+	same_essence
 '
 
 test_expect_success 'usage: by default (the relay asks for it), not when include_usage is false' '
@@ -81,11 +85,7 @@ test_expect_success 'usage: by default (the relay asks for it), not when include
 '
 
 test_expect_success 'n=2: deltas of index 0 and 1, two assembled choices' '
-	b="\"model\":\"m\",\"n\":2,\"messages\":[{\"role\":\"user\",\"content\":\"x y z\"}]" &&
-	echo "{$b}" >plain &&
-	echo "{\"stream\":true,$b}" >streamed &&
-	"$VMANJL" -q plain >out.plain &&
-	"$VMANJL" -q streamed >out &&
+	plain_and_streamed "\"model\":\"m\",\"n\":2,\"messages\":[{\"role\":\"user\",\"content\":\"x y z\"}]" &&
 	test "$(joined out 0)" = "x y z" &&
 	test "$(joined out 1)" = "[1] x y z" &&
 	jq -r "select(.type==\"delta\") | .index" out | sort -u | tr "\n" " " >idx &&
@@ -94,17 +94,11 @@ test_expect_success 'n=2: deltas of index 0 and 1, two assembled choices' '
 	    .body.choices[1].index==1 and
 	    .body.choices[1].message.content==\"[1] x y z\" and
 	    .content==\"x y z\"" out &&
-	essence out.plain >expect &&
-	essence out >actual &&
-	test_cmp expect actual
+	same_essence
 '
 
 test_expect_success 'a reasoning model: reasoning deltas, reasoning_content' '
-	b="\"model\":\"my-reasoner\",\"messages\":[{\"role\":\"user\",\"content\":\"deep thought\"}]" &&
-	echo "{$b}" >plain &&
-	echo "{\"stream\":true,$b}" >streamed &&
-	"$VMANJL" -q plain >out.plain &&
-	"$VMANJL" -q streamed >out &&
+	plain_and_streamed "\"model\":\"my-reasoner\",\"messages\":[{\"role\":\"user\",\"content\":\"deep thought\"}]" &&
 	jq -j "select(.type==\"delta\") | .reasoning // empty" out >reasoning &&
 	test "$(cat reasoning)" = "think: deep thought" &&
 	test "$(joined out)" = "deep thought" &&
@@ -112,32 +106,24 @@ test_expect_success 'a reasoning model: reasoning deltas, reasoning_content' '
 	has ".type==\"response\" and
 	    .body.choices[0].message.reasoning_content==\"think: deep thought\" and
 	    .content==\"deep thought\"" out &&
-	essence out.plain >expect &&
-	essence out >actual &&
-	test_cmp expect actual
+	same_essence
 '
 
 test_expect_success 'tool calls: deltas exactly as sent, arguments assembled' '
-	b="\"model\":\"m\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"find\",\"parameters\":{}}}],\"messages\":[{\"role\":\"user\",\"content\":\"where is my long lost hat\"}]" &&
-	echo "{$b}" >plain &&
-	echo "{\"stream\":true,$b}" >streamed &&
+	plain_and_streamed "\"model\":\"m\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"find\",\"parameters\":{}}}],\"messages\":[{\"role\":\"user\",\"content\":\"where is my long lost hat\"}]" &&
 	curl -s -N --data-binary @streamed "$VMAN_BASE_URL/v1/chat/completions" >sse &&
 	sed -n "s/^data: //p" sse | grep -v "^\[DONE\]\$" |
 	    jq -c ".choices[0].delta.tool_calls // empty" >expect &&
 	test $(wc -l <expect) -gt 3 &&
-	"$VMANJL" -q streamed >out &&
 	jq -c "select(.type==\"delta\") | .tool_calls" out >actual &&
 	test_cmp expect actual &&
 	all ".type==\"delta\"" "(has(\"content\") | not)" out &&
-	"$VMANJL" -q plain >out.plain &&
 	has ".type==\"response\" and .content==null and
 	    .finish_reason==\"tool_calls\" and
 	    .body.choices[0].message.content==null and
 	    .body.choices[0].message.tool_calls[0].function.arguments ==
 	    \"{\\\"text\\\":\\\"where is my long lost hat\\\"}\"" out &&
-	essence out.plain >expect &&
-	essence out >actual &&
-	test_cmp expect actual
+	same_essence
 '
 
 test_expect_success 'a streamed completion assembles a text_completion' '
@@ -152,9 +138,7 @@ test_expect_success 'a streamed completion assembles a text_completion' '
 	    .body.choices[0].text==\"complete me please\" and
 	    .content==\"complete me please\" and .finish_reason==\"stop\" and
 	    .usage.completion_tokens==3" out &&
-	essence out.plain >expect &&
-	essence out >actual &&
-	test_cmp expect actual
+	same_essence
 '
 
 test_expect_success 'CRLF, CR, comments, BOM, byte-by-byte: the same records' '
@@ -176,9 +160,8 @@ test_expect_success 'CRLF, CR, comments, BOM, byte-by-byte: the same records' '
 '
 
 test_expect_success 'no [DONE]: retried, then an error, attempts = retries+1' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"id\":\"nd\",\"no_done\":true}}" >in &&
-	test_must_fail "$VMANJL" -q --retries 1 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta retry delta delta error " &&
+	chat "a b" "\"id\":\"nd\",\"no_done\":true" >in &&
+	run_in fail "delta delta retry delta delta error " --retries 1 --backoff 1 &&
 	has ".type==\"retry\" and .attempt==1 and .status==200 and
 	    (.error.message | test(\"without \\\\[DONE\\\\]\"))" out &&
 	has ".type==\"error\" and .attempts==2 and .status==200 and
@@ -187,64 +170,52 @@ test_expect_success 'no [DONE]: retried, then an error, attempts = retries+1' '
 	test $(seen nd) -eq 2
 '
 
-test_expect_success 'no [DONE] on the first attempt only: the retry succeeds' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"id\":\"nd1\",\"fail_first\":1,\"no_done\":true}}" >in &&
-	"$VMANJL" -q --retries 1 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta retry delta delta response " &&
-	has ".type==\"response\" and .attempts==2 and .content==\"a b\"" out &&
-	test $(seen nd1) -eq 2
-'
-
-test_expect_success 'a connection closed mid-stream is retried' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c d\"}],\"mock\":{\"id\":\"ca\",\"fail_first\":1,\"close_after\":3}}" >in &&
-	"$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta retry delta delta delta delta response " &&
-	has ".type==\"retry\" and .attempt==1 and .status==200" out &&
-	has ".type==\"response\" and .attempts==2 and .content==\"a b c d\"" out &&
-	test $(seen ca) -eq 2
+test_expect_success 'no [DONE] the first time, or a connection closed mid-stream: retried, the retry answers' '
+	while IFS="|" read -r id text mock retries types retry; do
+		chat "$text" "\"id\":\"$id\",\"fail_first\":1,$mock" >in &&
+		run_in ok "$types" --retries $retries --backoff 1 &&
+		has "$retry" out &&
+		has ".type==\"response\" and .attempts==2 and
+		    .content==\"$text\"" out &&
+		test $(seen $id) -eq 2 || return 1
+	done <<-\EOF
+	nd1|a b|"no_done":true|1|delta delta retry delta delta response |.type=="retry"
+	ca|a b c d|"close_after":3|2|delta delta retry delta delta delta delta response |.type=="retry" and .attempt==1 and .status==200
+	EOF
 '
 
 test_expect_success 'a stream broken off: the message does not say 0 bytes came' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c d\"}],\"mock\":{\"close_after\":3}}" >in &&
-	test_must_fail "$VMANJL" -q --retries 0 in >out &&
+	chat "a b c d" "\"close_after\":3" >in &&
+	run_in fail "" --retries 0 &&
 	has ".type==\"error\" and .attempts==1" out &&
 	test $(grep -c "\"type\":\"delta\"" out) -eq 2 &&
 	all ".type==\"error\"" "(.error.message | test(\"after 0 bytes\") | not)" out
 '
 
-test_expect_success 'an error event: the server message, not retried' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c\"}],\"mock\":{\"id\":\"ee\",\"error_event\":2}}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta error " &&
-	has ".type==\"error\" and .attempts==1 and .status==200 and
-	    .error.message==\"mock stream error\" and
-	    .error.code==\"mock_stream_error\" and
-	    .body.message==\"mock stream error\"" out &&
-	test $(seen ee) -eq 1
-'
-
-test_expect_success 'a malformed data line: an error, not retried' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c\"}],\"mock\":{\"id\":\"bd\",\"bad_data\":3}}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta error " &&
-	has ".type==\"error\" and .attempts==1 and .status==200 and
-	    .error.type==\"stream_error\" and
-	    (.error.message | startswith(\"malformed data line\"))" out &&
-	test $(seen bd) -eq 1
+test_expect_success 'an error event, a malformed data line: an error, not retried' '
+	while IFS="|" read -r id text mock types cond; do
+		chat "$text" "\"id\":\"$id\",$mock" >in &&
+		run_in fail "$types" --retries 2 --backoff 1 &&
+		has ".type==\"error\" and .attempts==1 and .status==200 and
+		    $cond" out &&
+		test $(seen $id) -eq 1 || return 1
+	done <<-\EOF
+	ee|a b c|"error_event":2|delta error |.error.message=="mock stream error" and .error.code=="mock_stream_error" and .body.message=="mock stream error"
+	bd|a b c|"bad_data":3|delta delta error |.error.type=="stream_error" and (.error.message | startswith("malformed data line"))
+	EOF
 '
 
 test_expect_success 'invalid UTF-8 in a stream: one error, valid output' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"invalid_utf8\":true}}" >in &&
-	test_must_fail "$VMANJL" -q --retries 0 in >out &&
+	chat "a b" "\"invalid_utf8\":true" >in &&
+	run_in fail "" --retries 0 &&
 	iconv -f UTF-8 -t UTF-8 out >/dev/null &&
 	jq -c . out >/dev/null &&
 	test "$(jq -r "select(.type==\"response\" or .type==\"error\") | .type" out)" = error
 '
 
 test_expect_success 'a non-2xx answer to a stream request: its message' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"status\":400}}" >in &&
-	test_must_fail "$VMANJL" -q in >out &&
-	test "$(types out)" = "error " &&
+	chat "a b" "\"status\":400" >in &&
+	run_in fail "error " &&
 	has ".status==400 and .attempts==1 and
 	    .error.message==\"mock error 400\" and
 	    .error.type==\"mock_error\" and
@@ -252,22 +223,15 @@ test_expect_success 'a non-2xx answer to a stream request: its message' '
 '
 
 test_expect_success 'a 503 to a stream request is retried, then streams' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"id\":\"s5\",\"fail_first\":1,\"status\":503}}" >in &&
-	"$VMANJL" -q --retries 1 --backoff 1 in >out &&
-	test "$(types out)" = "retry delta delta response " &&
+	chat "a b" "\"id\":\"s5\",\"fail_first\":1,\"status\":503" >in &&
+	run_in ok "retry delta delta response " --retries 1 --backoff 1 &&
 	has ".type==\"retry\" and .status==503" out &&
 	has ".type==\"response\" and .attempts==2" out
 '
 
 test_expect_success '--events: the exact data strings, [DONE] included' '
 	echo "{\"model\":\"m\",\"stream\":true,\"n\":2,\"messages\":[{\"role\":\"user\",\"content\":\"ev one\"}]}" >in &&
-	mock_reset &&
-	curl -s -N --data-binary @in "$VMAN_BASE_URL/v1/chat/completions" >sse &&
-	sed -n "s/^data: //p" sse >expect &&
-	mock_reset &&
-	"$VMANJL" -q --events in >out &&
-	jq -r "select(.type==\"event\") | .data" out >actual &&
-	test_cmp expect actual &&
+	events_as_sent in /v1/chat/completions &&
 	test "$(tail -n 1 actual)" = "[DONE]" &&
 	n=$(wc -l <expect) &&
 	all ".type==\"event\"" ".event==\"message\" and .id==null and
@@ -278,8 +242,8 @@ test_expect_success '--events: the exact data strings, [DONE] included' '
 '
 
 test_expect_success '--events: a stream without [DONE] is a success' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"no_done\":true}}" >in &&
-	"$VMANJL" -q --events --retries 0 in >out &&
+	chat "a b" "\"no_done\":true" >in &&
+	run_in ok "" --events --retries 0 &&
 	has ".type==\"response\" and .events==5" out &&
 	test $(grep -c "\"type\":\"event\"" out) -eq 5
 '
@@ -313,8 +277,7 @@ test_expect_success 'an event stream answers a request that did not ask' '
 	    raw:(\"data: \" + ({id:\"c1\",object:\"chat.completion.chunk\",created:5,model:\"mm\",system_fingerprint:\"fp\",choices:[{index:0,delta:{role:\"assistant\",content:\"Hi\"},finish_reason:null}]} | tojson) +
 	    \"\n\ndata: \" + ({id:\"c1\",object:\"chat.completion.chunk\",created:5,model:\"mm\",choices:[{index:0,delta:{reasoning:\"r1\"},finish_reason:\"stop\"}]} | tojson) +
 	    \"\n\ndata: {\\\"choices\\\":[],\\\"usage\\\":{\\\"prompt_tokens\\\":1.0e0,\\\"completion_tokens\\\":2,\\\"total_tokens\\\":3}}\n\ndata: [DONE]\n\n\")}}" >in &&
-	"$VMANJL" -q in >out &&
-	test "$(types out)" = "delta delta response " &&
+	run_in ok "delta delta response " &&
 	has ".type==\"delta\" and .reasoning==\"r1\"" out &&
 	has ".type==\"response\" and .body.id==\"c1\" and .body.created==5 and
 	    .body.model==\"mm\" and .body.system_fingerprint==\"fp\" and
@@ -326,48 +289,31 @@ test_expect_success 'an event stream answers a request that did not ask' '
 
 test_expect_success 'a JSON answer to a stream request is a plain response' '
 	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[],\"mock\":{\"raw\":\"{\\\"a\\\":1}\"}}" >in &&
-	"$VMANJL" -q in >out &&
-	test "$(types out)" = "response " &&
+	run_in ok "response " &&
 	has ".body=={\"a\":1}" out
 '
 
 test_expect_success 'an HTTP/1.0 close-delimited stream works' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"old http\"}],\"mock\":{\"http10\":true}}" >in &&
-	"$VMANJL" -q --retries 0 in >out &&
-	test "$(types out)" = "delta delta response " &&
+	chat "old http" "\"http10\":true" >in &&
+	run_in ok "delta delta response " --retries 0 &&
 	has ".type==\"response\" and .content==\"old http\" and
 	    .attempts==1" out
 '
 
 test_expect_success 'a long stream: every delta, joined to the content' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"aa bb cc\"}],\"mock\":{\"repeat\":20000}}" >in &&
+	chat "aa bb cc" "\"repeat\":20000" >in &&
 	"$VMANJL" -q in >out &&
 	test $(grep -c "\"type\":\"delta\"" out) -eq 60000 &&
-	joined out >actual &&
-	jq -j "select(.type==\"response\") | .content" out >expect &&
-	test $(wc -c <expect) -eq $((8 * 20000)) &&
-	cmp expect actual
+	joins_to_content out $((8 * 20000))
 '
 
 test_expect_success '--max-response-size applies to each event of a stream, and to the whole answer' '
-	cat >in <<-\EOF &&
-	{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c"}],"mock":{"repeat":2000}}
-	EOF
-	"$VMANJL" -q --max-response-size 16k in >out &&
-	has ".type==\"response\" and (.content | length)==10000" out &&
-	test_must_fail "$VMANJL" -q --max-response-size 1k in >out &&
-	has ".type==\"error\" and .error.type==\"response_too_large\" and
-	    .attempts==1" out &&
-	big=$(printf "%03000d" 0) &&
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[],\"mock\":{\"id\":\"bigev\",\"content\":\"$big\"}}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 --max-response-size 1k in >out &&
-	has ".type==\"error\" and .error.type==\"response_too_large\" and
-	    .attempts==1" out &&
-	test $(seen bigev) -eq 1
+	max_size_bounds "$(chat "a b c" "\"repeat\":2000")" \
+	    "{\"model\":\"m\",\"stream\":true,\"messages\":[],\"mock\":{\"id\":\"bigev\",\"content\":\"$(printf "%03000d" 0)\"}}"
 '
 
 test_expect_success 'a delta is written as soon as its event is complete' '
-	echo "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"slow a b c d\"}],\"mock\":{\"event_delay_ms\":300}}" >in &&
+	chat "slow a b c d" "\"event_delay_ms\":300" >in &&
 	"$VMANJL" -q in >out &
 	pid=$! &&
 	i=0 &&

@@ -13,11 +13,6 @@ resp () {
 	printf '{"custom_id":"%s","url":"/v1/responses","body":{"model":"m",%s}}\n' "$1" "$2"
 }
 
-# The record types of file $1, one line.
-types () {
-	jq -r .type "$1" | tr "\n" " "
-}
-
 # The joined $2 (content, reasoning) of the delta records of file $1.
 joined () {
 	jq -j "select(.type==\"delta\") | .$2 // empty" "$1"
@@ -30,15 +25,8 @@ events () {
 
 test_expect_success 'text deltas in order, index the output index' '
 	resp s1 "\"stream\":true,\"input\":\"one two three\"" >in &&
-	"$VMANJL" -q in >out &&
-	jq -c "select(.type==\"delta\")" out >deltas &&
-	cat >expect <<-\EOF &&
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":"one"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" two"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" three"}
-	EOF
-	test_cmp expect deltas &&
-	test "$(types out)" = "delta delta delta response " &&
+	run_in ok "delta delta delta response " &&
+	word_deltas out s1 one two three &&
 	has ".type==\"response\" and .status==200 and .attempts==1 and
 	    .content==\"one two three\" and .finish_reason==\"stop\" and
 	    .usage=={\"prompt_tokens\":3,\"completion_tokens\":3,\"total_tokens\":6} and
@@ -62,7 +50,7 @@ test_expect_success 'not streamed: the same body and top-level fields' '
 	resp p "\"stream\":true,\"input\":\"same words\"" >streamed &&
 	"$VMANJL" -q plain >out.plain &&
 	"$VMANJL" -q streamed >out.stream &&
-	test "$(types out.plain)" = "response " &&
+	test "$(record_types out.plain)" = "response " &&
 	for f in out.plain out.stream; do
 		jq -S -c "select(.type==\"response\") |
 		    {content, finish_reason, usage, body: (.body | del(.id))}" \
@@ -103,10 +91,8 @@ test_expect_success 'a reasoning_text delta is reasoning too' '
 	data: {"type":"response.completed","response":{"object":"response","status":"completed","output":[]}}
 
 	EOF
-	jq -n -c --rawfile s sse.body \
-	    "{url:\"/v1/responses\",body:{stream:true,mock:{raw:\$s,content_type:\"text/event-stream\"}}}" >in &&
-	"$VMANJL" -q in >out &&
-	test "$(types out)" = "delta response " &&
+	raw_stream /v1/responses sse.body >in &&
+	run_in ok "delta response " &&
 	has ".type==\"delta\" and .reasoning==\"hmm\" and .index==0" out &&
 	has ".type==\"response\" and .content==\"\" and .finish_reason==\"stop\"" out
 '
@@ -129,8 +115,7 @@ test_expect_success 'content: the output_text parts of every message, joined' '
 	    .usage=={\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}" out &&
 	jq -c -n --slurpfile a answer "{type:\"response.completed\",response:\$a[0]}" >data &&
 	printf "event: response.completed\ndata: %s\n\n" "$(cat data)" >sse.body &&
-	jq -n -c --rawfile s sse.body \
-	    "{url:\"/v1/responses\",body:{stream:true,mock:{raw:\$s,content_type:\"text/event-stream\"}}}" >in &&
+	raw_stream /v1/responses sse.body >in &&
 	"$VMANJL" -q in >out &&
 	has ".type==\"response\" and .content==\"one two three\" and
 	    .finish_reason==\"tool_calls\"" out &&
@@ -192,30 +177,22 @@ test_expect_success 'response.incomplete for content_filter: content_filter' '
 	    .attempts==1" out
 '
 
-test_expect_success 'response.failed: an error with its message, not retried' '
-	resp f "\"stream\":true,\"input\":\"a b\",\"mock\":{\"id\":\"rf\",\"failed\":true}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta error " &&
-	has ".type==\"error\" and .attempts==1 and
-	    .error.message==\"mock: response failed\" and
-	    .error.code==\"server_error\"" out &&
-	test $(seen rf) -eq 1
-'
-
-test_expect_success 'an error event: an error with its message, not retried' '
-	resp e "\"stream\":true,\"input\":\"a b c\",\"mock\":{\"id\":\"ee\",\"error_event\":5}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta error " &&
-	has ".type==\"error\" and .attempts==1 and
-	    .error.message==\"mock stream error\" and
-	    .error.code==\"mock_stream_error\"" out &&
-	test $(seen ee) -eq 1
+test_expect_success 'response.failed, an error event: an error with its message, not retried' '
+	while IFS="|" read -r cid id input mock types message code; do
+		resp $cid "\"stream\":true,\"input\":\"$input\",\"mock\":{\"id\":\"$id\",$mock}" >in &&
+		run_in fail "$types" --retries 2 --backoff 1 &&
+		has ".type==\"error\" and .attempts==1 and
+		    .error.message==\"$message\" and .error.code==\"$code\"" out &&
+		test $(seen $id) -eq 1 || return 1
+	done <<-\EOF
+	f|rf|a b|"failed":true|delta delta error |mock: response failed|server_error
+	e|ee|a b c|"error_event":5|delta error |mock stream error|mock_stream_error
+	EOF
 '
 
 test_expect_success 'no terminal event: retried, attempts = retries+1' '
 	resp nd "\"stream\":true,\"input\":\"a b\",\"mock\":{\"id\":\"nd\",\"no_done\":true}" >in &&
-	test_must_fail "$VMANJL" -q --retries 1 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta retry delta delta error " &&
+	run_in fail "delta delta retry delta delta error " --retries 1 --backoff 1 &&
 	has ".type==\"error\" and .attempts==2 and .error.type==\"stream_error\" and
 	    .error.message==\"stream ended without response.completed\"" out &&
 	test $(seen nd) -eq 2
@@ -237,15 +214,14 @@ test_expect_success 'a complete stream cut after its end is not sent again' '
 	# "a b": created, in_progress, item and part added, 2 deltas, text,
 	# part and item done, completed: the cut comes after event 10.
 	resp cut "\"stream\":true,\"input\":\"a b\",\"mock\":{\"id\":\"cut\",\"close_after\":10}" >in &&
-	"$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta response " &&
+	run_in ok "delta delta response " --retries 2 --backoff 1 &&
 	has ".type==\"response\" and .attempts==1 and .content==\"a b\"" out &&
 	test $(seen cut) -eq 1
 '
 
 test_expect_success 'malformed data: not retried' '
 	resp bd "\"stream\":true,\"input\":\"a b\",\"mock\":{\"id\":\"bd\",\"bad_data\":3}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 in >out &&
+	run_in fail "" --retries 2 --backoff 1 &&
 	has ".type==\"error\" and
 	    (.error.message | startswith(\"malformed data line in stream\"))" out &&
 	test $(seen bd) -eq 1
@@ -275,13 +251,8 @@ test_expect_success '--format batch: the response object as the body' '
 test_expect_success 'the cache replays a stream byte for byte' '
 	resp c1 "\"stream\":true,\"input\":\"cached words here\"" >in &&
 	resp c2 "\"stream\":true,\"tools\":[{\"type\":\"function\",\"name\":\"f\"}],\"input\":\"x y\"" >>in &&
-	"$VMANJL" -k --cache c in >out1 2>err1 &&
+	cache_replays c &&
 	grep "0 cache hits, 2 misses" err1 &&
-	n=$(requests) &&
-	"$VMANJL" -k --cache c in >out2 2>err2 &&
-	grep "2 cache hits, 0 misses" err2 &&
-	test $(requests) -eq $n &&
-	test_cmp out1 out2 &&
 	test $(count ".type==\"delta\"" out2) -eq 5
 '
 

@@ -15,9 +15,15 @@ msg () {
 	echo "{\"custom_id\":\"${2:-m}\",\"url\":\"/v1/messages\",\"body\":{\"model\":\"claude-mock\",$1,\"max_tokens\":64000}}"
 }
 
-# The record types of file $1, one line.
-types () {
-	jq -r .type "$1" | tr "\n" " "
+# A streamed request line with the user text $1, the mock members $2
+# (JSON without braces; no mock when empty) and custom_id $3 (default m).
+smsg () {
+	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"$1\"}]${2:+,\"mock\":{$2\}}" "${3:-}"
+}
+
+# An event of a raw stream: its name $1 and data $2.
+ev () {
+	printf "event: %s\ndata: %s\n\n" "$1" "$2"
 }
 
 # The delta records of file $1 of member $2 (default content), joined.
@@ -29,16 +35,9 @@ joined () {
 FULL='"thinking":{"type":"enabled","budget_tokens":2000},"tools":[{"name":"find","description":"d","input_schema":{"type":"object"}}],"system":[{"type":"text","text":"be brief now","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":[{"type":"text","text":"old words","cache_control":{"type":"ephemeral"}},{"type":"text","text":"where is my hat"}]}]'
 
 test_expect_success 'text deltas with their block index, joined to content' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"one two three\"}]" s1 >in &&
-	"$VMANJL" -q in >out &&
-	jq -c "select(.type==\"delta\")" out >deltas &&
-	cat >expect <<-\EOF &&
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":"one"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" two"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" three"}
-	EOF
-	test_cmp expect deltas &&
-	test "$(types out)" = "delta delta delta response " &&
+	smsg "one two three" "" s1 >in &&
+	run_in ok "delta delta delta response " &&
+	word_deltas out s1 one two three &&
 	has ".type==\"response\" and .status==200 and .attempts==1 and
 	    .content==\"one two three\" and .finish_reason==\"stop\" and
 	    .body.type==\"message\" and .body.stop_reason==\"end_turn\" and
@@ -114,8 +113,7 @@ test_expect_success 'usage: cache tokens count in the prompt, stream or not' '
 
 test_expect_success 'non-streamed: content, finish_reason and usage' '
 	msg "\"messages\":[{\"role\":\"user\",\"content\":\"plain answer\"}]" >in &&
-	"$VMANJL" -q in >out &&
-	test "$(types out)" = "response " &&
+	run_in ok "response " &&
 	has ".content==\"plain answer\" and .finish_reason==\"stop\" and
 	    .usage=={prompt_tokens:2,completion_tokens:2,total_tokens:4} and
 	    .body.content[0].text==\"plain answer\"" out
@@ -141,9 +139,8 @@ test_expect_success 'a stop sequence: finish_reason stop, stop_sequence kept' '
 '
 
 test_expect_success 'an error event: its message, deltas before it, not retried' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c\"}],\"mock\":{\"id\":\"ee\",\"error_event\":4}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta error " &&
+	smsg "a b c" "\"id\":\"ee\",\"error_event\":4" >in &&
+	run_in fail "delta error " --retries 2 --backoff 1 &&
 	has ".type==\"error\" and .attempts==1 and .status==200 and
 	    .error.message==\"Overloaded\" and
 	    .error.type==\"overloaded_error\" and
@@ -152,7 +149,6 @@ test_expect_success 'an error event: its message, deltas before it, not retried'
 '
 
 test_expect_success 'pings are ignored, wherever they come' '
-	ev () { printf "event: %s\ndata: %s\n\n" "$1" "$2"; } &&
 	{
 		ev message_start "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}" &&
 		ev ping "{\"type\": \"ping\"}" &&
@@ -165,10 +161,8 @@ test_expect_success 'pings are ignored, wherever they come' '
 		ev ping "{\"type\": \"ping\"}" &&
 		ev message_stop "{\"type\":\"message_stop\"}"
 	} >pings.sse &&
-	jq -n -c --rawfile s pings.sse "{url:\"/v1/messages\",body:{model:\"c\",stream:true,messages:[],
-	    mock:{content_type:\"text/event-stream\",raw:\$s}}}" >in &&
-	"$VMANJL" -q in >out &&
-	test "$(types out)" = "delta response " &&
+	raw_stream /v1/messages pings.sse "model:\"c\",messages:[]," >in &&
+	run_in ok "delta response " &&
 	has ".type==\"response\" and .body=={id:\"msg_1\",type:\"message\",
 	    role:\"assistant\",model:\"c\",content:[{type:\"text\",text:\"Hi\"}],
 	    stop_reason:\"end_turn\",stop_sequence:null,
@@ -176,7 +170,6 @@ test_expect_success 'pings are ignored, wherever they come' '
 '
 
 test_expect_success 'accumulated as the SDK does: signature, input, usage' '
-	ev () { printf "event: %s\ndata: %s\n\n" "$1" "$2"; } &&
 	{
 		ev message_start "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"cache_read_input_tokens\":7,\"output_tokens\":1}}}" &&
 		ev content_block_start "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}" &&
@@ -192,8 +185,7 @@ test_expect_success 'accumulated as the SDK does: signature, input, usage' '
 		ev message_delta "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"refusal\",\"stop_sequence\":null},\"usage\":{\"input_tokens\":4,\"cache_read_input_tokens\":null,\"output_tokens\":9}}" &&
 		ev message_stop "{\"type\":\"message_stop\"}"
 	} >sdk.sse &&
-	jq -n -c --rawfile s sdk.sse "{url:\"/v1/messages\",body:{model:\"c\",stream:true,messages:[],
-	    mock:{content_type:\"text/event-stream\",raw:\$s}}}" >in &&
+	raw_stream /v1/messages sdk.sse "model:\"c\",messages:[]," >in &&
 	"$VMANJL" -q in >out &&
 	has ".type==\"response\" and
 	    .body.content[0]=={type:\"thinking\",thinking:\"\",signature:\"s2\"} and
@@ -209,18 +201,16 @@ test_expect_success 'accumulated as the SDK does: signature, input, usage' '
 
 test_expect_success 'an event before message_start: an error, not retried' '
 	printf "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" >early.sse &&
-	jq -n -c --rawfile s early.sse "{url:\"/v1/messages\",body:{model:\"c\",stream:true,messages:[],
-	    mock:{id:\"early\",content_type:\"text/event-stream\",raw:\$s}}}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 in >out &&
+	raw_stream /v1/messages early.sse "model:\"c\",messages:[]," "id:\"early\"," >in &&
+	run_in fail "" --retries 2 --backoff 1 &&
 	has ".type==\"error\" and .error.type==\"stream_error\" and
 	    (.error.message | test(\"before message_start\"))" out &&
 	test $(seen early) -eq 1
 '
 
 test_expect_success 'no message_stop: retried, then an error, attempts = retries+1' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"id\":\"nd\",\"no_done\":true}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta retry delta delta retry delta delta error " &&
+	smsg "a b" "\"id\":\"nd\",\"no_done\":true" >in &&
+	run_in fail "delta delta retry delta delta retry delta delta error " --retries 2 --backoff 1 &&
 	has ".type==\"error\" and .attempts==3 and .status==200 and
 	    .error.type==\"stream_error\" and
 	    .error.message==\"stream ended without message_stop\"" out &&
@@ -228,42 +218,34 @@ test_expect_success 'no message_stop: retried, then an error, attempts = retries
 '
 
 test_expect_success 'cut once before message_stop: the response on attempt 2' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c\"}],\"mock\":{\"id\":\"cut1\",\"fail_first\":1,\"close_after\":4}" >in &&
-	"$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta retry delta delta delta response " &&
+	smsg "a b c" "\"id\":\"cut1\",\"fail_first\":1,\"close_after\":4" >in &&
+	run_in ok "delta retry delta delta delta response " --retries 2 --backoff 1 &&
 	has ".type==\"response\" and .attempts==2 and .content==\"a b c\"" out &&
 	test $(seen cut1) -eq 2
 '
 
 test_expect_success 'a complete stream, then a broken connection: not sent again' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}]" >in &&
+	smsg "a b" >in &&
 	jq -c .body in >body &&
 	curl -s -N --data-binary @body "$VMAN_BASE_URL/v1/messages" >sse &&
 	n=$(grep -c "^event: " sse) &&
 	tail -n 3 sse | grep -q "^event: message_stop" &&
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"id\":\"brk\",\"close_after\":$n}" >in &&
-	"$VMANJL" -q --retries 2 --backoff 1 in >out &&
-	test "$(types out)" = "delta delta response " &&
+	smsg "a b" "\"id\":\"brk\",\"close_after\":$n" >in &&
+	run_in ok "delta delta response " --retries 2 --backoff 1 &&
 	has ".type==\"response\" and .attempts==1 and .content==\"a b\"" out &&
 	test $(seen brk) -eq 1 &&
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b\"}],\"mock\":{\"id\":\"brk2\",\"close_after\":$((n - 1))}" >in &&
-	test_must_fail "$VMANJL" -q --retries 1 --backoff 1 in >out &&
+	smsg "a b" "\"id\":\"brk2\",\"close_after\":$((n - 1))" >in &&
+	run_in fail "" --retries 1 --backoff 1 &&
 	test $(seen brk2) -eq 2
 '
 
 test_expect_success '--events: the event names and exact data strings' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"ev one\"}]" >in &&
+	smsg "ev one" >in &&
 	jq -c .body in >body &&
-	mock_reset &&
-	curl -s -N --data-binary @body "$VMAN_BASE_URL/v1/messages" >sse &&
+	events_as_sent body /v1/messages &&
 	sed -n "s/^event: //p" sse >expect.names &&
-	sed -n "s/^data: //p" sse >expect &&
-	mock_reset &&
-	"$VMANJL" -q --events in >out &&
 	jq -r "select(.type==\"event\") | .event" out >actual.names &&
-	jq -r "select(.type==\"event\") | .data" out >actual &&
 	test_cmp expect.names actual.names &&
-	test_cmp expect actual &&
 	test "$(tail -n 1 actual.names)" = message_stop &&
 	has ".type==\"response\" and .body==null and
 	    .events==$(wc -l <expect)" out &&
@@ -284,19 +266,14 @@ test_expect_success '--format batch: no deltas, the assembled Message' '
 test_expect_success 'the cache: a replay is byte-identical, nothing sent' '
 	msg "\"stream\":true,$FULL" c1 >in &&
 	msg "$FULL" c2 >>in &&
-	"$VMANJL" -k --cache cdir in >out1 2>err1 &&
+	cache_replays cdir &&
 	grep "0 cache hits, 2 misses" err1 &&
-	n=$(requests) &&
-	"$VMANJL" -k --cache cdir in >out2 2>err2 &&
-	grep "2 cache hits, 0 misses" err2 &&
-	test $(requests) -eq $n &&
-	test_cmp out1 out2 &&
 	test $(grep -c "\"type\":\"delta\"" out2) -gt 10
 '
 
 test_expect_success '--resume: only what is missing is sent' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"r one\"}],\"mock\":{\"id\":\"r1\"}" r1 >in &&
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"r two\"}],\"mock\":{\"id\":\"r2\"}" r2 >>in &&
+	smsg "r one" "\"id\":\"r1\"" r1 >in &&
+	smsg "r two" "\"id\":\"r2\"" r2 >>in &&
 	head -n 1 in >first &&
 	"$VMANJL" -q first >out &&
 	mock_reset &&
@@ -315,27 +292,15 @@ test_expect_success 'the summary counts prompt (with cache) and completion token
 '
 
 test_expect_success '--max-response-size bounds each event and the answer assembled' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"a b c\"}],\"mock\":{\"repeat\":2000}" >in &&
-	"$VMANJL" -q --max-response-size 16k in >out &&
-	has ".type==\"response\" and (.content | length)==10000" out &&
-	test_must_fail "$VMANJL" -q --max-response-size 1k in >out &&
-	has ".type==\"error\" and .error.type==\"response_too_large\"" out &&
-	big=$(printf "%03000d" 0) &&
-	msg "\"stream\":true,\"messages\":[],\"mock\":{\"id\":\"bigev\",\"content\":\"$big\"}" >in &&
-	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 --max-response-size 1k in >out &&
-	has ".type==\"error\" and .error.type==\"response_too_large\" and
-	    .attempts==1" out &&
-	test $(seen bigev) -eq 1
+	max_size_bounds "$(smsg "a b c" "\"repeat\":2000")" \
+	    "$(msg "\"stream\":true,\"messages\":[],\"mock\":{\"id\":\"bigev\",\"content\":\"$(printf "%03000d" 0)\"}")"
 '
 
 test_expect_success 'a long stream: every delta, joined to the content' '
-	msg "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"aa bb cc\"}],\"mock\":{\"repeat\":20000}" >in &&
+	smsg "aa bb cc" "\"repeat\":20000" >in &&
 	"$VMANJL" -q in >out &&
 	test $(grep -c "\"type\":\"delta\"" out) -eq 60000 &&
-	joined out >actual &&
-	jq -j "select(.type==\"response\") | .content" out >expect &&
-	test $(wc -c <expect) -eq $((8 * 20000)) &&
-	cmp expect actual &&
+	joins_to_content out $((8 * 20000)) &&
 	has ".type==\"response\" and .usage.completion_tokens==60000" out
 '
 

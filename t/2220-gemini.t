@@ -40,14 +40,7 @@ test_expect_success 'the endpoint table names both paths' '
 test_expect_success 'one content delta per chunk, in order, joined equal to content' '
 	gem s1 gemini-2.0-flash "$S" "one two three four" >in &&
 	"$VMANJL" -q in >out &&
-	jq -c "select(.type==\"delta\")" out >deltas &&
-	cat >expect <<-\EOF &&
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":"one"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" two"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" three"}
-	{"type":"delta","line":1,"custom_id":"s1","index":0,"content":" four"}
-	EOF
-	test_cmp expect deltas &&
+	word_deltas out s1 one two three four &&
 	has ".type==\"response\" and .status==200 and .attempts==1 and
 	    .content==\"one two three four\" and .finish_reason==\"stop\" and
 	    .usage=={\"prompt_tokens\":4,\"completion_tokens\":4,
@@ -190,19 +183,13 @@ test_expect_success 'a long stream (repeat) assembles every chunk' '
 	test $(count ".type==\"delta\"" out) -eq 1000 &&
 	has ".type==\"response\" and (.content | length)==1500 and
 	    .usage.completion_tokens==1000" out &&
-	test "$(joined out)" = "$(jq -j "select(.type==\"response\") | .content" out)"
+	joins_to_content out
 '
 
 test_expect_success '--events: the exact data lines, no deltas' '
 	gem v1 gemini-2.0-flash "$S" "ev one two" >in &&
-	mock_reset &&
-	curl -s -N -d "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"ev one two\"}]}]}" \
-	    "$VMAN_BASE_URL$M/gemini-2.0-flash$S" >sse &&
-	sed -n "s/^data: //p" sse >expect &&
-	mock_reset &&
-	"$VMANJL" -q --events in >out &&
-	jq -r "select(.type==\"event\") | .data" out >actual &&
-	test_cmp expect actual &&
+	jq -c .body in >body &&
+	events_as_sent body "$M/gemini-2.0-flash$S" &&
 	has ".type==\"response\" and .body==null and .events==3" out &&
 	test $(count ".type==\"delta\"" out) -eq 0
 '
@@ -222,13 +209,8 @@ test_expect_success 'the cache replays a stream byte for byte' '
 		gem k1 gemini-2.0-flash-thinking "$S" "cache this"
 		gem k2 gemini-2.0-flash :generateContent "and this"
 	} >in &&
-	"$VMANJL" -k --cache c in >out1 2>err1 &&
-	n=$(requests) &&
-	"$VMANJL" -k --cache c in >out2 2>err2 &&
-	test $(requests) -eq $n &&
-	grep "2 cache hits, 0 misses" err2 &&
-	has ".type==\"delta\" and .reasoning" out2 &&
-	test_cmp out1 out2
+	cache_replays c &&
+	has ".type==\"delta\" and .reasoning" out2
 '
 
 test_expect_success '--resume sends only what is missing' '

@@ -148,3 +148,112 @@ test_done () {
 	cd / && rm -rf "$TMP"
 	[ $test_failed -eq 0 ]
 }
+
+# Helpers of the streaming scripts (chat, Responses, Messages, Gemini),
+# which make the same promises in each dialect.
+
+# The record types of file $1 on one line, each followed by a space.
+record_types () {
+	jq -r .type "$1" | tr "\n" " "
+}
+
+# Run vmanjl -q with the options $3... on the request file in, its
+# records in out.  It must end as $1 says: ok (exit 0) or fail (not 0,
+# and not by a signal); when $2 is not empty, the record types of out
+# (as record_types writes them) must be $2.
+run_in () {
+	run_in_end=$1 run_in_types=$2
+	shift 2
+	if [ "$run_in_end" = ok ]; then
+		"$VMANJL" -q "$@" in >out
+	else
+		test_must_fail "$VMANJL" -q "$@" in >out
+	fi ||
+		{ echo "vmanjl -q $* in: expected to end $run_in_end"; return 1; }
+	[ -z "$run_in_types" ] ||
+	[ "$(record_types out)" = "$run_in_types" ] ||
+		{ echo "record types: $(record_types out)"; \
+		echo "expected:     $run_in_types"; return 1; }
+}
+
+# The delta records of file $1 are, in order and nothing else, those of
+# line 1, custom_id $2, index 0 with one word of $3... each as content:
+# "w1", " w2", " w3" and so on.
+word_deltas () {
+	word_deltas_file=$1 word_deltas_id=$2 word_deltas_sep=
+	shift 2
+	for word_deltas_w; do
+		printf '{"type":"delta","line":1,"custom_id":"%s","index":0,"content":"%s%s"}\n' \
+		    "$word_deltas_id" "$word_deltas_sep" "$word_deltas_w"
+		word_deltas_sep=" "
+	done >"$TMP/deltas.expect" &&
+	jq -c 'select(.type=="delta")' "$word_deltas_file" >"$TMP/deltas" &&
+	test_cmp "$TMP/deltas.expect" "$TMP/deltas"
+}
+
+# The contents of the delta records of file $1, joined, are byte for
+# byte the content of its response record, $2 bytes long when given.
+joins_to_content () {
+	jq -j 'select(.type=="delta") | .content // empty' "$1" \
+	    >"$TMP/joined" &&
+	jq -j 'select(.type=="response") | .content' "$1" >"$TMP/content" &&
+	{ [ -z "${2:-}" ] || [ $(wc -c <"$TMP/content") -eq "$2" ] ||
+		{ echo "content: $(wc -c <"$TMP/content") bytes, not $2"; \
+		return 1; }; } &&
+	cmp "$TMP/content" "$TMP/joined"
+}
+
+# A request line for path $1 that the server answers with the event
+# stream of file $2 as it stands; $3 (jq object members, each followed
+# by a comma) go into the body before stream, $4 (the same) into the mock.
+raw_stream () {
+	jq -n -c --rawfile s "$2" "{url:\"$1\",body:{${3:-}stream:true,
+	    mock:{${4:-}content_type:\"text/event-stream\",raw:\$s}}}"
+}
+
+# --events on the request file in, records in out: the data of the event
+# records are, in order, the data lines the server sends when curl posts
+# the file $1 to path $2 (the server reset before each, so that both
+# get the same answer).  Leaves the stream in sse, the data lines in
+# expect and the event records' data in actual.
+events_as_sent () {
+	mock_reset &&
+	curl -s -N --data-binary @"$1" "$VMAN_BASE_URL$2" >sse &&
+	sed -n "s/^data: //p" sse >expect &&
+	mock_reset &&
+	"$VMANJL" -q --events in >out &&
+	jq -r 'select(.type=="event") | .data' out >actual &&
+	test_cmp expect actual
+}
+
+# Run vmanjl -k --cache $1 on the request file in twice, records in out1
+# and out2, the summaries in err1 and err2: the second run finds all 2
+# lines in the cache, sends nothing and writes the same records.
+cache_replays () {
+	"$VMANJL" -k --cache "$1" in >out1 2>err1 &&
+	cache_replays_n=$(requests) &&
+	"$VMANJL" -k --cache "$1" in >out2 2>err2 &&
+	grep "2 cache hits, 0 misses" err2 &&
+	test $(requests) -eq $cache_replays_n &&
+	test_cmp out1 out2
+}
+
+# --max-response-size bounds each event of a stream and the answer
+# assembled: the request line $1, a stream of short events and 10000
+# characters of content, is answered under 16k and is too large for 1k;
+# the request line $2, one event of 3000 characters and mock id bigev,
+# is too large for 1k on the first attempt and not sent again.
+max_size_bounds () {
+	echo "$1" >in &&
+	"$VMANJL" -q --max-response-size 16k in >out &&
+	has '.type=="response" and (.content | length)==10000' out &&
+	test_must_fail "$VMANJL" -q --max-response-size 1k in >out &&
+	has '.type=="error" and .error.type=="response_too_large" and
+	    .attempts==1' out &&
+	echo "$2" >in &&
+	test_must_fail "$VMANJL" -q --retries 2 --backoff 1 \
+	    --max-response-size 1k in >out &&
+	has '.type=="error" and .error.type=="response_too_large" and
+	    .attempts==1' out &&
+	test $(seen bigev) -eq 1
+}
