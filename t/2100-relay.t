@@ -14,21 +14,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# Run vmanjl with the arguments after $1; succeed when it exits $1.
-exits () {
-	want=$1
-	shift
-	"$VMANJL" "$@"
-	st=$?
-	[ $st -eq "$want" ] ||
-	    { echo "exit status $st, not $want" >&2; return 1; }
-}
-
-# The server's count of polls of task $1 (0 when never polled).
-polls_of () {
-	mock_stats | jq ".polls[\"$1\"] // 0"
-}
-
 # "vendor_status progress" of every progress record after the submit of
 # file $1, one a line.
 progress_of () {
