@@ -17,14 +17,34 @@ one_line () {
 	test $(wc -l <"$1") -eq 1 && jq -c . "$1" >/dev/null
 }
 
+# The server's answer to body file $2 on path $1 into file server, then
+# vmanjl's to input file $3 into out, each from a fresh server (so that
+# the ids agree); out must be one line.
+served () {
+	mock_reset && server "$1" "$2" >server &&
+	mock_reset && "$VMANJL" -q "$3" >out &&
+	one_line out
+}
+
+# The body in the one record of file out, as vmanjl wrote it: what
+# stands between "body": and the member $1 after it, whose value and
+# the rest of the line match $2 (default: anything).
+body_of () {
+	sed -n "s/^.*\"status\":200,\"body\":\(.*\),\"$1\":${2-.*}\$/\1/p" out
+}
+
+# That body is byte for byte the answer in file server.
+as_served () {
+	body_of "$@" >actual &&
+	test_cmp server actual
+}
+
 test_expect_success 'a chat answer: every member of the response record' '
 	cat >in <<-\EOF &&
 	{"custom_id":"c1","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"hello big world"}]}}
 	EOF
 	jq -c .body in >body &&
-	mock_reset && server /v1/chat/completions body >server &&
-	mock_reset && "$VMANJL" -q in >out &&
-	one_line out &&
+	served /v1/chat/completions body in &&
 	has ".type==\"response\" and .line==1 and .custom_id==\"c1\" and
 	    .status==200 and .attempts==1 and
 	    .content==\"hello big world\" and .finish_reason==\"stop\" and
@@ -33,8 +53,7 @@ test_expect_success 'a chat answer: every member of the response record' '
 	    .body.object==\"chat.completion\" and
 	    .body.choices[0].message.content==\"hello big world\"" out &&
 	jq -e "keys_unsorted[0:3]==[\"type\",\"line\",\"custom_id\"]" out &&
-	sed -n "s/^.*\"status\":200,\"body\":\(.*\),\"content\":.*\$/\1/p" out >actual &&
-	test_cmp server actual
+	as_served content
 '
 
 test_expect_success 'max_tokens cuts the answer: finish_reason length' '
@@ -54,17 +73,14 @@ test_expect_success 'a tool call answer: content null, body passed through' '
 	cat >body <<-\EOF &&
 	{"model":"m","tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}],"messages":[{"role":"user","content":"hello big world"}]}
 	EOF
-	mock_reset && server /v1/chat/completions body >server &&
+	served /v1/chat/completions body body &&
 	jq -e ".choices[0].message.content==null" server &&
-	mock_reset && "$VMANJL" -q body >out &&
-	one_line out &&
 	has ".type==\"response\" and .content==null and
 	    .finish_reason==\"tool_calls\" and .attempts==1 and
 	    .body.choices[0].message.tool_calls==[{\"id\":\"call_mock_1\",
 	      \"type\":\"function\",\"function\":{\"name\":\"lookup\",
 	      \"arguments\":\"{\\\"text\\\":\\\"hello big world\\\"}\"}}]" out &&
-	sed -n "s/^.*\"status\":200,\"body\":\(.*\),\"content\":null,.*\$/\1/p" out >actual &&
-	test_cmp server actual
+	as_served content "null,.*"
 '
 
 test_expect_success 'a completion answer: content is choices[0].text' '
@@ -81,16 +97,13 @@ test_expect_success 'a completion answer: content is choices[0].text' '
 test_expect_success 'embeddings: usage but no content or finish_reason' '
 	echo "{\"custom_id\":\"e\",\"url\":\"/v1/embeddings\",\"body\":{\"model\":\"m\",\"input\":[\"one\",\"two\"]}}" >in &&
 	jq -c .body in >body &&
-	mock_reset && server /v1/embeddings body >server &&
-	mock_reset && "$VMANJL" -q in >out &&
-	one_line out &&
+	served /v1/embeddings body in &&
 	has ".type==\"response\" and .status==200 and
 	    (has(\"content\") | not) and (has(\"finish_reason\") | not) and
 	    .usage==.body.usage and .usage.prompt_tokens==2 and
 	    (.body.data | length)==2 and
 	    (.body.data[0].embedding | length)==8" out &&
-	sed -n "s/^.*\"status\":200,\"body\":\(.*\),\"usage\":.*\$/\1/p" out >actual &&
-	test_cmp server actual
+	as_served usage
 '
 
 test_expect_success 'images: no content, no usage' '
@@ -126,7 +139,7 @@ test_expect_success 'a pretty-printed body comes out compact, numbers as written
 	"$VMANJL" -q in >out &&
 	one_line out &&
 	has ".type==\"response\" and .status==200 and .attempts==1" out &&
-	sed -n "s/^.*\"status\":200,\"body\":\(.*\),\"attempts\":1}\$/\1/p" out >actual &&
+	body_of attempts "1}" >actual &&
 	printf "%s\n" "{\"a\":1.50e+2,\"b\":[1,-0.0,1E5,12345678901234567890123,0.100],\"s\":\"x y\",\"n\":null,\"t\":true,\"o\":{}}" >expect &&
 	test_cmp expect actual
 '

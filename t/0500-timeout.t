@@ -9,39 +9,41 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
+# The line on stdin into in, then vmanjl with the arguments after $1 on
+# it, into out; succeed when it exits $1.  $ms is the time it took.
+timed () {
+	cat >in &&
+	t0=$(now_ms) &&
+	exits "$@" in >out
+	rc=$?
+	ms=$(($(now_ms) - t0))
+	echo "took $ms ms"
+	return $rc
+}
+
 test_expect_success '--timeout 1 against a 3 s delay: a timeout error within 3 s' '
-	cat >in <<-\EOF &&
+	timed 1 --timeout 1 --retries 0 <<-\EOF &&
 	{"custom_id":"slow","body":{"model":"m","messages":[],"mock":{"id":"to1","delay_ms":3000}}}
 	EOF
-	t0=$(now_ms) &&
-	{ "$VMANJL" --timeout 1 --retries 0 in >out; st=$?; } &&
-	t1=$(now_ms) &&
-	echo "took $((t1 - t0)) ms" &&
-	test $st -eq 1 &&
 	test $(count ".type==\"response\" or .type==\"error\"" out) -eq 1 &&
 	has ".type==\"error\" and .custom_id==\"slow\" and
 	    .status==null and .attempts==1 and
 	    .error.type==\"timeout\"" out &&
-	test $((t1 - t0)) -ge 900 &&
-	test $((t1 - t0)) -lt 3000
+	test $ms -ge 900 &&
+	test $ms -lt 3000
 '
 
 test_expect_success 'a timed-out attempt is retried, then fails for good' '
-	cat >in <<-\EOF &&
+	timed 1 --timeout 0.5 --retries 1 --backoff 10 <<-\EOF &&
 	{"model":"m","messages":[],"mock":{"id":"to2","delay_ms":3000}}
 	EOF
-	t0=$(now_ms) &&
-	{ "$VMANJL" --timeout 0.5 --retries 1 --backoff 10 in >out; st=$?; } &&
-	t1=$(now_ms) &&
-	echo "took $((t1 - t0)) ms" &&
-	test $st -eq 1 &&
 	has ".type==\"retry\" and .status==null and .attempt==1 and
 	    .error.type==\"timeout\"" out &&
 	has ".type==\"error\" and .status==null and .attempts==2 and
 	    .error.type==\"timeout\"" out &&
 	jq -s -e ".[-1].type==\"error\"" out &&
 	test $(seen to2) -eq 2 &&
-	test $((t1 - t0)) -lt 2500
+	test $ms -lt 2500
 '
 
 test_expect_success 'a timeout on the first attempt only: the retry succeeds' '
@@ -55,17 +57,12 @@ test_expect_success 'a timeout on the first attempt only: the retry succeeds' '
 '
 
 test_expect_success '--timeout bounds the whole attempt, even a stream that flows' '
-	cat >in <<-\EOF &&
+	timed 1 --timeout 1 --retries 0 <<-\EOF &&
 	{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d e f g h i j k l"}],"mock":{"event_delay_ms":300}}
 	EOF
-	t0=$(now_ms) &&
-	{ "$VMANJL" --timeout 1 --retries 0 in >out; st=$?; } &&
-	t1=$(now_ms) &&
-	echo "took $((t1 - t0)) ms" &&
-	test $st -eq 1 &&
 	has ".type==\"delta\"" out &&
 	has ".type==\"error\" and .error.type==\"timeout\"" out &&
-	test $((t1 - t0)) -lt 2500
+	test $ms -lt 2500
 '
 
 test_expect_success 'a delay shorter than --timeout succeeds' '
@@ -82,31 +79,21 @@ test_expect_success 'a delay shorter than --timeout succeeds' '
 # The idle timeout tests carry --timeout 5 as a safety net, so that an
 # idle timeout that never fires cannot hang the suite.
 test_expect_success '--idle-timeout 1: a stalled stream fails soon, naming it' '
-	cat >in <<-\EOF &&
+	timed 1 --idle-timeout 1 --timeout 5 --retries 0 <<-\EOF &&
 	{"custom_id":"stall","body":{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d"}],"mock":{"id":"st1","stall_after":2}}}
 	EOF
-	t0=$(now_ms) &&
-	{ "$VMANJL" --idle-timeout 1 --timeout 5 --retries 0 in >out; st=$?; } &&
-	t1=$(now_ms) &&
-	echo "took $((t1 - t0)) ms" &&
-	test $st -eq 1 &&
 	has ".type==\"delta\" and .content==\"a\"" out &&
 	has ".type==\"error\" and .custom_id==\"stall\" and
 	    .attempts==1 and .error.type==\"timeout\" and
 	    (.error.message | test(\"idle\"))" out &&
-	test $((t1 - t0)) -ge 900 &&
-	test $((t1 - t0)) -lt 3000
+	test $ms -ge 900 &&
+	test $ms -lt 3000
 '
 
 test_expect_success '--idle-timeout with --retries 1: a retry record, then success' '
-	cat >in <<-\EOF &&
+	timed 0 --idle-timeout 1 --timeout 5 --retries 1 --backoff 10 <<-\EOF &&
 	{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d"}],"mock":{"id":"st2","fail_first":1,"stall_after":2}}
 	EOF
-	t0=$(now_ms) &&
-	"$VMANJL" --idle-timeout 1 --timeout 5 --retries 1 --backoff 10 \
-	    in >out &&
-	t1=$(now_ms) &&
-	echo "took $((t1 - t0)) ms" &&
 	jq -r .type out >types &&
 	printf "delta\nretry\ndelta\ndelta\ndelta\ndelta\nresponse\n" >expect &&
 	test_cmp expect types &&
@@ -116,52 +103,38 @@ test_expect_success '--idle-timeout with --retries 1: a retry record, then succe
 	has ".type==\"response\" and .attempts==2 and
 	    .content==\"a b c d\"" out &&
 	test $(seen st2) -eq 2 &&
-	test $((t1 - t0)) -lt 3500
+	test $ms -lt 3500
 '
 
 test_expect_success '--idle-timeout: a non-streamed answer that stalls' '
-	cat >in <<-\EOF &&
+	timed 1 --idle-timeout 1 --timeout 5 --retries 0 <<-\EOF &&
 	{"model":"m","messages":[],"mock":{"id":"st3","stall_after":10}}
 	EOF
-	t0=$(now_ms) &&
-	{ "$VMANJL" --idle-timeout 1 --timeout 5 --retries 0 in >out; st=$?; } &&
-	t1=$(now_ms) &&
-	echo "took $((t1 - t0)) ms" &&
-	test $st -eq 1 &&
 	has ".type==\"error\" and .attempts==1 and
 	    .error.type==\"timeout\" and
 	    (.error.message | test(\"idle\"))" out &&
-	test $((t1 - t0)) -lt 3000
+	test $ms -lt 3000
 '
 
 test_expect_success 'a non-streamed answer slower than --idle-timeout is waited for, sent once' '
-	cat >in <<-\EOF &&
+	timed 0 --idle-timeout 1 --timeout 10 <<-\EOF &&
 	{"model":"m","messages":[{"role":"user","content":"slow"}],"mock":{"id":"st4","delay_ms":2500}}
 	EOF
-	t0=$(now_ms) &&
-	"$VMANJL" --idle-timeout 1 --timeout 10 in >out &&
-	t1=$(now_ms) &&
-	echo "took $((t1 - t0)) ms" &&
 	has ".type==\"response\" and .attempts==1 and .content==\"slow\"" out &&
 	test $(count ".type==\"retry\"" out) -eq 0 &&
 	test $(seen st4) -eq 1 &&
-	test $((t1 - t0)) -ge 2400
+	test $ms -ge 2400
 '
 
 test_expect_success 'no byte at all: only --timeout ends the wait' '
-	cat >in <<-\EOF &&
+	timed 1 --idle-timeout 1 --timeout 2 --retries 0 <<-\EOF &&
 	{"model":"m","messages":[],"mock":{"id":"st5","delay_ms":8000}}
 	EOF
-	t0=$(now_ms) &&
-	{ "$VMANJL" --idle-timeout 1 --timeout 2 --retries 0 in >out; st=$?; } &&
-	t1=$(now_ms) &&
-	echo "took $((t1 - t0)) ms" &&
-	test $st -eq 1 &&
 	has ".type==\"error\" and .status==null and .attempts==1 and
 	    .error.type==\"timeout\" and
 	    (.error.message | test(\"idle\") | not)" out &&
-	test $((t1 - t0)) -ge 1900 &&
-	test $((t1 - t0)) -lt 4000
+	test $ms -ge 1900 &&
+	test $ms -lt 4000
 '
 
 test_expect_success 'a slow stream with gaps under --idle-timeout succeeds' '

@@ -186,27 +186,18 @@ test_expect_success '-k --window 2: input is not read past the window' '
 # malformed lines.
 mixed () {
 	awk 'BEGIN {
-		for (i = 1; i <= 500; i++) {
-			k = i % 10
-			if (k == 0)
-				print ""
-			else if (k == 1)
-				print "{not json"
-			else if (k == 2)
-				printf "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"s%d a b c\"}]}\n", i
-			else if (k == 3)
-				printf "{\"model\":\"m\",\"messages\":[],\"mock\":{\"status\":400}}\n"
-			else if (k == 4)
-				printf "{\"model\":\"m\",\"messages\":[],\"mock\":{\"status\":503}}\n"
-			else if (k == 5)
-				printf "{\"custom_id\":\"c%d\",\"url\":\"/v1/embeddings\",\"body\":{\"input\":\"x\"}}\n", i
-			else if (k == 6)
-				printf "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"u v\"}],\"mock\":{\"close_after\":2}}\n"
-			else if (k == 7)
-				print "[1,2]"
-			else
-				printf "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"n%d\"}],\"mock\":{\"delay_ms\":%d}}\n", i, i % 13
-		}
+		# By i % 10, a format taking i and i % 13.
+		f[0] = ""
+		f[1] = "{not json"
+		f[2] = "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"s%d a b c\"}]}"
+		f[3] = "{\"model\":\"m\",\"messages\":[],\"mock\":{\"status\":400}}"
+		f[4] = "{\"model\":\"m\",\"messages\":[],\"mock\":{\"status\":503}}"
+		f[5] = "{\"custom_id\":\"c%d\",\"url\":\"/v1/embeddings\",\"body\":{\"input\":\"x\"}}"
+		f[6] = "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"u v\"}],\"mock\":{\"close_after\":2}}"
+		f[7] = "[1,2]"
+		f[8] = f[9] = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"n%d\"}],\"mock\":{\"delay_ms\":%d}}"
+		for (i = 1; i <= 500; i++)
+			printf f[i % 10] "\n", i, i % 13
 	}'
 }
 

@@ -43,6 +43,33 @@ trace () {
 	' "$1"
 }
 
+# The terminal records of file records: a response for each line $1,
+# $2 and so on, nothing else.
+responses () {
+	terminals records >actual &&
+	printf "%s response\n" "$@" >expect &&
+	test_cmp expect actual
+}
+
+# For each pair "LINE VALUE" after $1: a response of line LINE in file
+# records whose task.raw member $1 is VALUE.
+raw_is () {
+	m=$1
+	shift
+	while [ $# -ge 2 ]; do
+		has ".type==\"response\" and .line==$1 and
+		    .task.raw.$m==\"$2\"" records || return 1
+		shift 2
+	done
+}
+
+# The trace of file records is the one on stdin.
+traced () {
+	cat >expect &&
+	trace records >actual &&
+	test_cmp expect actual
+}
+
 # Every task response of file $1 counts the polls the server answered,
 # and its attempts are the submit and those polls.
 polls_match () {
@@ -121,9 +148,7 @@ test_expect_success 'chat: plain, streamed, bare body, embeddings, a bad line' '
 
 test_expect_success 'chat models: gpts, gemini-pro, gpt-4-all, vision, streamed vision' '
 	run_family chat-models 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 4 5 >expect &&
-	test_cmp expect actual &&
+	responses 1 2 3 4 5 &&
 	has ".type==\"response\" and .line==1 and .custom_id==\"gpts\" and
 	    .body.model==\"gpt-4-gizmo-g-2fkFE8rbu\" and
 	    .content==\"What can this GPT do\"" records &&
@@ -147,9 +172,7 @@ test_expect_success 'chat models: gpts, gemini-pro, gpt-4-all, vision, streamed 
 
 test_expect_success 'completions: plain and streamed' '
 	run_family completions 0 &&
-	terminals records >actual &&
-	printf "1 response\n2 response\n" >expect &&
-	test_cmp expect actual &&
+	responses 1 2 &&
 	has ".type==\"response\" and .line==1 and
 	    .body.object==\"text_completion\" and
 	    .content==\"Say this is a test\"" records &&
@@ -163,9 +186,7 @@ test_expect_success 'completions: plain and streamed' '
 
 test_expect_success 'images: dall-e-3, chat-shaped stable-diffusion and gpt-4-all' '
 	run_family images 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 >expect &&
-	test_cmp expect actual &&
+	responses 1 2 3 &&
 	has ".type==\"response\" and .line==1 and .custom_id==\"dalle3\" and
 	    (.body.data | length)==1 and
 	    (.body.data[0].url | endswith(\".png\")) and
@@ -180,9 +201,7 @@ test_expect_success 'images: dall-e-3, chat-shaped stable-diffusion and gpt-4-al
 
 test_expect_success 'embeddings: one input and many' '
 	run_family embeddings 0 &&
-	terminals records >actual &&
-	printf "1 response\n2 response\n" >expect &&
-	test_cmp expect actual &&
+	responses 1 2 &&
 	has ".type==\"response\" and .line==1 and .body.object==\"list\" and
 	    (.body.data | length)==1 and
 	    (.body.data[0].embedding | length)==8" records &&
@@ -194,9 +213,7 @@ test_expect_success 'embeddings: one input and many' '
 test_expect_success 'audio: transcription (json, srt), translation, speech to files' '
 	test ! -e "$EXAMPLES/out" &&
 	run_family audio 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 4 5 >expect &&
-	test_cmp expect actual &&
+	responses 1 2 3 4 5 &&
 	size=$(wc -c <files/hello.wav) &&
 	has ".type==\"response\" and .line==1 and .custom_id==\"transcribe\" and
 	    .body.text==\"received hello.wav $size bytes\"" records &&
@@ -244,8 +261,7 @@ test_expect_success 'midjourney: imagine, prefix, blend, describe, shorten, swap
 	{ printf "%s response\n" 1 2 3 4 5 6; echo "7 error";
 	  printf "%s response\n" 8 9 10 11; } >expect &&
 	test_cmp expect actual &&
-	trace records >actual &&
-	cat >expect <<-\EOF &&
+	traced <<-\EOF &&
 	1 submitted,running NOT_START,SUBMITTED,IN_PROGRESS -> response succeeded SUCCESS
 	2 submitted,running NOT_START,SUBMITTED,IN_PROGRESS -> response succeeded SUCCESS
 	3 submitted,running NOT_START,SUBMITTED,IN_PROGRESS -> response succeeded SUCCESS
@@ -253,7 +269,6 @@ test_expect_success 'midjourney: imagine, prefix, blend, describe, shorten, swap
 	5 submitted,running NOT_START,SUBMITTED,IN_PROGRESS -> response succeeded SUCCESS
 	6 submitted,running NOT_START,SUBMITTED,IN_PROGRESS -> response succeeded SUCCESS
 	EOF
-	test_cmp expect actual &&
 	all ".type==\"response\" and .task" ".task.progress==1 and
 	    .task.raw.status==\"SUCCESS\" and .body==.task.raw" records &&
 	all ".type==\"response\" and .task and .line!=5" "
@@ -269,10 +284,7 @@ test_expect_success 'midjourney: imagine, prefix, blend, describe, shorten, swap
 	    .task.raw.state==\"run-1\"" records &&
 	has ".type==\"response\" and .line==2 and
 	    .task.raw.prompt==\"a dog in a hat\"" records &&
-	has ".type==\"response\" and .line==3 and
-	    .task.raw.action==\"BLEND\"" records &&
-	has ".type==\"response\" and .line==4 and
-	    .task.raw.action==\"DESCRIBE\"" records &&
+	raw_is action 3 BLEND 4 DESCRIBE &&
 	has ".type==\"response\" and .line==5 and
 	    .task.raw.action==\"SHORTEN\" and
 	    .task.urls==[]" records &&
@@ -313,17 +325,13 @@ test_expect_success 'midjourney: a mode prefix is kept in the polls' '
 
 test_expect_success 'suno: v3.5 and v3.0 generate, concat, new-api music' '
 	run_family suno 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 4 >expect &&
-	test_cmp expect actual &&
-	trace records >actual &&
-	cat >expect <<-\EOF &&
+	responses 1 2 3 4 &&
+	traced <<-\EOF &&
 	1 submitted,running pending,processing -> response succeeded completed
 	2 submitted,running pending,processing -> response succeeded completed
 	3 submitted,running pending,processing -> response succeeded completed
 	4 submitted,running NOT_START,SUBMITTED,QUEUED,IN_PROGRESS -> response succeeded SUCCESS
 	EOF
-	test_cmp expect actual &&
 	all ".type==\"response\"" ".task.progress==1 and
 	    (.task.urls | map(endswith(\".mp3\")) | any) and
 	    (.task.urls | map(endswith(\".mp4\")) | any)" records &&
@@ -343,16 +351,12 @@ test_expect_success 'suno: v3.5 and v3.0 generate, concat, new-api music' '
 
 test_expect_success 'flux: pro-1.1, pro, dev, and a result query' '
 	run_family flux 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 4 >expect &&
-	test_cmp expect actual &&
-	trace records >actual &&
-	cat >expect <<-\EOF &&
+	responses 1 2 3 4 &&
+	traced <<-\EOF &&
 	1 submitted,running Pending -> response succeeded Ready
 	2 submitted,running Pending -> response succeeded Ready
 	3 submitted,running Pending -> response succeeded Ready
 	EOF
-	test_cmp expect actual &&
 	has ".type==\"response\" and .line==1 and
 	    .task.urls==[.task.raw.result.sample] and
 	    (.task.urls[0] | endswith(\".png\"))" records &&
@@ -368,9 +372,7 @@ test_expect_success 'flux: pro-1.1, pro, dev, and a result query' '
 
 test_expect_success 'recraft: generate, styles, vectorize, remove background, upscales' '
 	run_family recraft 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 4 5 6 >expect &&
-	test_cmp expect actual &&
+	responses 1 2 3 4 5 6 &&
 	has ".type==\"response\" and .line==1 and (.body.data | length)==1 and
 	    (.body.data[0].url | endswith(\".png\"))" records &&
 	has ".type==\"response\" and .line==2 and
@@ -404,9 +406,7 @@ test_expect_success 'recraft uploads: the file part and the fields reach the ser
 
 test_expect_success 'stability: ultra, core as JSON, sd3 image-to-image, sdxl' '
 	run_family stability 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 4 >expect &&
-	test_cmp expect actual &&
+	responses 1 2 3 4 &&
 	binary records ultra ultra.png image/png 89504e47 &&
 	has ".type==\"response\" and .line==2 and .custom_id==\"core-json\" and
 	    (.body.image | type)==\"string\" and
@@ -433,9 +433,7 @@ test_expect_success 'stability upload: the image part and the fields reach the s
 
 test_expect_success 'ideogram: generate, remix, upscale, describe; reverse tasks' '
 	run_family ideogram 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 4 5 6 7 8 >expect &&
-	test_cmp expect actual &&
+	responses 1 2 3 4 5 6 7 8 &&
 	size=$(wc -c <files/cat.png) &&
 	has ".type==\"response\" and .line==1 and
 	    .body.data[0].prompt==\"a poster that says hello\" and
@@ -446,26 +444,17 @@ test_expect_success 'ideogram: generate, remix, upscale, describe; reverse tasks
 	    .body.data[0].prompt==\"received cat.png $size bytes\"" records &&
 	has ".type==\"response\" and .line==4 and
 	    .body.descriptions[0].text==\"received cat.png $size bytes\"" records &&
-	trace records >actual &&
-	cat >expect <<-\EOF &&
+	traced <<-\EOF &&
 	5 submitted,running false -> response succeeded true
 	6 submitted,running false -> response succeeded true
 	7 submitted,running false -> response succeeded true
 	8 submitted,running false -> response succeeded true
 	EOF
-	test_cmp expect actual &&
 	all ".type==\"response\" and .line >= 5" ".task.progress==1 and
 	    (.task.urls | length)==4 and
 	    .task.raw.request_id==.task.id and
 	    .task.raw.completion_percentage==100" records &&
-	has ".type==\"response\" and .line==5 and
-	    .task.raw.request_type==\"GENERATE\"" records &&
-	has ".type==\"response\" and .line==6 and
-	    .task.raw.request_type==\"DESCRIBE\"" records &&
-	has ".type==\"response\" and .line==7 and
-	    .task.raw.request_type==\"BLEND\"" records &&
-	has ".type==\"response\" and .line==8 and
-	    .task.raw.request_type==\"UPSCALE\"" records &&
+	raw_is request_type 5 GENERATE 6 DESCRIBE 7 BLEND 8 UPSCALE &&
 	all ".type==\"progress\" and .task.status==\"running\"" "
 	    .task.progress >= 0 and .task.progress < 1" records &&
 	changes_only records &&
@@ -495,16 +484,12 @@ test_expect_success 'ideogram uploads: image_request arrives as a JSON string' '
 
 test_expect_success 'kling: image generation, text-to-video, image-to-video' '
 	run_family kling 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 >expect &&
-	test_cmp expect actual &&
-	trace records >actual &&
-	cat >expect <<-\EOF &&
+	responses 1 2 3 &&
+	traced <<-\EOF &&
 	1 submitted,running submitted,processing -> response succeeded succeed
 	2 submitted,running QUEUED,IN_PROGRESS -> response succeeded SUCCESS
 	3 submitted,running QUEUED,IN_PROGRESS -> response succeeded SUCCESS
 	EOF
-	test_cmp expect actual &&
 	all ".type==\"response\"" ".task.progress==1 and
 	    .task.raw.task_id==.task.id" records &&
 	has ".type==\"response\" and .line==1 and .body.code==0 and
@@ -522,15 +507,11 @@ test_expect_success 'kling: image generation, text-to-video, image-to-video' '
 
 test_expect_success 'luma: generate, and generate from an image' '
 	run_family luma 0 &&
-	terminals records >actual &&
-	printf "1 response\n2 response\n" >expect &&
-	test_cmp expect actual &&
-	trace records >actual &&
-	cat >expect <<-\EOF &&
+	responses 1 2 &&
+	traced <<-\EOF &&
 	1 submitted,running pending,processing -> response succeeded completed
 	2 submitted,running pending,processing -> response succeeded completed
 	EOF
-	test_cmp expect actual &&
 	all ".type==\"response\"" ".task.progress==1 and
 	    .task.urls[0]==.task.raw.video.url and
 	    (.task.urls[0] | endswith(\".mp4\"))" records &&
@@ -540,12 +521,9 @@ test_expect_success 'luma: generate, and generate from an image' '
 
 test_expect_success 'runway: image-to-video with X-Runway-Version' '
 	run_family runway 0 &&
-	terminals records >actual &&
-	echo "1 response" >expect &&
-	test_cmp expect actual &&
-	trace records >actual &&
-	echo "1 submitted,running PENDING,THROTTLED,RUNNING -> response succeeded SUCCEEDED" >expect &&
-	test_cmp expect actual &&
+	responses 1 &&
+	echo "1 submitted,running PENDING,THROTTLED,RUNNING -> response succeeded SUCCEEDED" |
+	traced &&
 	has ".type==\"response\" and .task.progress==1 and
 	    .task.urls==.task.raw.output and (.task.urls | length)==1 and
 	    (.task.urls[0] | endswith(\".mp4\"))" records &&
@@ -565,15 +543,11 @@ test_expect_success 'runway: image-to-video with X-Runway-Version' '
 
 test_expect_success 'cogvideox: text-to-video and image-to-video' '
 	run_family cogvideox 0 &&
-	terminals records >actual &&
-	printf "1 response\n2 response\n" >expect &&
-	test_cmp expect actual &&
-	trace records >actual &&
-	cat >expect <<-\EOF &&
+	responses 1 2 &&
+	traced <<-\EOF &&
 	1 submitted,running PROCESSING -> response succeeded SUCCESS
 	2 submitted,running PROCESSING -> response succeeded SUCCESS
 	EOF
-	test_cmp expect actual &&
 	all ".type==\"response\"" ".task.progress==1 and
 	    .task.urls==[.task.raw.video_result[0].url] and
 	    (.task.urls[0] | endswith(\".mp4\"))" records &&
@@ -583,9 +557,7 @@ test_expect_success 'cogvideox: text-to-video and image-to-video' '
 
 test_expect_success 'viggle: templates, credits, uploads, user-described tasks' '
 	run_family viggle 0 &&
-	terminals records >actual &&
-	printf "%s response\n" 1 2 3 4 5 6 7 8 >expect &&
-	test_cmp expect actual &&
+	responses 1 2 3 4 5 6 7 8 &&
 	has ".type==\"response\" and .line==1 and
 	    (.body.data | length)==3" records &&
 	has ".type==\"response\" and .line==2 and
@@ -596,13 +568,11 @@ test_expect_success 'viggle: templates, credits, uploads, user-described tasks' 
 	    (.body.data.task_id | startswith(\"viggle-\"))" records &&
 	has ".type==\"response\" and .line==5 and
 	    (has(\"task\") | not) and .body.code==0" records &&
-	trace records >actual &&
-	cat >expect <<-\EOF &&
+	traced <<-\EOF &&
 	6 submitted,running queued,processing -> response succeeded done
 	7 submitted,running queued,processing -> response succeeded done
 	8 submitted,running queued,processing -> response succeeded done
 	EOF
-	test_cmp expect actual &&
 	all ".type==\"response\" and .line >= 6" ".task.progress==1 and
 	    .task.urls==[.task.raw.result.video_url] and
 	    (.task.urls[0] | endswith(\".mp4\"))" records &&

@@ -7,25 +7,27 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# Run vmanjl with the arguments after $1; succeed when it exits $1.
-exits () {
-	want=$1
-	shift
-	"$VMANJL" "$@"
-	st=$?
-	[ $st -eq "$want" ] ||
-	    { echo "exit status $st, not $want" >&2; return 1; }
-}
-
-# The server's count of polls of task $1 (0 when never polled).
-polls_of () {
-	mock_stats | jq ".polls[\"$1\"] // 0"
-}
-
 # The id of the task in the terminal record of line $1 of file $2.
 task_id () {
 	jq -r "select(.line==$1 and (.type==\"response\" or .type==\"error\"))
 	    | .task.id" "$2"
+}
+
+# The lines on stdin into in, then vmanjl -q --poll-interval 0.02 with
+# the arguments after $1 on them, into out; succeed when it exits $1.
+run_tasks () {
+	want=$1
+	shift
+	cat >in &&
+	exits "$want" -q --poll-interval 0.02 "$@" in >out
+}
+
+# The last request the server saw was method $1 on path $2, and its
+# stats satisfy the jq condition $3 too (default true).
+last_request () {
+	mock_stats >stats &&
+	jq -e ".last_method==\"$1\" and .last_path==\"$2\" and
+	    (${3:-true})" stats
 }
 
 # "status vendor_status progress polls" of every progress record of line
@@ -140,12 +142,11 @@ done 3<"$TMP/lifecycle.tsv"
 # Failures
 
 test_expect_success 'a failed task: task_failed, the vendor status and reason' '
-	cat >in <<-\EOF &&
+	run_tasks 1 <<-\EOF &&
 	{"custom_id":"mf","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"steps":1,"task_fail":true}}}
 	{"custom_id":"kf","url":"/kling/v1/videos/text2video","body":{"prompt":"a dog","mock":{"steps":1,"task_fail":true,"shape":"vendor"}}}
 	{"custom_id":"rf","url":"/runwayml/v1/image_to_video","body":{"promptImage":"https://example.com/a.png","model":"gen3a_turbo","mock":{"steps":1,"task_fail":true}}}
 	EOF
-	exits 1 -q --poll-interval 0.02 in >out &&
 	test $(count ".type==\"response\"" out) -eq 0 &&
 	test $(count ".type==\"error\"" out) -eq 3 &&
 	for l in 1 2 3; do
@@ -170,11 +171,10 @@ test_expect_success 'a failed task: task_failed, the vendor status and reason' '
 '
 
 test_expect_success 'a cancelled task: task_cancelled (MJ CANCEL, Runway CANCELLED)' '
-	cat >in <<-\EOF &&
+	run_tasks 1 <<-\EOF &&
 	{"custom_id":"mc","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"steps":1,"cancel":true}}}
 	{"custom_id":"rc","url":"/runwayml/v1/image_to_video","body":{"promptImage":"https://example.com/a.png","model":"gen3a_turbo","mock":{"steps":1,"cancel":true}}}
 	EOF
-	exits 1 -q --poll-interval 0.02 in >out &&
 	test $(count ".type==\"error\"" out) -eq 2 &&
 	id1=$(task_id 1 out) &&
 	id2=$(task_id 2 out) &&
@@ -189,10 +189,9 @@ test_expect_success 'a cancelled task: task_cancelled (MJ CANCEL, Runway CANCELL
 '
 
 test_expect_success 'a failed Ideogram reverse task is an error, not a success' '
-	cat >in <<-\EOF &&
+	run_tasks 1 <<-\EOF &&
 	{"custom_id":"irf","url":"/api/ideogram/generate","body":{"prompt":"a cat","mock":{"steps":1,"task_fail":true}}}
 	EOF
-	exits 1 -q --poll-interval 0.02 in >out &&
 	test $(count ".type==\"response\"" out) -eq 0 &&
 	id=$(task_id 1 out) &&
 	has ".type==\"error\" and .error.type==\"task_failed\" and
@@ -201,11 +200,10 @@ test_expect_success 'a failed Ideogram reverse task is an error, not a success' 
 '
 
 test_expect_success 'a task not found at first is polled again, then succeeds' '
-	cat >in <<-\EOF &&
+	run_tasks 0 <<-\EOF &&
 	{"custom_id":"nf","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"steps":1,"not_found_polls":2}}}
 	{"custom_id":"nl","url":"/luma/generations","body":{"user_prompt":"a cat","mock":{"steps":1,"not_found_polls":2}}}
 	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
 	test $(count ".type==\"error\" or .type==\"retry\"" out) -eq 0 &&
 	id1=$(task_id 1 out) &&
 	id2=$(task_id 2 out) &&
@@ -246,10 +244,9 @@ test_expect_success '--task-timeout: task_timeout with the last status' '
 '
 
 test_expect_success '--task-timeout 0 means no limit' '
-	cat >in <<-\EOF &&
+	run_tasks 1 --task-timeout 0.2 <<-\EOF &&
 	{"custom_id":"long","url":"/cogvideox/v4/videos/generations","body":{"prompt":"a cat","mock":{"steps":25}}}
 	EOF
-	exits 1 -q --poll-interval 0.02 --task-timeout 0.2 in >out &&
 	has ".type==\"error\" and .error.type==\"task_timeout\"" out &&
 	"$VMANJL" -q --poll-interval 0.02 --task-timeout 0 in >out &&
 	has ".type==\"response\" and .task.status==\"succeeded\" and
@@ -291,11 +288,10 @@ test_expect_success 'Midjourney code 23 (queue full): retried with backoff, then
 '
 
 test_expect_success 'Midjourney codes 21 and 22 are accepted and followed' '
-	cat >in <<-\EOF &&
+	run_tasks 0 <<-\EOF &&
 	{"custom_id":"mj21","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"mj_code":21,"steps":0}}}
 	{"custom_id":"mj22","url":"/mj/submit/imagine","body":{"prompt":"a cat","mock":{"mj_code":22,"steps":0}}}
 	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
 	for l in 1 2; do
 		id=$(task_id $l out) &&
 		test $(polls_of "$id") -eq 3 &&
@@ -319,10 +315,9 @@ test_expect_success 'Kling code 1201 with HTTP 200: task_refused' '
 '
 
 test_expect_success 'Suno concat without clip_id (HTTP 400): an http_error' '
-	cat >in <<-\EOF &&
+	run_tasks 1 <<-\EOF &&
 	{"custom_id":"cc","url":"/suno/v1/v3.0/music/concat","body":{}}
 	EOF
-	exits 1 -q --poll-interval 0.02 in >out &&
 	test $(count ".type==\"progress\"" out) -eq 0 &&
 	has ".type==\"error\" and .status==400 and
 	    .error.type==\"http_error\" and
@@ -331,10 +326,9 @@ test_expect_success 'Suno concat without clip_id (HTTP 400): an http_error' '
 '
 
 test_expect_success 'Suno (new-api): code "success" is accepted' '
-	cat >in <<-\EOF &&
+	run_tasks 0 <<-\EOF &&
 	{"custom_id":"na","url":"/suno/submit/music","body":{"prompt":"a song","mock":{"steps":1}}}
 	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
 	id=$(task_id 1 out) &&
 	polls=$(polls_of "$id") &&
 	has ".type==\"response\" and .task.status==\"succeeded\" and
@@ -472,10 +466,9 @@ test_expect_success '-k: the records of each task together, in input order' '
 # Retries of a poll
 
 test_expect_success 'a poll answered 503 once is retried; attempts count it' '
-	cat >in <<-\EOF &&
+	run_tasks 0 --backoff 10 <<-\EOF &&
 	{"custom_id":"ir","url":"/api/ideogram/generate","body":{"prompt":"a cat","mock":{"steps":1}},"task":{"poll_body":{"request_id":"{id}","mock":{"id":"p503","fail_first":1,"status":503}}}}
 	EOF
-	"$VMANJL" -q --backoff 10 --poll-interval 0.02 in >out &&
 	id=$(task_id 1 out) &&
 	polls=$(polls_of "$id") &&
 	test "$polls" -eq 3 &&
@@ -507,10 +500,9 @@ test_expect_success 'a poll answered 429 once counts like one answered 503' '
 # The envelope's task descriptor
 
 test_expect_success 'a member of a built-in descriptor replaced: Kling urls' '
-	cat >in <<-\EOF &&
+	run_tasks 0 <<-\EOF &&
 	{"custom_id":"ku","url":"/kling/v1/images/generations","body":{"prompt":"a cat","mock":{"steps":1}},"task":{"urls":["task_id","task_status"]}}
 	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
 	id=$(task_id 1 out) &&
 	has ".type==\"response\" and .task.status==\"succeeded\" and
 	    .task.urls==[\"$id\",\"succeed\"] and .task.raw==.body.data" out
@@ -519,16 +511,13 @@ test_expect_success 'a member of a built-in descriptor replaced: Kling urls' '
 test_expect_success 'a complete descriptor: Viggle mix, multipart' '
 	printf "\211PNG\r\n\032\n" >face.png &&
 	printf "\000\000\000\030ftypmp42" >dance.mp4 &&
-	cat >in <<-\EOF &&
+	run_tasks 0 <<-\EOF &&
 	{"custom_id":"mix","url":"/api/viggle/mix/generate","files":{"image":"face.png","video":"dance.mp4"},"body":{"bg_mode":"white","mock":"{\"steps\":2}"},"task":{"name":"viggle","id":"data.task_id","code":"code","code_ok":[0],"message":"message","poll":"/api/viggle/task/{id}","object":"data","status":"status","done":["done"],"failed":["failed"],"progress":"progress","progress_max":100,"urls":["result.video_url"],"error":"fail_reason"}}
 	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
 	id=$(task_id 1 out) &&
 	polls=$(polls_of "$id") &&
 	test "$polls" -eq 4 &&
-	mock_stats >stats &&
-	jq -e ".last_method==\"GET\" and
-	    .last_path==\"/api/viggle/task/$id\"" stats &&
+	last_request GET "/api/viggle/task/$id" &&
 	progress_of 1 out >actual &&
 	cat >expect <<-\EOF &&
 	submitted null null 0
@@ -594,18 +583,15 @@ test_expect_success 'invalid descriptors: invalid_request, nothing sent' '
 '
 
 test_expect_success 'poll_method POST with poll_body: Ideogram reverse' '
-	cat >in <<-\EOF &&
+	run_tasks 0 <<-\EOF &&
 	{"custom_id":"ir","url":"/api/ideogram/generate","body":{"prompt":"a cat","mock":{"steps":1}}}
 	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
 	id=$(task_id 1 out) &&
 	polls=$(polls_of "$id") &&
 	test "$polls" -eq 3 &&
-	mock_stats >stats &&
 	body="{\"request_id\":\"$id\"}" &&
-	jq -e ".last_method==\"POST\" and
-	    .last_path==\"/api/ideogram/task-request\" and
-	    .last_body_bytes==${#body}" stats &&
+	last_request POST /api/ideogram/task-request \
+	    ".last_body_bytes==${#body}" &&
 	has ".type==\"response\" and .task.status==\"succeeded\" and
 	    .task.vendor_status==\"true\" and
 	    .task.raw==.body.sampling_requests[0] and
@@ -613,40 +599,29 @@ test_expect_success 'poll_method POST with poll_body: Ideogram reverse' '
 	    (.task.urls | length)==4 and .attempts==$((polls + 1))" out
 '
 
-test_expect_success 'poll templates: {path}/../{id} (Suno concat)' '
-	cat >in <<-\EOF &&
-	{"custom_id":"cc","url":"/suno/v1/v3.0/music/concat","body":{"clip_id":"abc","mock":{"steps":1}}}
-	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
-	id=$(task_id 1 out) &&
-	test $(polls_of "$id") -eq 3 &&
-	mock_stats >stats &&
-	jq -e ".last_method==\"GET\" and
-	    .last_path==\"/suno/v1/v3.0/music/$id\"" stats &&
-	has ".type==\"response\" and .task.status==\"succeeded\"" out
-'
-
-test_expect_success 'poll templates: {prefix} keeps the Midjourney mode' '
-	cat >in <<-\EOF &&
-	{"custom_id":"fast","url":"/mj-fast/mj/submit/imagine","body":{"prompt":"a cat","mock":{"steps":1}}}
-	EOF
-	"$VMANJL" -q --poll-interval 0.02 in >out &&
-	id=$(task_id 1 out) &&
-	test $(polls_of "$id") -eq 4 &&
-	mock_stats >stats &&
-	jq -e ".last_method==\"GET\" and
-	    .last_path==\"/mj-fast/mj/task/$id/fetch\"" stats &&
-	has ".type==\"response\" and .task.status==\"succeeded\"" out
-'
+# Poll templates: what the template shows | the polls | the path of the
+# last poll, a GET ({id}: the task id) | the submit line.
+while IFS='|' read -r what polls path line; do
+	test_expect_success "poll templates: $what" '
+		echo "$line" >in &&
+		"$VMANJL" -q --poll-interval 0.02 in >out &&
+		id=$(task_id 1 out) &&
+		test $(polls_of "$id") -eq $polls &&
+		last_request GET "$(echo "$path" | sed "s/{id}/$id/")" &&
+		has ".type==\"response\" and .task.status==\"succeeded\"" out
+	'
+done <<\EOF
+{path}/../{id} (Suno concat)|3|/suno/v1/v3.0/music/{id}|{"custom_id":"cc","url":"/suno/v1/v3.0/music/concat","body":{"clip_id":"abc","mock":{"steps":1}}}
+{prefix} keeps the Midjourney mode|4|/mj-fast/mj/task/{id}/fetch|{"custom_id":"fast","url":"/mj-fast/mj/submit/imagine","body":{"prompt":"a cat","mock":{"steps":1}}}
+EOF
 
 # ---------------------------------------------------------------------
 # Batch output, SIGINT, task_not_found
 
 test_expect_success '--format batch: one record, the final answer as body' '
-	cat >in <<-\EOF &&
+	run_tasks 0 --format batch <<-\EOF &&
 	{"custom_id":"b","url":"/kling/v1/images/generations","body":{"prompt":"a cat","mock":{"steps":2}}}
 	EOF
-	"$VMANJL" -q --format batch --poll-interval 0.02 in >out &&
 	test $(wc -l <out) -eq 1 &&
 	has ".id==\"vmanjl_req_1\" and .custom_id==\"b\" and .error==null and
 	    .response.status_code==200 and

@@ -26,6 +26,16 @@ chat () {
 	    "$1" "$2" "${3:+,$3}"
 }
 
+# $1 chat request lines, the I-th with custom_id $2I, content "$3 I"
+# and more members $4.
+chats () {
+	i=1
+	while [ $i -le "$1" ]; do
+		chat "$2$i" "$3 $i" "$4" || return 1
+		i=$((i + 1))
+	done
+}
+
 # A streamed chat request line, as chat.
 stream () {
 	chat "$1" "$2" "\"stream\":true${3:+,$3}"
@@ -355,11 +365,7 @@ test_expect_success 'uploads and binary answers are not cached: sent again' '
 
 test_expect_success 'two processes share one cache directory at once' '
 	fresh &&
-	i=1 &&
-	while [ $i -le 100 ]; do
-		chat "p$i" "shared $i" "\"mock\":{\"delay_ms\":5}" || exit 1
-		i=$((i + 1))
-	done >in &&
+	chats 100 p shared "\"mock\":{\"delay_ms\":5}" >in &&
 	sed -n "1!G;h;\$p" in >rev &&
 	{ "$VMANJL" -j 8 --cache c in >outa 2>erra & a=$!; } &&
 	{ "$VMANJL" -j 8 --cache c rev >outb 2>errb & b=$!; } &&
@@ -376,11 +382,7 @@ test_expect_success 'two processes share one cache directory at once' '
 
 test_expect_success 'kill -9 mid-run: every entry is whole or absent' '
 	fresh &&
-	i=1 &&
-	while [ $i -le 200 ]; do
-		chat "k$i" "crash $i" "\"mock\":{\"size\":200000,\"delay_ms\":10}" || exit 1
-		i=$((i + 1))
-	done >in &&
+	chats 200 k crash "\"mock\":{\"size\":200000,\"delay_ms\":10}" >in &&
 	{ "$VMANJL" -j 4 --cache c in >out1 2>err1 & pid=$!; } &&
 	i=0 &&
 	while [ $(find c -type f 2>/dev/null | wc -l) -lt 20 ] && [ $i -lt 500 ]; do

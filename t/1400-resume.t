@@ -36,6 +36,35 @@ sent () {
 	mock_stats | jq -r '.ids | to_entries[] | "\(.key) \(.value)"' | sort
 }
 
+# Every line of input in ended in exactly one terminal record of file
+# $1 (default out), a response.
+one_each () {
+	terminals "${1:-out}" custom_id >actual &&
+	all_answered in >expect &&
+	test_cmp expect actual
+}
+
+# File $1: the records of the first three lines of in, then the first
+# 150 bytes of the fourth's, a torn last line.
+torn () {
+	head -n 3 in >first &&
+	"$VMANJL" -k first >"$1" 2>err &&
+	sed -n 4p in >fourth &&
+	"$VMANJL" fourth >rec4 2>err &&
+	head -c 150 rec4 >>"$1"
+}
+
+# kill -9 the vmanjl in the background, $pid: it must die of it; the
+# custom_ids answered in out by then into before, $k of them.
+killed () {
+	kill -9 $pid &&
+	{ wait $pid; st=$?; } &&
+	test $st -eq 137 &&
+	answered out >before &&
+	k=$(wc -l <before) &&
+	echo "$k done before the kill"
+}
+
 # Wait (at most 5 s) until file $2 has at least $1 lines.
 wait_lines () {
 	i=0
@@ -52,12 +81,7 @@ test_expect_success 'after a kill -9 mid-run, --resume sends only the rest' '
 	{ "$VMANJL" -j 20 <in >>out 2>err & } &&
 	pid=$! &&
 	wait_lines 5 out &&
-	kill -9 $pid &&
-	{ wait $pid; st=$?; } &&
-	test $st -eq 137 &&
-	answered out >before &&
-	k=$(wc -l <before) &&
-	echo "$k done before the kill" &&
+	killed &&
 	test $k -ge 5 && test $k -lt 20 &&
 	all_answered in | sed "s/ response\$//" >all &&
 	comm -23 all before | sed "s/\$/ 1/" >expect &&
@@ -66,9 +90,7 @@ test_expect_success 'after a kill -9 mid-run, --resume sends only the rest' '
 	cat err &&
 	sent >actual &&
 	test_cmp expect actual &&
-	terminals out custom_id >actual &&
-	all_answered in >expect &&
-	test_cmp expect actual &&
+	one_each &&
 	test $(wc -l <out) -eq 20 &&
 	grep "$k done before" err
 '
@@ -83,12 +105,7 @@ test_expect_success 'streams killed half-way are sent again, deltas and all' '
 		sleep 0.05
 		i=$((i + 1))
 	done &&
-	kill -9 $pid &&
-	{ wait $pid; st=$?; } &&
-	test $st -eq 137 &&
-	answered out >before &&
-	k=$(wc -l <before) &&
-	echo "$k done before the kill" &&
+	killed &&
 	test $k -ge 1 && test $k -lt 6 &&
 	jq -r "select(.type==\"delta\") | .custom_id" out | sort -u >streamed &&
 	comm -23 streamed before >partial &&
@@ -96,20 +113,14 @@ test_expect_success 'streams killed half-way are sent again, deltas and all' '
 	test -s partial &&
 	mock_reset &&
 	"$VMANJL" --resume out <in >>out 2>err &&
-	terminals out custom_id >actual &&
-	all_answered in >expect &&
-	test_cmp expect actual &&
+	one_each &&
 	test "$(sent | wc -l)" -eq $((6 - k)) &&
 	all ".type==\"response\"" ".content==\"a b c d e f\"" out
 '
 
 test_expect_success 'a torn last line is cut off when stdout is the resume file' '
 	reqs 6 >in &&
-	head -n 3 in >first &&
-	"$VMANJL" -k first >out 2>err &&
-	sed -n 4p in >fourth &&
-	"$VMANJL" fourth >rec4 2>err &&
-	head -c 150 rec4 >>out &&
+	torn out &&
 	head -n 3 out >whole &&
 	mock_reset &&
 	"$VMANJL" --resume out <in >>out 2>err &&
@@ -118,9 +129,7 @@ test_expect_success 'a torn last line is cut off when stdout is the resume file'
 	head -n 3 out >actual &&
 	test_cmp whole actual &&
 	test $(jq -s length out) -eq 6 &&
-	terminals out custom_id >actual &&
-	all_answered in >expect &&
-	test_cmp expect actual &&
+	one_each &&
 	printf "c4 1\nc5 1\nc6 1\n" >expect &&
 	sent >actual &&
 	test_cmp expect actual
@@ -136,18 +145,12 @@ test_expect_success 'a whole last record without its newline: still one each' '
 	"$VMANJL" --resume out <in >>out 2>err &&
 	cat err &&
 	test $(jq -s length out) -ge 4 &&
-	terminals out custom_id >actual &&
-	all_answered in >expect &&
-	test_cmp expect actual
+	one_each
 '
 
 test_expect_success 'a torn last line is ignored when the output goes elsewhere' '
 	reqs 6 >in &&
-	head -n 3 in >first &&
-	"$VMANJL" -k first >prev 2>err &&
-	sed -n 4p in >fourth &&
-	"$VMANJL" fourth >rec4 2>err &&
-	head -c 150 rec4 >>prev &&
+	torn prev &&
 	cp prev prev.orig &&
 	mock_reset &&
 	"$VMANJL" --resume prev <in >new 2>err &&
@@ -158,9 +161,7 @@ test_expect_success 'a torn last line is ignored when the output goes elsewhere'
 	test_cmp expect actual &&
 	head -n 3 prev >union &&
 	cat new >>union &&
-	terminals union custom_id >actual &&
-	all_answered in >expect &&
-	test_cmp expect actual
+	one_each union
 '
 
 test_expect_success 'requests that ended in an error are sent again' '
@@ -234,9 +235,7 @@ test_expect_success 'a missing resume file means nothing is done yet' '
 	mock_reset &&
 	"$VMANJL" --resume fresh <in >>fresh 2>err &&
 	test "$(sent | wc -l)" -eq 3 &&
-	terminals fresh custom_id >actual &&
-	all_answered in >expect &&
-	test_cmp expect actual
+	one_each fresh
 '
 
 test_expect_success 'an unreadable resume file is fatal before anything is sent' '
@@ -331,9 +330,7 @@ test_expect_success 'records of 200 KB in the resume file are read whole' '
 	printf "big3 1\n" >expect &&
 	sent >actual &&
 	test_cmp expect actual &&
-	terminals out custom_id >actual &&
-	all_answered in >expect &&
-	test_cmp expect actual
+	one_each
 '
 
 test_expect_success 'two local shards make up the whole input, once each' '
@@ -350,9 +347,7 @@ test_expect_success 'two local shards make up the whole input, once each' '
 	{ wait $pb; sb=$?; } &&
 	test $sa -eq 0 && test $sb -eq 0 &&
 	cat out.aa out.ab >out &&
-	terminals out custom_id >actual &&
-	all_answered in >expect &&
-	test_cmp expect actual &&
+	one_each &&
 	mock_stats | jq -e ".requests == 200" &&
 	mock_reset &&
 	"$VMANJL" --resume out <in >>out 2>err &&

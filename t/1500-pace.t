@@ -66,12 +66,33 @@ second_ok () {
 		return 1; }
 }
 
+# From a fresh server, vmanjl with the arguments after $1 on in, into
+# out and err, its stats saved: the server must have seen $1 requests.
+paced () {
+	n=$1
+	shift
+	mock_reset &&
+	"$VMANJL" "$@" in >out 2>err &&
+	mock_stats >stats &&
+	jq -c .starts stats &&
+	jq -e ".requests == $n" stats
+}
+
+# From a fresh server, vmanjl with the arguments after $2 on in for $1
+# seconds, then SIGINT (for_a_while): it must exit 130, the server
+# having seen $2 requests.
+stopped () {
+	secs=$1 n=$2
+	shift 2
+	mock_reset &&
+	for_a_while "$secs" "$VMANJL" "$@" in &&
+	test $st -eq 130 &&
+	jq -e ".requests == $n" stats
+}
+
 test_expect_success '--rpm 5: five of eight start a second apart, the rest wait for the minute' '
 	fast 8 >in &&
-	mock_reset &&
-	for_a_while 5.6 "$VMANJL" --rpm 5 in &&
-	test $st -eq 130 &&
-	jq -e ".requests == 5" stats &&
+	stopped 5.6 5 --rpm 5 &&
 	jq -e ".starts[4] - .starts[0] >= 3900" stats &&
 	second_ok 1 stats &&
 	window_ok 5 stats &&
@@ -83,10 +104,7 @@ test_expect_success '--rpm 5: five of eight start a second apart, the rest wait 
 
 test_expect_success '--rpm is shared by every request in flight, -j 8' '
 	slow 12 200 >in &&
-	mock_reset &&
-	for_a_while 3.5 "$VMANJL" -j 8 --rpm 3 in &&
-	test $st -eq 130 &&
-	jq -e ".requests == 3" stats &&
+	stopped 3.5 3 -j 8 --rpm 3 &&
 	window_ok 3 stats &&
 	test $(count ".type==\"response\"" out) -eq 3 &&
 	test $(count ".error.type==\"interrupted\"" out) -eq 8
@@ -96,49 +114,33 @@ test_expect_success '--rpm counts retries too' '
 	for i in 1 2 3; do
 		printf "{\"custom_id\":\"r%d\",\"body\":{\"model\":\"m\",\"messages\":[],\"mock\":{\"id\":\"r%d\",\"fail_first\":2,\"status\":500}}}\n" $i $i || return 1
 	done >in &&
-	mock_reset &&
-	for_a_while 5.6 "$VMANJL" --rpm 5 --backoff 10 in &&
-	test $st -eq 130 &&
-	jq -e ".requests == 5" stats &&
+	stopped 5.6 5 --rpm 5 --backoff 10 &&
 	window_ok 5 stats &&
 	test $(count ".type==\"error\"" out) -eq 3
 '
 
 test_expect_success '--tpm: text/4 + max_tokens; only what fits starts' '
 	sized 6 400 100 >in &&
-	mock_reset &&
-	for_a_while 2.6 "$VMANJL" --tpm 700 in &&
-	test $st -eq 130 &&
-	jq -e ".requests == 3" stats &&
+	stopped 2.6 3 --tpm 700 &&
 	test $(count ".type==\"response\"" out) -eq 3 &&
 	test $(count ".error.type==\"interrupted\"" out) -eq 3
 '
 
 test_expect_success '--tpm counts max_completion_tokens' '
 	sized 6 8 300 c >in &&
-	mock_reset &&
-	for_a_while 2.6 "$VMANJL" --tpm 1000 in &&
-	test $st -eq 130 &&
-	jq -e ".requests == 3" stats &&
+	stopped 2.6 3 --tpm 1000 &&
 	test $(count ".type==\"response\"" out) -eq 3
 '
 
 test_expect_success '--tpm without max_tokens: the text alone' '
 	sized 4 1600 >in &&
-	mock_reset &&
-	for_a_while 2 "$VMANJL" --tpm 1000 in &&
-	test $st -eq 130 &&
-	jq -e ".requests == 2" stats &&
+	stopped 2 2 --tpm 1000 &&
 	test $(count ".type==\"response\"" out) -eq 2
 '
 
 test_expect_success '--rpm 60: five requests start about a second apart' '
 	fast 5 >in &&
-	mock_reset &&
-	"$VMANJL" --rpm 60 in >out 2>err &&
-	mock_stats >stats &&
-	jq -c .starts stats &&
-	jq -e ".requests == 5" stats &&
+	paced 5 --rpm 60 &&
 	second_ok 1 stats &&
 	jq -e ".starts[4] - .starts[0] < 4800" stats &&
 	test $(count ".type==\"response\"" out) -eq 5
@@ -146,31 +148,22 @@ test_expect_success '--rpm 60: five requests start about a second apart' '
 
 test_expect_success '--rpm 600: ten a second, no more' '
 	fast 25 >in &&
-	mock_reset &&
-	"$VMANJL" -j 32 --rpm 600 in >out 2>err &&
-	mock_stats >stats &&
-	jq -e ".requests == 25" stats &&
+	paced 25 -j 32 --rpm 600 &&
 	second_ok 10 stats &&
 	jq -e ".starts[24] - .starts[0] < 2900" stats
 '
 
 test_expect_success '--tpm spreads tokens: a second holds a sixtieth' '
 	sized 4 400 100 >in &&
-	mock_reset &&
-	"$VMANJL" --tpm 30000 in >out 2>err &&
-	mock_stats >stats &&
-	jq -c .starts stats &&
-	jq -e ".requests == 4" stats &&
+	paced 4 --tpm 30000 &&
 	second_ok 2 stats &&
 	jq -e ".starts[1] - .starts[0] < 500" stats
 '
 
 test_expect_success '--tpm with room for all: nothing waits' '
 	sized 6 400 100 >in &&
-	mock_reset &&
-	"$VMANJL" --tpm 100000 in >out 2>err &&
-	mock_stats >stats &&
-	jq -e ".requests == 6 and .starts[5] - .starts[0] < 1000" stats
+	paced 6 --tpm 100000 &&
+	jq -e ".starts[5] - .starts[0] < 1000" stats
 '
 
 # A 429 on the first request with the header member $1; then three
@@ -187,11 +180,7 @@ cooldown_input () {
 
 test_expect_success 'a 429 with Retry-After: 1 makes the others wait too' '
 	cooldown_input "\"retry_after\":\"1\"" >in &&
-	mock_reset &&
-	"$VMANJL" -j 4 in >out 2>err &&
-	mock_stats >stats &&
-	jq -c .starts stats &&
-	jq -e ".requests == 9" stats &&
+	paced 9 -j 4 &&
 	jq -e ".starts as \$s | \$s[4:] | all(. >= \$s[0] + 900)" stats &&
 	has ".type==\"retry\" and .custom_id==\"a\" and .status==429 and
 	    .wait_ms==1000" out &&
@@ -201,11 +190,7 @@ test_expect_success 'a 429 with Retry-After: 1 makes the others wait too' '
 
 test_expect_success 'a 429 with retry-after-ms: 800 makes the others wait too' '
 	cooldown_input "\"retry_after_ms\":800" >in &&
-	mock_reset &&
-	"$VMANJL" -j 4 in >out 2>err &&
-	mock_stats >stats &&
-	jq -c .starts stats &&
-	jq -e ".requests == 9" stats &&
+	paced 9 -j 4 &&
 	jq -e ".starts as \$s | \$s[4:] | all(. >= \$s[0] + 700)" stats &&
 	has ".type==\"retry\" and .custom_id==\"a\" and .wait_ms==800" out &&
 	test $(count ".type==\"response\"" out) -eq 8

@@ -14,21 +14,6 @@
 . "$(dirname "$0")/lib.sh"
 start_mock
 
-# Run vmanjl with the arguments after $1; succeed when it exits $1.
-exits () {
-	want=$1
-	shift
-	"$VMANJL" "$@"
-	st=$?
-	[ $st -eq "$want" ] ||
-	    { echo "exit status $st, not $want" >&2; return 1; }
-}
-
-# The server's count of polls of task $1 (0 when never polled).
-polls_of () {
-	mock_stats | jq ".polls[\"$1\"] // 0"
-}
-
 # "vendor_status progress" of every progress record after the submit of
 # file $1, one a line.
 progress_of () {
@@ -287,9 +272,7 @@ test_expect_success 'quota and channel refusals are not retried and keep their c
 	    (.error.message | test(\"model gpt-x \"))" out &&
 	has ".custom_id==\"s\" and .status==503 and
 	    .error.code==\"model_not_found\"" out &&
-	for id in ru rt rn rs; do
-		test $(seen $id) -eq 1 || return 1
-	done
+	seen_times ru 1 rt 1 rn 1 rs 1
 '
 
 test_expect_success 'a 429 with an empty body is retried; once, then the answer' '
@@ -302,8 +285,7 @@ test_expect_success 'a 429 with an empty body is retried; once, then the answer'
 	    .attempts==3 and (.error.message | test(\"empty body\"))" out &&
 	has ".custom_id==\"b\" and .type==\"response\" and .attempts==2 and
 	    .content==\"hi\"" out &&
-	test $(seen l1) -eq 3 &&
-	test $(seen l2) -eq 2
+	seen_times l1 3 l2 2
 '
 
 test_expect_success 'a path the relay does not serve: its dashboard page, html_answer, once, not cached' '
@@ -359,8 +341,7 @@ test_expect_success 'pings, then a bare JSON error: its message, type and code; 
 	    .error.code==\"invalid_request\"" out &&
 	has ".custom_id==\"once\" and .type==\"response\" and .attempts==2 and
 	    .content==\"x y\"" out &&
-	test $(seen b1) -eq 3 &&
-	test $(seen b2) -eq 1
+	seen_times b1 3 b2 1
 '
 
 test_expect_success '[DONE] after an upstream cut-off: stream_truncated after the retries' '

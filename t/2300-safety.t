@@ -154,22 +154,25 @@ test_expect_success '--dry-run needs no base URL, and warns of paths outside the
 	grep "no base URL" err
 '
 
-test_expect_success '-j past the open-file limit: raised toward the hard one, silently' '
+# 300 chat requests, custom_ids $2I, that the server answers after $3
+# ms, run at -j 300 under the open-file limit 128 set by ulimit $1;
+# stdout in out, stderr in err (and shown).
+j300 () {
 	for i in $(seq 300); do
-		chat "f$i" "x" "\"mock\":{\"delay_ms\":1500}" || return 1
+		chat "$2$i" "x" "\"mock\":{\"delay_ms\":$3}" || return 1
 	done >in &&
-	(ulimit -Sn 128 && "$VMANJL" -q -j 300 in >out 2>err) &&
-	cat err &&
+	(ulimit $1 128 && "$VMANJL" -q -j 300 in >out 2>err) &&
+	cat err
+}
+
+test_expect_success '-j past the open-file limit: raised toward the hard one, silently' '
+	j300 -Sn f 1500 &&
 	test ! -s err &&
 	test $(count ".type==\"response\"" out) -eq 300
 '
 
 test_expect_success '-j past a hard limit: as many at once as fit, one warning' '
-	for i in $(seq 300); do
-		chat "g$i" "x" "\"mock\":{\"delay_ms\":500}" || return 1
-	done >in &&
-	(ulimit -n 128 && "$VMANJL" -q -j 300 in >out 2>err) &&
-	cat err &&
+	j300 -n g 500 &&
 	test $(wc -l <err) -eq 1 &&
 	grep "^vmanjl: -j 300 needs about 332 open files and the limit is 128: running 96 at once" err &&
 	test $(count ".type==\"response\"" out) -eq 300

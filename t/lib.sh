@@ -134,6 +134,32 @@ now_ms () {
 	echo $(($(date +%s%N) / 1000000))
 }
 
+# Run vmanjl with the arguments after $1; succeed when it exits $1.
+# The status is left in $st.
+exits () {
+	want=$1
+	shift
+	"$VMANJL" "$@"
+	st=$?
+	[ $st -eq "$want" ] ||
+	    { echo "exit status $st, not $want" >&2; return 1; }
+}
+
+# The server's count of polls of task $1 (0 when never polled).
+polls_of () {
+	mock_stats | jq ".polls[\"$1\"] // 0"
+}
+
+# The server has seen mock id $1 exactly $2 times, id $3 exactly $4
+# times, and so on.
+seen_times () {
+	while [ $# -ge 2 ]; do
+		n=$(seen "$1") && [ "$n" -eq "$2" ] ||
+		    { echo "mock id $1 seen ${n:-?} times, not $2"; return 1; }
+		shift 2
+	done
+}
+
 # A test that cannot run here, title $1, reason $2: counted, reported
 # as skipped.
 test_skip () {
