@@ -108,13 +108,64 @@ ev_delta(yajl_gen y, int index, const char *dt, const char *k,
 	yajl_gen_map_close(y);
 }
 
+/* message_delta: why the message stopped, and its output tokens. */
+static void
+put_message_delta(yajl_gen y, const struct resp *r)
+{
+	yajl_gen_map_open(y);
+	json_ks(y, "type", "message_delta");
+	json_put(y, "delta");
+	yajl_gen_map_open(y);
+	json_ks(y, "stop_reason", r->s.fin[0]);
+	json_put(y, "stop_sequence");
+	if (r->stopseq.len)
+		json_putn(y, r->stopseq.p, r->stopseq.len);
+	else
+		yajl_gen_null(y);
+	yajl_gen_map_close(y);
+	json_put(y, "usage");
+	yajl_gen_map_open(y);
+	json_ki(y, "output_tokens", r->s.ctok);
+	yajl_gen_map_close(y);
+	yajl_gen_map_close(y);
+}
+
+/* The next token of the text (with think, the thinking) as a delta,
+ * from the start again once the text is used up. */
+static void
+put_text_delta(yajl_gen y, struct resp *r, int think)
+{
+	struct rstate *s = &r->s;
+	const struct buf *t = think ? &r->rtext : &r->text[0];
+	size_t e;
+
+	if (s->pos[0] >= t->len)
+		s->pos[0] = 0;
+	e = sse_tok_end(t->p, t->len, s->pos[0]);
+	ev_delta(y, s->blk, think ? "thinking_delta" : "text_delta",
+	    think ? "thinking" : "text", t->p + s->pos[0], e - s->pos[0]);
+	s->pos[0] = e;
+}
+
+/* The next piece of the tool's arguments as a delta; the first piece is
+ * empty, as the API sends it. */
+static void
+put_tool_delta(yajl_gen y, struct resp *r)
+{
+	struct rstate *s = &r->s;
+	const struct buf *t = &r->targs;
+	size_t e = s->k ? sse_piece_end(t->p, t->len, s->tpos) : 0;
+
+	ev_delta(y, s->blk, "input_json_delta", "partial_json",
+	    t->p + s->tpos, e - s->tpos);
+	s->tpos = e > s->tpos ? e : s->tpos;
+}
+
 /* The next event of the stream, its JSON made in y; NULL at the end. */
 static const char *
 gen_event(struct resp *r, yajl_gen y)
 {
 	struct rstate *s = &r->s;
-	struct buf *t;
-	size_t e;
 
 	for (;; s->ph++, s->k = 0) {
 		switch (s->ph) {
@@ -123,7 +174,7 @@ gen_event(struct resp *r, yajl_gen y)
 			json_ks(y, "type", "message_start");
 			json_put(y, "message");
 			put_head(y, r);
-			yajl_gen_array_open(y);
+			yajl_gen_array_open(y);	/* no content yet */
 			yajl_gen_array_close(y);
 			put_tail(y, r, 0);
 			yajl_gen_map_close(y);
@@ -154,15 +205,7 @@ gen_event(struct resp *r, yajl_gen y)
 		case MS_TEXT:
 			if (s->k >= (s->ph == MS_THINK ? s->rcnt[0] : s->cnt[0]))
 				continue;
-			t = s->ph == MS_THINK ? &r->rtext : &r->text[0];
-			if (s->pos[0] >= t->len)
-				s->pos[0] = 0;
-			e = sse_tok_end(t->p, t->len, s->pos[0]);
-			ev_delta(y, s->blk, s->ph == MS_THINK ?
-			    "thinking_delta" : "text_delta", s->ph == MS_THINK ?
-			    "thinking" : "text", t->p + s->pos[0],
-			    e - s->pos[0]);
-			s->pos[0] = e;
+			put_text_delta(y, r, s->ph == MS_THINK);
 			s->k++;
 			return "content_block_delta";
 		case MS_SIG:
@@ -196,33 +239,13 @@ gen_event(struct resp *r, yajl_gen y)
 			s->ph++;
 			return "content_block_start";
 		case MS_TOOL:
-			/* An empty fragment first, as the API sends. */
 			if (!s->tools || s->k > s->npieces)
 				continue;
-			t = &r->targs;
-			e = s->k ? sse_piece_end(t->p, t->len, s->tpos) : 0;
-			ev_delta(y, s->blk, "input_json_delta", "partial_json",
-			    t->p + s->tpos, e - s->tpos);
-			s->tpos = e > s->tpos ? e : s->tpos;
+			put_tool_delta(y, r);
 			s->k++;
 			return "content_block_delta";
 		case MS_DELTA:
-			yajl_gen_map_open(y);
-			json_ks(y, "type", "message_delta");
-			json_put(y, "delta");
-			yajl_gen_map_open(y);
-			json_ks(y, "stop_reason", s->fin[0]);
-			json_put(y, "stop_sequence");
-			if (r->stopseq.len)
-				json_putn(y, r->stopseq.p, r->stopseq.len);
-			else
-				yajl_gen_null(y);
-			yajl_gen_map_close(y);
-			json_put(y, "usage");
-			yajl_gen_map_open(y);
-			json_ki(y, "output_tokens", s->ctok);
-			yajl_gen_map_close(y);
-			yajl_gen_map_close(y);
+			put_message_delta(y, r);
 			s->ph++;
 			return "message_delta";
 		case MS_STOP:

@@ -215,8 +215,10 @@ put_part(yajl_gen y, const struct resp *r, int kind, int whole)
 
 /* The event of the current step into r->y, the stream moved on; its
  * type, or NULL at the end. */
+/* The event of the current item's text t, of kind: its next piece as a
+ * delta, or with whole its whole text as the done event. */
 static const char *
-gen_event(struct resp *r)
+text_event(struct resp *r, int kind, const struct buf *t, int whole)
 {
 	static const char *const delta[] = {
 		"response.reasoning_summary_text.delta",
@@ -228,10 +230,36 @@ gen_event(struct resp *r)
 		"response.function_call_arguments.done" };
 	struct rstate *s = &r->s;
 	yajl_gen y = r->y;
+	const char *type = ev_open(r, whole ? done[kind] : delta[kind], s->ci);
+	size_t from = whole ? 0 : s->pos[0], e = t->len;
+
+	if (!whole)
+		e = kind == IT_CALL ? sse_piece_end(t->p, t->len, from) :
+		    sse_tok_end(t->p, t->len, from);
+	if (kind != IT_CALL)
+		json_ki(y, kind == IT_REASON ? "summary_index" :
+		    "content_index", 0);
+	json_put(y, whole ? (kind == IT_CALL ? "arguments" : "text") :
+	    "delta");
+	json_putn(y, t->p + from, e - from);
+	if (kind == IT_MSG && !whole) {
+		json_put(y, "logprobs");
+		yajl_gen_array_open(y);
+		yajl_gen_array_close(y);
+	}
+	if (!whole)
+		s->pos[0] = e;
+	return type;
+}
+
+static const char *
+gen_event(struct resp *r)
+{
+	struct rstate *s = &r->s;
+	yajl_gen y = r->y;
 	const struct buf *t;
 	const char *type;
 	int kind = s->ci < s->n ? item_kind(s, s->ci) : IT_MSG;
-	size_t e;
 
 	t = item_text(r, kind);
 	switch (s->ph) {
@@ -270,28 +298,10 @@ gen_event(struct resp *r)
 			s->ph = RP_TEXTDONE;
 			return gen_event(r);
 		}
-		e = kind == IT_CALL ? sse_piece_end(t->p, t->len, s->pos[0]) :
-		    sse_tok_end(t->p, t->len, s->pos[0]);
-		type = ev_open(r, delta[kind], s->ci);
-		if (kind != IT_CALL)
-			json_ki(y, kind == IT_REASON ? "summary_index" :
-			    "content_index", 0);
-		json_put(y, "delta");
-		json_putn(y, t->p + s->pos[0], e - s->pos[0]);
-		if (kind == IT_MSG) {
-			json_put(y, "logprobs");
-			yajl_gen_array_open(y);
-			yajl_gen_array_close(y);
-		}
-		s->pos[0] = e;
+		type = text_event(r, kind, t, 0);
 		break;
 	case RP_TEXTDONE:
-		type = ev_open(r, done[kind], s->ci);
-		if (kind != IT_CALL)
-			json_ki(y, kind == IT_REASON ? "summary_index" :
-			    "content_index", 0);
-		json_put(y, kind == IT_CALL ? "arguments" : "text");
-		json_putn(y, t->p, t->len);
+		type = text_event(r, kind, t, 1);
 		s->ph = kind == IT_CALL ? RP_ITEMDONE : RP_PARTDONE;
 		break;
 	case RP_ITEMDONE:
