@@ -1,7 +1,8 @@
 /*
  * fuzz-answer.c: libFuzzer target for answers and the records made of
- * them: answer.c's libcurl callbacks, with json.c, chat.c, sse.c,
- * fail.c and out.c behind them, as pool.c drives them.
+ * them: answer.c's libcurl callbacks, with json.c, the stream dialects
+ * (chat.c, responses.c, messages.c, gemini.c), sse.c, fail.c and out.c
+ * behind them, as pool.c drives them.
  *
  * A request from request.c's req_new() gets one attempt: answer_begin(),
  * the head through answer_header() (a status line, a content type), the
@@ -15,13 +16,17 @@
  * to an empty line, then the body; it is fed whole and a byte at a
  * time (piece()), and once more with --events.  Any other input is a
  * body, taken the ways a server sends one like it: with a data field,
- * a 200 event stream of chat chunks (whole, a byte at a time, and in
+ * a 200 event stream (whole, a byte at a time, and in
  * pieces with --events); else a 200 JSON answer (now and then over a
  * small --max-response-size), a 200 plain-text answer, and a 400 error
  * or a 429 with Retry-After.  The input's size picks the output format
  * and which of the rarer ways it takes, so the fuzzer varies them.  A
  * binary content type (which save.c would write to a file and fsync)
  * is taken for 1 whole answer in 64, else replaced by a JSON one.
+ * The input's words pick the dialect it is read with, as its path
+ * would: "response." or "object":"response" the Responses API,
+ * "message_start", "content_block" or "type":"message" Anthropic
+ * Messages, "candidates" Gemini, else chat.
  *
  * Invariants (the shared checks are t/fuzz.h's): the callbacks take
  * every byte or stop the transfer with the reason; every record is one
@@ -42,6 +47,9 @@
 #define BYTEWISE 256		/* see piece() */
 
 enum { PLAIN, SMALL, EVENTS, NCONF };
+
+/* The dialect of this input (dialect_of()). */
+static const struct dialect *dialect;
 
 static struct conf conf[NCONF];
 static struct pool pool[NCONF][2];	/* by conf and output format */
@@ -184,8 +192,7 @@ attempt(struct pool *p, const char *const *head, size_t nhead,
 	struct result *res = &p->res;
 	size_t i, off, n, took;
 
-	/* As request.c sets it for /v1/chat/completions. */
-	r->dialect = ep_lookup("POST", "/v1/chat/completions")->dialect;
+	r->dialect = dialect;
 	buf_puts(&r->o.cid, "\"cid\"");
 	r->o.attempts = r->o.tries = 1;
 	r->o.t_start = 1;
@@ -347,9 +354,29 @@ body_only(const char *data, size_t size)
 	buf_free(&b);
 }
 
+/* The dialect an answer is read with, as request.c sets it from the
+ * path: the one whose words the input has, else chat. */
+static const struct dialect *
+dialect_of(const char *p, size_t n)
+{
+	const char *path = "/v1/chat/completions";
+
+	if (memmem(p, n, "response.", 9) ||
+	    memmem(p, n, "\"object\":\"response\"", 19))
+		path = "/v1/responses";
+	else if (memmem(p, n, "message_start", 13) ||
+	    memmem(p, n, "content_block", 13) ||
+	    memmem(p, n, "\"type\":\"message\"", 16))
+		path = "/v1/messages";
+	else if (memmem(p, n, "candidates", 10))
+		path = "/v1beta/models/m:streamGenerateContent";
+	return ep_lookup("POST", path)->dialect;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	dialect = dialect_of((const char *)data, size);
 	if (size >= 5 && memcmp(data, "HTTP/", 5) == 0)
 		whole_answer((const char *)data, size);
 	else

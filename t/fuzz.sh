@@ -103,6 +103,10 @@ status=0
 summary=
 for name in $targets; do
 	seeds=t/corpus/$name
+	case $build in
+	/*) bin=$build/$name ;;
+	*) bin=./$build/$name ;;
+	esac
 	work=$build/corpus-$name
 	log=$build/$name.log
 	art=$build/artifacts-$name
@@ -116,7 +120,7 @@ for name in $targets; do
 		[ -f "$f" ] || continue
 		if ! is_regression "$f"; then
 			cp "$f" "$work/"
-		elif ! "./$build/$name" -timeout=25 -artifact_prefix="$art/" \
+		elif ! "$bin" -timeout=25 -artifact_prefix="$art/" \
 		    "$f" >>"$log" 2>&1; then
 			echo "$name: regression input $f still fails"
 			failed=$((failed + 1))
@@ -125,7 +129,7 @@ for name in $targets; do
 	rm -f "$art"/*		# those are in the corpus already
 
 	echo "fuzzing $name for ${secs}s"
-	"./$build/$name" -max_total_time="$secs" -timeout=25 \
+	"$bin" -max_total_time="$secs" -timeout=25 \
 	    -print_final_stats=1 -artifact_prefix="$art/" \
 	    ${FUZZ_FLAGS:-} "$work" >>"$log" 2>&1
 	rc=$?
