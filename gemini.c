@@ -573,10 +573,10 @@ put_usage(struct buf *b, const char *u, size_t n, struct buf *scratch)
 		if ((v[i] = json_int(&pk[i].val)) < 0)
 			v[i] = 0;
 	if (!pk[3].val.len)
-		v[3] = v[0] + v[1] + v[2];
+		v[3] = count_add(count_add(v[0], v[1]), v[2]);
 	snprintf(num, sizeof num, "{\"prompt_tokens\":%lld,"
 	    "\"completion_tokens\":%lld,\"total_tokens\":%lld}", v[0],
-	    v[1] + v[2], v[3]);
+	    count_add(v[1], v[2]), v[3]);
 	buf_puts(b, num);
 	json_picks_free(pk, 4);
 }

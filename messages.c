@@ -771,11 +771,12 @@ put_usage(struct buf *out, long long in, long long cw, long long cr,
     long long outt)
 {
 	char num[128];
-	long long p = (in > 0 ? in : 0) + (cw > 0 ? cw : 0) +
-	    (cr > 0 ? cr : 0), o = outt > 0 ? outt : 0;
+	long long p = count_add(count_add(in > 0 ? in : 0, cw > 0 ? cw : 0),
+	    cr > 0 ? cr : 0), o = outt > 0 ? outt : 0;
 
 	snprintf(num, sizeof num, "{\"prompt_tokens\":%lld,"
-	    "\"completion_tokens\":%lld,\"total_tokens\":%lld}", p, o, p + o);
+	    "\"completion_tokens\":%lld,\"total_tokens\":%lld}", p, o,
+	    count_add(p, o));
 	buf_puts(out, num);
 }
 

@@ -49,7 +49,7 @@ pace_tokens(const char *body, size_t len)
 		n = m;
 	json_picks_free(pk, 2);
 	buf_free(&msg);
-	return n + json_text_chars(body, len) / 4;
+	return count_add(n, json_text_chars(body, len) / 4);
 }
 
 /* The k-th start before the next one (k >= 1), or -1 when fewer. */
@@ -96,6 +96,9 @@ pace_when(const struct pace *p, long long tok, long long now)
 	long long t = now > p->cool_until ? now : p->cool_until, s;
 	size_t share;
 
+	/* Larger than the limit waits as long as the limit would. */
+	if (p->tpm && tok > p->tpm)
+		tok = p->tpm;
 	if (p->rpm) {
 		/* The rpm-th start before this one must be a minute old,
 		 * the share-th a second old. */
@@ -123,6 +126,8 @@ pace_start(struct pace *p, long long tok, long long now)
 		p->starts[p->nstart++ % p->rpm] = now;
 	if (!p->tpm)
 		return;
+	if (tok > p->tpm)
+		tok = p->tpm;
 	while (p->len && p->tok_t[p->head] + WINDOW <= now) {
 		p->sum -= p->tok_n[p->head];
 		p->head = (p->head + 1) % p->cap;

@@ -73,9 +73,9 @@ count_usage(struct pool *p, const struct buf *usage)
 	}
 	if (json_compact(usage->p, usage->len, NULL, pk, 2, &p->msg) == 0) {
 		if ((v = json_int(&pk[0].val)) > 0)
-			p->ptok += v;
+			p->ptok = count_add(p->ptok, v);
 		if ((v = json_int(&pk[1].val)) > 0)
-			p->ctok += v;
+			p->ctok = count_add(p->ctok, v);
 	}
 	json_picks_free(pk, 2);
 }
@@ -345,7 +345,7 @@ dry_run(struct pool *p, struct req *r)
 	long long est = json_text_chars(r->body, r->body_len) / 4;
 	struct buf what = { 0 };
 
-	p->est_tokens += est;
+	p->est_tokens = count_add(p->est_tokens, est);
 	p->nok++;
 	if (!ep_lookup(r->method, r->path) && !p->conf->quiet)
 		warnx("line %lu: %s is not in the endpoint table: it would be "

@@ -6,6 +6,7 @@
 #ifndef VMANJL_H
 #define VMANJL_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -36,6 +37,14 @@ struct buf {
 	char *p;
 	size_t len, cap;
 };
+
+/* a + b of two counts (neither below 0), at most LLONG_MAX: a server's
+ * token counts are not trusted to be small. */
+static inline long long
+count_add(long long a, long long b)
+{
+	return a > LLONG_MAX - b ? LLONG_MAX : a + b;
+}
 
 int buf_grow(struct buf *, size_t);
 int buf_add(struct buf *, const void *, size_t);

@@ -199,6 +199,19 @@ test_expect_success 'accumulated as the SDK does: signature, input, usage' '
 	    .tool_calls[0].function==({name:\"noop\",arguments:\"\"})" out
 '
 
+test_expect_success 'token counts past 63 bits: sums stop at the largest, not negative' '
+	{
+		ev message_start "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_3\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":9223372036854775807,\"cache_creation_input_tokens\":5,\"output_tokens\":1}}}" &&
+		ev message_delta "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":9}}" &&
+		ev message_stop "{\"type\":\"message_stop\"}"
+	} >huge.sse &&
+	raw_stream /v1/messages huge.sse "model:\"c\",messages:[]," >in &&
+	cat in in >in2 && mv in2 in &&
+	"$VMANJL" -k in >out 2>err &&
+	test $(grep -c "\"usage\":{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":9,\"total_tokens\":9223372036854775807}" out) -eq 2 &&
+	grep "9223372036854775807 prompt + 18 completion tokens" err
+'
+
 test_expect_success 'an event before message_start: an error, not retried' '
 	printf "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" >early.sse &&
 	raw_stream /v1/messages early.sse "model:\"c\",messages:[]," "id:\"early\"," >in &&
