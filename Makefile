@@ -15,7 +15,7 @@ YAJL_LIBS = $(shell $(PKG_CONFIG) --libs yajl)
 ALL_CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-Wall -Wextra $(CFLAGS)
 
-OBJS = vmanjl.o answer.o buf.o cache.o chat.o endpoints.o fail.o gemini.o \
+OBJS = vmanjl.o answer.o buf.o cache.o chat.o chatbody.o endpoints.o fail.o gemini.o \
 	input.o io.o jevent.o json.o messages.o out.o pace.o pool.o request.o \
 	responses.o resume.o save.o sse.o task.o url.o
 TOOLS = t/mockvman t/sse-test

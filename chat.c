@@ -7,10 +7,10 @@
  * piece of content to the caller as a delta, and assemble the answer the
  * server would have given without streaming, as the official OpenAI SDK
  * accumulates the same chunks (refusal, logprobs arrays, surrogate pairs
- * split across chunks, the first non-empty id, model and created).
+ * split across chunks, the first non-empty id, model and created): a
+ * struct chat_answer, which chatbody.c writes as that body.
  */
 #include <err.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,46 +47,13 @@ static const struct jev_name known_keys[] = {
 	K("top_logprobs", CK_TOP_LP), K("text_offset", CK_OFFSET),
 };
 
-/* The texts of a choice, the delta kinds before DK_TOOL_CALLS: what a
- * delta carries, joined over the stream. */
-#define NF DK_TOOL_CALLS
+#undef K
 
-/*
- * The array members of a choice's logprobs, each concatenated over the
- * stream as the official SDK does: content and refusal of a chat, the
- * four parallel arrays of a completion.
- */
-static const struct {
-	const char *name;
-	int key;
-} lp_members[] = {
+/* The logprobs members of a choice, by name and key (vmanjl.h). */
+const struct chat_lp chat_lp[CHAT_NLP] = {
 	{ "content", CK_CONTENT }, { "refusal", CK_REFUSAL },
 	{ "tokens", CK_TOKENS }, { "token_logprobs", CK_TOKEN_LP },
 	{ "top_logprobs", CK_TOP_LP }, { "text_offset", CK_OFFSET },
-};
-
-#define NLP (sizeof lp_members / sizeof lp_members[0])
-
-/* A logprobs member: absent, present but not an array, an array. */
-enum { LP_ABSENT, LP_OTHER, LP_ARRAY };
-
-#undef K
-
-struct tool {
-	long index;
-	struct buf id, type, name, args;
-};
-
-/* One choice as assembled over the whole stream. */
-struct choice {
-	int seen;
-	struct buf text[NF], finish;
-	unsigned hi[NF];	/* a high surrogate held back, or 0 */
-	int lp;			/* a chunk had a logprobs object */
-	unsigned char lps[NLP];	/* LP_... of each member */
-	struct buf lpv[NLP];	/* the arrays' elements, joined */
-	struct tool *tools;
-	size_t ntools;
 };
 
 struct chat {
@@ -102,18 +69,16 @@ struct chat {
 	/* The choice being read in the current chunk. */
 	long cur_index;
 	int cur_has_tools;
-	struct buf cur_text[NF], cur_tools, cur_finish;
-	unsigned cur_hi[NF];	/* its text ended in a lone high surrogate */
+	struct buf cur_text[CHAT_NF], cur_tools, cur_finish;
+	unsigned cur_hi[CHAT_NF];	/* its text ended in a lone high surrogate */
 	int cur_lp;
-	unsigned char cur_lps[NLP];
-	struct buf cur_lpv[NLP];
-	struct tool *cur_tc;	/* tool-call fragments of this choice */
+	unsigned char cur_lps[CHAT_NLP];
+	struct buf cur_lpv[CHAT_NLP];
+	struct chat_tool *cur_tc;	/* tool-call fragments of this choice */
 	size_t cur_ntc, cur_atc;
 
-	/* The assembled answer. */
-	struct buf id, object, created, model, fp, tier, usage, error;
-	struct choice *ch;
-	size_t nch;
+	struct chat_answer a;	/* the answer assembled so far */
+	struct buf error;
 	int done;
 };
 
@@ -129,14 +94,14 @@ lp_slot(int k)
 {
 	size_t i;
 
-	for (i = 0; i < NLP; i++)
-		if (lp_members[i].key == k)
+	for (i = 0; i < CHAT_NLP; i++)
+		if (chat_lp[i].key == k)
 			return (int)i;
 	return -1;
 }
 
 static void
-tool_free(struct tool *t)
+tool_free(struct chat_tool *t)
 {
 	buf_free(&t->id);
 	buf_free(&t->type);
@@ -145,13 +110,13 @@ tool_free(struct tool *t)
 }
 
 static void
-choice_free(struct choice *ch)
+choice_free(struct chat_choice *ch)
 {
 	size_t i;
 
-	for (i = 0; i < NF; i++)
+	for (i = 0; i < CHAT_NF; i++)
 		buf_free(&ch->text[i]);
-	for (i = 0; i < NLP; i++)
+	for (i = 0; i < CHAT_NLP; i++)
 		buf_free(&ch->lpv[i]);
 	buf_free(&ch->finish);
 	for (i = 0; i < ch->ntools; i++)
@@ -180,7 +145,7 @@ grow_to(void *a, size_t *n, size_t sz, size_t i)
 }
 
 /* The current tool-call fragment. */
-static struct tool *
+static struct chat_tool *
 cur_tool(struct chat *c)
 {
 	return c->cur_ntc ? &c->cur_tc[c->cur_ntc - 1] : NULL;
@@ -209,8 +174,6 @@ small_int(const char *s)
  * text of the same kind: a low half there joins it into one character,
  * anything else, the choice's end or the stream's, makes it U+FFFD.
  */
-#define FFFD "\xef\xbf\xbd"
-
 /* The string just read decodes to end in '?': did its JSON text end in a
  * high surrogate escape?  Its code unit, or 0.  Called from the string
  * callback, where yajl has consumed the piece up to the closing quote. */
@@ -269,10 +232,10 @@ hi_fix(struct buf *b, size_t at, unsigned hi)
 		q[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
 		q[3] = (unsigned char)(0x80 | (cp & 0x3f));
 	} else {
-		buf_put(b, FFFD, 3);
+		buf_put(b, UTF8_FFFD, 3);
 		q = (unsigned char *)b->p + at;
 		memmove(q + 3, q, rest);
-		memcpy(q, FFFD, 3);
+		memcpy(q, UTF8_FFFD, 3);
 	}
 }
 
@@ -298,7 +261,7 @@ static void
 scalar(struct chat *c, int type, const char *s, size_t n,
     const char *json, size_t jn)
 {
-	struct tool *t;
+	struct chat_tool *t;
 	struct buf *top = NULL;
 	char num[32];
 
@@ -313,12 +276,12 @@ scalar(struct chat *c, int type, const char *s, size_t n,
 
 	if (c->w.depth == 1) {
 		switch (c->w.key[1]) {
-		case CK_ID: top = &c->id; break;
-		case CK_OBJECT: top = &c->object; break;
-		case CK_CREATED: top = &c->created; break;
-		case CK_MODEL: top = &c->model; break;
-		case CK_FP: top = &c->fp; break;
-		case CK_TIER: top = &c->tier; break;
+		case CK_ID: top = &c->a.id; break;
+		case CK_OBJECT: top = &c->a.object; break;
+		case CK_CREATED: top = &c->a.created; break;
+		case CK_MODEL: top = &c->a.model; break;
+		case CK_FP: top = &c->a.fp; break;
+		case CK_TIER: top = &c->a.tier; break;
 		}
 		/* The first non-empty value: not null, "" or a created 0
 		 * (Azure's first chunk has them all). */
@@ -379,11 +342,11 @@ static int
 top_wanted(const struct chat *c)
 {
 	switch (c->w.key[1]) {
-	case CK_ID: return !c->id.len;
-	case CK_OBJECT: return !c->object.len;
-	case CK_MODEL: return !c->model.len;
-	case CK_FP: return !c->fp.len;
-	case CK_TIER: return !c->tier.len;
+	case CK_ID: return !c->a.id.len;
+	case CK_OBJECT: return !c->a.object.len;
+	case CK_MODEL: return !c->a.model.len;
+	case CK_FP: return !c->a.fp.len;
+	case CK_TIER: return !c->a.tier.len;
 	default: return 0;
 	}
 }
@@ -393,7 +356,7 @@ static void
 value_start(struct chat *c)
 {
 	if (c->w.depth == 1 && c->w.key[1] == CK_USAGE)
-		jev_cap_start(&c->w, &c->usage);
+		jev_cap_start(&c->w, &c->a.usage);
 	else if (c->w.depth == 1 && c->w.key[1] == CK_ERROR)
 		jev_cap_start(&c->w, &c->error);
 	else if (c->w.depth == 4 && IN_DELTA && c->w.key[4] == CK_TOOL_CALLS) {
@@ -435,7 +398,7 @@ static void
 on_begin(void *ctx, int kind)
 {
 	struct chat *c = ctx;
-	struct tool *t;
+	struct chat_tool *t;
 	int k;
 
 	if (kind == '{' && c->w.depth == 3 && IN_CHOICE &&
@@ -451,13 +414,13 @@ on_begin(void *ctx, int kind)
 		/* A new choice in this chunk. */
 		c->cur_index = 0;
 		c->cur_has_tools = 0;
-		for (k = 0; k < NF; k++) {
+		for (k = 0; k < CHAT_NF; k++) {
 			buf_reset(&c->cur_text[k]);
 			c->cur_hi[k] = 0;
 		}
 		if (c->cur_lp) {
 			c->cur_lp = 0;
-			for (k = 0; k < (int)NLP; k++) {
+			for (k = 0; k < (int)CHAT_NLP; k++) {
 				buf_reset(&c->cur_lpv[k]);
 				c->cur_lps[k] = LP_ABSENT;
 			}
@@ -480,9 +443,9 @@ on_begin(void *ctx, int kind)
 
 /* Fold one tool-call fragment into the choice's assembled calls. */
 static int
-tool_apply(struct choice *ch, const struct tool *f)
+tool_apply(struct chat_choice *ch, const struct chat_tool *f)
 {
-	struct tool *t;
+	struct chat_tool *t;
 	size_t i;
 
 	for (i = 0; i < ch->ntools; i++)
@@ -512,13 +475,13 @@ tool_apply(struct choice *ch, const struct tool *f)
 
 /* Fold this chunk's logprobs into the choice's: arrays concatenated. */
 static void
-lp_fold(struct choice *ch, const struct chat *c)
+lp_fold(struct chat_choice *ch, const struct chat *c)
 {
 	const struct buf *v;
 	size_t i;
 
 	ch->lp = 1;
-	for (i = 0; i < NLP; i++) {
+	for (i = 0; i < CHAT_NLP; i++) {
 		if (c->cur_lps[i] > ch->lps[i])
 			ch->lps[i] = c->cur_lps[i];
 		v = &c->cur_lpv[i];
@@ -534,7 +497,7 @@ lp_fold(struct choice *ch, const struct chat *c)
 static int
 choice_end(struct chat *c)
 {
-	struct choice *ch;
+	struct chat_choice *ch;
 	struct delta d;
 	struct buf *b;
 	size_t i;
@@ -542,13 +505,13 @@ choice_end(struct chat *c)
 
 	if (c->cur_index < 0 || c->cur_index >= MAXCHOICE)
 		return 0;
-	ch = grow_to(c->ch, &c->nch, sizeof *ch, (size_t)c->cur_index);
+	ch = grow_to(c->a.ch, &c->a.nch, sizeof *ch, (size_t)c->cur_index);
 	if (!ch)
 		err(2, "out of memory");
-	c->ch = ch;
-	ch = &c->ch[c->cur_index];
+	c->a.ch = ch;
+	ch = &c->a.ch[c->cur_index];
 	ch->seen = 1;
-	for (f = 0; f < NF; f++) {
+	for (f = 0; f < CHAT_NF; f++) {
 		b = &c->cur_text[f];
 		/* A half held back meets this chunk's text. */
 		if (ch->hi[f] && (b->len || c->cur_hi[f])) {
@@ -558,7 +521,7 @@ choice_end(struct chat *c)
 		if (c->cur_hi[f])
 			ch->hi[f] = c->cur_hi[f];
 		if (ch->hi[f] && c->cur_finish.len) {
-			buf_put(b, FFFD, 3);	/* no partner to come */
+			buf_put(b, UTF8_FFFD, 3);	/* no partner to come */
 			ch->hi[f] = 0;
 		}
 		buf_put(&ch->text[f], b->p, b->len);
@@ -574,7 +537,7 @@ choice_end(struct chat *c)
 			return 0;
 	memset(&d, 0, sizeof d);
 	d.index = c->cur_index;
-	for (f = 0; f < NF; f++)
+	for (f = 0; f < CHAT_NF; f++)
 		if (c->cur_text[f].len)
 			delta_set(&d, f, &c->cur_text[f]), any = 1;
 	if (c->cur_has_tools && c->cur_ntc)
@@ -624,11 +587,11 @@ chat_reset(void *p)
 	jev_reset(&c->w);
 	while (c->cur_ntc)
 		tool_free(&c->cur_tc[--c->cur_ntc]);
-	for (i = 0; i < NF; i++) {
+	for (i = 0; i < CHAT_NF; i++) {
 		buf_reset(&c->cur_text[i]);
 		c->cur_hi[i] = 0;
 	}
-	for (i = 0; i < NLP; i++) {
+	for (i = 0; i < CHAT_NLP; i++) {
 		buf_reset(&c->cur_lpv[i]);
 		c->cur_lps[i] = LP_ABSENT;
 	}
@@ -636,16 +599,16 @@ chat_reset(void *p)
 	c->ntail = 0;
 	buf_reset(&c->cur_tools);
 	buf_reset(&c->cur_finish);
-	buf_reset(&c->id);
-	buf_reset(&c->object);
-	buf_reset(&c->created);
-	buf_reset(&c->model);
-	buf_reset(&c->fp);
-	buf_reset(&c->tier);
-	buf_reset(&c->usage);
+	buf_reset(&c->a.id);
+	buf_reset(&c->a.object);
+	buf_reset(&c->a.created);
+	buf_reset(&c->a.model);
+	buf_reset(&c->a.fp);
+	buf_reset(&c->a.tier);
+	buf_reset(&c->a.usage);
 	buf_reset(&c->error);
-	for (i = 0; i < c->nch; i++)
-		choice_free(&c->ch[i]);
+	for (i = 0; i < c->a.nch; i++)
+		choice_free(&c->a.ch[i]);
 	c->done = 0;
 }
 
@@ -659,20 +622,20 @@ chat_close(void *p)
 		return;
 	chat_reset(c);
 	free(c->cur_tc);
-	free(c->ch);
-	for (i = 0; i < NF; i++)
+	free(c->a.ch);
+	for (i = 0; i < CHAT_NF; i++)
 		buf_free(&c->cur_text[i]);
-	for (i = 0; i < NLP; i++)
+	for (i = 0; i < CHAT_NLP; i++)
 		buf_free(&c->cur_lpv[i]);
 	buf_free(&c->cur_tools);
 	buf_free(&c->cur_finish);
-	buf_free(&c->id);
-	buf_free(&c->object);
-	buf_free(&c->created);
-	buf_free(&c->model);
-	buf_free(&c->fp);
-	buf_free(&c->tier);
-	buf_free(&c->usage);
+	buf_free(&c->a.id);
+	buf_free(&c->a.object);
+	buf_free(&c->a.created);
+	buf_free(&c->a.model);
+	buf_free(&c->a.fp);
+	buf_free(&c->a.tier);
+	buf_free(&c->a.usage);
 	buf_free(&c->error);
 	jev_free(&c->w);
 	free(c);
@@ -716,24 +679,24 @@ chat_data(void *cp, const char *p, size_t n)
 static void
 flush_held(struct chat *c)
 {
-	struct choice *ch;
+	struct chat_choice *ch;
 	struct delta d;
 	size_t i;
 	int f;
 
-	for (i = 0; i < c->nch; i++) {
-		ch = &c->ch[i];
+	for (i = 0; i < c->a.nch; i++) {
+		ch = &c->a.ch[i];
 		if (!(ch->hi[DK_CONTENT] | ch->hi[DK_REASONING] |
 		    ch->hi[DK_REFUSAL]))
 			continue;
 		memset(&d, 0, sizeof d);
 		d.index = (long)i;
-		for (f = 0; f < NF; f++) {
+		for (f = 0; f < CHAT_NF; f++) {
 			if (!ch->hi[f])
 				continue;
 			ch->hi[f] = 0;
-			d.p[f] = FFFD, d.len[f] = 3;
-			buf_put(&ch->text[f], FFFD, 3);
+			d.p[f] = UTF8_FFFD, d.len[f] = 3;
+			buf_put(&ch->text[f], UTF8_FFFD, 3);
 		}
 		c->on_delta(c->ctx, &d);
 	}
@@ -777,249 +740,27 @@ chat_error(const void *p)
 	return &c->error;
 }
 
-/* Has the choice any text of kind f, held-back half included? */
-static int
-has_text(const struct choice *ch, int f)
-{
-	return ch->text[f].len || ch->hi[f];
-}
-
-/* The choice's text of kind f as a JSON string; a half still held back
- * (the stream cut short) as U+FFFD. */
-static void
-put_text(struct buf *b, const struct choice *ch, int f)
-{
-	json_str(b, ch->text[f].p, ch->text[f].len);
-	if (ch->hi[f]) {
-		b->len--;	/* the closing quote */
-		buf_put(b, FFFD "\"", 4);
-	}
-}
-
 /*
- * Open until [DONE].  A relay appends [DONE] even after an upstream
- * cut-off: a choice that received content and has no finish_reason was
- * truncated (its index in *which); else the stream is complete.
+ * Open until [DONE]; then truncated when a choice got content and no
+ * finish_reason (its index in *which), else complete.
  */
 static int
 chat_state(const void *p, long *which)
 {
 	const struct chat *c = p;
-	const struct choice *ch;
-	size_t i;
 
 	if (!c->done)
 		return DEC_OPEN;
-	for (i = 0; i < c->nch; i++) {
-		ch = &c->ch[i];
-		if (ch->seen && !ch->finish.len &&
-		    (has_text(ch, DK_CONTENT) || has_text(ch, DK_REASONING) ||
-		    has_text(ch, DK_REFUSAL) || ch->ntools)) {
-			*which = (long)i;
-			return DEC_TRUNCATED;
-		}
-	}
-	return DEC_COMPLETE;
+	return (*which = chat_truncated(&c->a)) >= 0 ? DEC_TRUNCATED :
+	    DEC_COMPLETE;
 }
 
-static void
-put_or(struct buf *b, const struct buf *v, const char *dflt)
-{
-	if (v->len)
-		buf_put(b, v->p, v->len);
-	else
-		buf_puts(b, dflt);
-}
-
-/* "tool_calls":[...] of one assembled choice */
-static void
-put_tools(struct buf *b, const struct choice *ch)
-{
-	const struct tool *t;
-	size_t k;
-
-	buf_puts(b, ",\"tool_calls\":[");
-	for (k = 0; k < ch->ntools; k++) {
-		t = &ch->tools[k];
-		if (k)
-			buf_putc(b, ',');
-		buf_puts(b, "{\"id\":");
-		json_str(b, t->id.p, t->id.len);
-		buf_puts(b, ",\"type\":");
-		if (t->type.len)
-			json_str(b, t->type.p, t->type.len);
-		else
-			buf_puts(b, "\"function\"");
-		buf_puts(b, ",\"function\":{\"name\":");
-		json_str(b, t->name.p, t->name.len);
-		buf_puts(b, ",\"arguments\":");
-		json_str(b, t->args.p, t->args.len);
-		buf_puts(b, "}}");
-	}
-	buf_putc(b, ']');
-}
-
-/* The choice's logprobs: null when no chunk had them, else each member
- * a chunk had, its arrays' elements concatenated. */
-static void
-put_logprobs(struct buf *b, const struct choice *ch)
-{
-	size_t i;
-	int first = 1;
-
-	if (!ch->lp) {
-		buf_puts(b, "null");
-		return;
-	}
-	buf_putc(b, '{');
-	for (i = 0; i < NLP; i++) {
-		if (ch->lps[i] == LP_ABSENT)
-			continue;
-		if (!first)
-			buf_putc(b, ',');
-		first = 0;
-		buf_putc(b, '"');
-		buf_puts(b, lp_members[i].name);
-		buf_puts(b, "\":");
-		if (ch->lps[i] == LP_ARRAY) {
-			buf_putc(b, '[');
-			buf_put(b, ch->lpv[i].p, ch->lpv[i].len);
-			buf_putc(b, ']');
-		} else
-			buf_puts(b, "null");
-	}
-	buf_putc(b, '}');
-}
-
-/* One assembled choice, as a non-streamed answer has it. */
-static void
-put_choice(struct buf *b, const struct choice *ch, size_t i, int completion)
-{
-	char num[24];
-
-	buf_puts(b, "{\"index\":");
-	snprintf(num, sizeof num, "%zu", i);
-	buf_puts(b, num);
-	if (completion) {
-		buf_puts(b, ",\"text\":");
-		put_text(b, ch, DK_CONTENT);
-	} else {
-		buf_puts(b, ",\"message\":{\"role\":\"assistant\","
-		    "\"content\":");
-		/* null beside tool calls or a refusal, as the SDK has it */
-		if (has_text(ch, DK_CONTENT) ||
-		    !(ch->ntools || has_text(ch, DK_REFUSAL)))
-			put_text(b, ch, DK_CONTENT);
-		else
-			buf_puts(b, "null");
-		if (has_text(ch, DK_REFUSAL)) {
-			buf_puts(b, ",\"refusal\":");
-			put_text(b, ch, DK_REFUSAL);
-		}
-		if (has_text(ch, DK_REASONING)) {
-			buf_puts(b, ",\"reasoning_content\":");
-			put_text(b, ch, DK_REASONING);
-		}
-		if (ch->ntools)
-			put_tools(b, ch);
-		buf_putc(b, '}');
-	}
-	buf_puts(b, ",\"logprobs\":");
-	put_logprobs(b, ch);
-	buf_puts(b, ",\"finish_reason\":");
-	put_or(b, &ch->finish, "null");
-	buf_putc(b, '}');
-}
-
-/*
- * Write the answer the server would have sent without streaming into r:
- * a chat.completion (or text_completion) body, choice 0's content and
- * finish_reason, and the usage if the stream carried it.
- */
 static void
 chat_result(const void *p, struct result *r)
 {
 	const struct chat *c = p;
-	int completion = c->object.len &&
-	    strstr(c->object.p, "text_completion") != NULL;
-	const struct choice *ch;
-	size_t i;
-	int first = 1;
 
-	buf_reset(&r->body);
-	buf_puts(&r->body, "{\"id\":");
-	put_or(&r->body, &c->id, "null");
-	buf_puts(&r->body, completion ? ",\"object\":\"text_completion\"" :
-	    ",\"object\":\"chat.completion\"");
-	buf_puts(&r->body, ",\"created\":");
-	put_or(&r->body, &c->created, "null");
-	buf_puts(&r->body, ",\"model\":");
-	put_or(&r->body, &c->model, "null");
-	if (c->fp.len) {
-		buf_puts(&r->body, ",\"system_fingerprint\":");
-		buf_put(&r->body, c->fp.p, c->fp.len);
-	}
-	if (c->tier.len) {
-		buf_puts(&r->body, ",\"service_tier\":");
-		buf_put(&r->body, c->tier.p, c->tier.len);
-	}
-	buf_puts(&r->body, ",\"choices\":[");
-	for (i = 0; i < c->nch; i++) {
-		ch = &c->ch[i];
-		if (!ch->seen)
-			continue;
-		if (!first)
-			buf_putc(&r->body, ',');
-		first = 0;
-		put_choice(&r->body, ch, i, completion);
-	}
-	buf_putc(&r->body, ']');
-	if (c->usage.len) {
-		buf_puts(&r->body, ",\"usage\":");
-		buf_put(&r->body, c->usage.p, c->usage.len);
-	}
-	buf_putc(&r->body, '}');
-
-	buf_reset(&r->content);
-	buf_reset(&r->finish);
-	buf_reset(&r->usage);
-	if (c->nch && c->ch[0].seen) {
-		ch = &c->ch[0];
-		if (has_text(ch, DK_CONTENT) || !ch->ntools)
-			put_text(&r->content, ch, DK_CONTENT);
-		else
-			buf_puts(&r->content, "null");
-		put_or(&r->finish, &ch->finish, "null");
-	}
-	if (c->usage.len)
-		buf_put(&r->usage, c->usage.p, c->usage.len);
-}
-
-/*
- * A non-streamed chat or completions answer body[0..n): its compact JSON
- * in res->body, choice 0's text, finish_reason and the usage.  0, or -1
- * when body is not JSON (why in msg).
- */
-static int
-chat_body(const char *body, size_t n, struct result *res, struct buf *msg)
-{
-	struct jpick pk[4] = {
-		{ .path = "choices.0.message.content" },
-		{ .path = "choices.0.text" },
-		{ .path = "choices.0.finish_reason" }, { .path = "usage" }
-	};
-	struct jpick *c = &pk[0];
-	int rc;
-
-	if ((rc = json_compact(body, n, &res->body, pk, 4, msg)) == 0) {
-		if (!c->val.len)
-			c = &pk[1];
-		buf_put(&res->content, c->val.p, c->val.len);
-		buf_put(&res->finish, pk[2].val.p, pk[2].val.len);
-		buf_put(&res->usage, pk[3].val.p, pk[3].val.len);
-	}
-	json_picks_free(pk, 4);
-	return rc;
+	chat_write(&c->a, r);
 }
 
 const struct dialect dialect_chat = {

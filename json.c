@@ -594,7 +594,7 @@ json_str(struct buf *b, const char *s, size_t n)
 		case '\t': buf_put(b, "\\t", 2); break;
 		default:
 			if (*p >= 0x80) {
-				buf_put(b, "\xef\xbf\xbd", 3);
+				buf_put(b, UTF8_FFFD, 3);
 				break;
 			}
 			esc[4] = hex[*p >> 4];
@@ -647,7 +647,7 @@ json_utf8_clean(const unsigned char *s, size_t *n, struct buf *tmp)
 			buf_put(tmp, s + i, len);
 			i += len;
 		} else {
-			buf_put(tmp, "\xef\xbf\xbd", 3);
+			buf_put(tmp, UTF8_FFFD, 3);
 			i++;
 		}
 	}

@@ -110,6 +110,57 @@ struct result {
 
 enum { CHAT_MORE, CHAT_DONE, CHAT_ERROR, CHAT_BAD };
 
+/* U+FFFD, the replacement character, in UTF-8. */
+#define UTF8_FFFD "\xef\xbf\xbd"
+
+/*
+ * chat.c and chatbody.c: a chat or completion answer as chat.c assembles
+ * it over a stream, and chatbody.c writes it as the non-streamed body.
+ */
+#define CHAT_NF DK_TOOL_CALLS	/* a choice's texts: the kinds before it */
+#define CHAT_NLP 6		/* its logprobs members: chat_lp[] */
+
+/* A logprobs member: absent, present but not an array, an array. */
+enum { LP_ABSENT, LP_OTHER, LP_ARRAY };
+
+/* The array members of a choice's logprobs, each concatenated over the
+ * stream as the official SDK does: content and refusal of a chat, the
+ * four parallel arrays of a completion; key is chat.c's for the name. */
+struct chat_lp {
+	const char *name;
+	int key;
+};
+extern const struct chat_lp chat_lp[CHAT_NLP];
+
+struct chat_tool {
+	long index;
+	struct buf id, type, name, args;
+};
+
+/* One choice as assembled over the whole stream. */
+struct chat_choice {
+	int seen;
+	struct buf text[CHAT_NF], finish;
+	unsigned hi[CHAT_NF];	/* a high surrogate held back, or 0 */
+	int lp;			/* a chunk had a logprobs object */
+	unsigned char lps[CHAT_NLP];	/* LP_... of each member */
+	struct buf lpv[CHAT_NLP];	/* the arrays' elements, joined */
+	struct chat_tool *tools;
+	size_t ntools;
+};
+
+/* The answer: the first non-empty top-level members, the choices by
+ * index (ch[i].seen when the stream had choice i). */
+struct chat_answer {
+	struct buf id, object, created, model, fp, tier, usage;
+	struct chat_choice *ch;
+	size_t nch;
+};
+
+long chat_truncated(const struct chat_answer *);
+void chat_write(const struct chat_answer *, struct result *);
+int chat_body(const char *, size_t, struct result *, struct buf *);
+
 /*
  * A stream dialect: how one API's event stream becomes delta records and,
  * at its end, the whole answer.  chat.c is the model; the endpoint table
