@@ -91,6 +91,25 @@ xmalloc(size_t n)
 	return p;
 }
 
+/* The array a of *n elements of sz bytes, grown (doubling, the new
+ * elements zero) to hold index i; *n becomes its new length. */
+void *
+xgrow(void *a, size_t *n, size_t sz, size_t i)
+{
+	size_t m = *n ? *n : 4;
+	char *p;
+
+	if (i < *n)
+		return a;
+	while (m <= i)
+		m *= 2;
+	if (!(p = realloc(a, m * sz)))
+		err(2, "out of memory");
+	memset(p + *n * sz, 0, (m - *n) * sz);
+	*n = m;
+	return p;
+}
+
 void *
 xcalloc(size_t n, size_t m)
 {

@@ -125,25 +125,6 @@ choice_free(struct chat_choice *ch)
 	memset(ch, 0, sizeof *ch);
 }
 
-/* Grow an array of n elements of size sz to hold index i; returns the
- * new array or NULL (the old one untouched) when it cannot. */
-static void *
-grow_to(void *a, size_t *n, size_t sz, size_t i)
-{
-	size_t m = *n ? *n : 1;
-	char *p;
-
-	if (i < *n)
-		return a;
-	while (m <= i)
-		m *= 2;
-	if (!(p = realloc(a, m * sz)))
-		return NULL;
-	memset(p + *n * sz, 0, (m - *n) * sz);
-	*n = m;
-	return p;
-}
-
 /* The current tool-call fragment. */
 static struct chat_tool *
 cur_tool(struct chat *c)
@@ -431,10 +412,8 @@ on_begin(void *ctx, int kind)
 			tool_free(&c->cur_tc[--c->cur_ntc]);
 	} else if (c->w.depth == 5 && IN_DELTA &&
 	    c->w.key[4] == CK_TOOL_CALLS) {
-		t = grow_to(c->cur_tc, &c->cur_atc, sizeof *t, c->cur_ntc);
-		if (!t)
-			err(2, "out of memory");
-		c->cur_tc = t;
+		c->cur_tc = xgrow(c->cur_tc, &c->cur_atc, sizeof *t,
+		    c->cur_ntc);
 		t = &c->cur_tc[c->cur_ntc++];
 		memset(t, 0, sizeof *t);
 		t->index = (long)c->cur_ntc - 1;
@@ -505,10 +484,7 @@ choice_end(struct chat *c)
 
 	if (c->cur_index < 0 || c->cur_index >= MAXCHOICE)
 		return 0;
-	ch = grow_to(c->a.ch, &c->a.nch, sizeof *ch, (size_t)c->cur_index);
-	if (!ch)
-		err(2, "out of memory");
-	c->a.ch = ch;
+	c->a.ch = xgrow(c->a.ch, &c->a.nch, sizeof *ch, (size_t)c->cur_index);
 	ch = &c->a.ch[c->cur_index];
 	ch->seen = 1;
 	for (f = 0; f < CHAT_NF; f++) {

@@ -11,7 +11,6 @@
  * The stream has no terminal event: it is complete once every candidate
  * it named has a finishReason.
  */
-#include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,18 +103,7 @@ cand_free(struct cand *c)
 static struct cand *
 cand_at(struct gem *g, size_t i)
 {
-	size_t m = g->ncd ? g->ncd : 1;
-	struct cand *p;
-
-	if (i >= g->ncd) {
-		while (m <= i)
-			m *= 2;
-		if (!(p = realloc(g->cd, m * sizeof *p)))
-			err(2, "out of memory");
-		memset(p + g->ncd, 0, (m - g->ncd) * sizeof *p);
-		g->cd = p;
-		g->ncd = m;
-	}
+	g->cd = xgrow(g->cd, &g->ncd, sizeof *g->cd, i);
 	return &g->cd[i];
 }
 

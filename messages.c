@@ -13,7 +13,6 @@
  * from its joined JSON fragments, message_delta's stop_reason,
  * stop_sequence and usage merged into the message.
  */
-#include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,16 +132,8 @@ static struct member *
 ml_add(struct mlist *l, const char *k, size_t n)
 {
 	struct member *m;
-	size_t cap;
 
-	if (l->n == l->cap) {
-		cap = l->cap ? l->cap * 2 : 8;
-		if (!(m = realloc(l->m, cap * sizeof *m)))
-			err(2, "out of memory");
-		memset(m + l->cap, 0, (cap - l->cap) * sizeof *m);
-		l->m = m;
-		l->cap = cap;
-	}
+	l->m = xgrow(l->m, &l->cap, sizeof *l->m, l->n);
 	m = &l->m[l->n++];
 	buf_reset(&m->key);
 	buf_reset(&m->val);
@@ -343,18 +334,10 @@ block_start(struct msgs *c)
 {
 	const struct member *t;
 	struct block *b;
-	size_t ab;
 
 	if (c->nb >= MAXBLOCK)
 		return;
-	if (c->nb == c->ab) {
-		ab = c->ab ? c->ab * 2 : 4;
-		if (!(b = realloc(c->b, ab * sizeof *b)))
-			err(2, "out of memory");
-		memset(b + c->ab, 0, (ab - c->ab) * sizeof *b);
-		c->b = b;
-		c->ab = ab;
-	}
+	c->b = xgrow(c->b, &c->ab, sizeof *c->b, c->nb);
 	b = &c->b[c->nb++];
 	ml_swap(&b->m, &c->eblock);
 	b->kind = BK_OTHER;

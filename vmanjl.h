@@ -54,6 +54,7 @@ void buf_putc(struct buf *, int);
 void buf_reset(struct buf *);
 void buf_free(struct buf *);
 void *xmalloc(size_t);
+void *xgrow(void *, size_t *, size_t, size_t);
 void *xcalloc(size_t, size_t);
 char *xstrdup(const char *);
 unsigned long long buf_hash(const void *, size_t, unsigned long long, int);
